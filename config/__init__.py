@@ -1,0 +1,1 @@
+"""Non-secret settings per environment (TOML), read by gateway.settings."""

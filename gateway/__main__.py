@@ -1,0 +1,116 @@
+"""The `clearway` command: serve the gateway, migrate the database, manage submitters."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import sys
+from collections.abc import Sequence
+
+import structlog
+from aiohttp import web
+from sqlalchemy.exc import IntegrityError
+
+from gateway import db, store
+from gateway.app import create_app
+from gateway.logs import configure_logging
+from gateway.settings import Settings, SettingsError, load_settings
+
+log = structlog.get_logger("gateway.cli")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"clearway: settings: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.logging)
+    return int(args.run(settings, args) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clearway", description="Clearway medical claims clearinghouse gateway."
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the API (migrating an embedded database)")
+    serve.add_argument("--host", help="listen address (default: server.host)")
+    serve.add_argument("--port", type=int, help="listen port (default: server.port)")
+    serve.set_defaults(run=_serve)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("revision", nargs="?", default="head", help="target (default: head)")
+    migrate.set_defaults(run=_migrate)
+
+    submitters = commands.add_parser("submitters", help="manage submitters (tenants)")
+    sub = submitters.add_subparsers(required=True, metavar="ACTION")
+    create = sub.add_parser("create", help="create a submitter and print its API key once")
+    create.add_argument("name")
+    create.set_defaults(run=_submitters_create)
+    listing = sub.add_parser("list", help="list submitters")
+    listing.set_defaults(run=_submitters_list)
+    return parser
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    server = dataclasses.replace(
+        settings.server,
+        host=args.host or settings.server.host,
+        port=args.port or settings.server.port,
+    )
+    settings = dataclasses.replace(settings, server=server)
+    app = create_app(settings)
+    log.info("serving", url=f"http://{server.host}:{server.port}")
+    web.run_app(app, host=server.host, port=server.port, access_log=None, print=None)
+    return 0
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    db.migrate_blocking(settings.database, args.revision)
+    print(f"database at revision {args.revision}")
+    return 0
+
+
+def _submitters_create(settings: Settings, args: argparse.Namespace) -> int:
+    async def create() -> tuple[store.Submitter, str]:
+        engine = db.create_engine(settings.database)
+        try:
+            if settings.database.auto_migrate:
+                await db.migrate(engine)
+            async with engine.begin() as conn:
+                return await store.create_submitter(conn, args.name)
+        finally:
+            await engine.dispose()
+
+    try:
+        submitter, api_key = asyncio.run(create())
+    except IntegrityError:
+        print(f"clearway: a submitter named {args.name!r} already exists", file=sys.stderr)
+        return 1
+    print(f"submitter: {submitter.id} ({submitter.name})")
+    print(f"api key:   {api_key}")
+    print("Keep the API key now: it is stored only as a hash and cannot be shown again.")
+    return 0
+
+
+def _submitters_list(settings: Settings, args: argparse.Namespace) -> int:
+    async def listing() -> list[store.Submitter]:
+        engine = db.create_engine(settings.database)
+        try:
+            async with engine.connect() as conn:
+                return await store.list_submitters(conn)
+        finally:
+            await engine.dispose()
+
+    for submitter in asyncio.run(listing()):
+        print(f"{submitter.id}  {submitter.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

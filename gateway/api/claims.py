@@ -1,0 +1,228 @@
+"""Claims API: submit a claim, read it back with its status, list and filter, read its history."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from gateway import store
+from gateway.auth import authenticate
+from gateway.context import ENGINE, METRICS, SEALER
+from gateway.errors import BadRequest, NotFound, PayloadTooLarge, ProblemError
+from gateway.intake import receive_claim
+from gateway.lifecycle import ClaimStatus
+
+routes = web.RouteTableDef()
+log = structlog.get_logger("gateway.api.claims")
+_IDEMPOTENCY_KEY = re.compile(r"^[!-~]{1,255}$")
+MAX_PAGE = 200
+
+
+@routes.post("/v1/claims")
+async def create_claim(request: web.Request) -> web.Response:
+    submitter = await authenticate(request)
+    idempotency_key = request.headers.get("Idempotency-Key")
+    if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
+        raise BadRequest(
+            "Idempotency-Key must be 1-255 printable ASCII characters without spaces.",
+            errors=[{"header": "Idempotency-Key", "message": "1-255 printable ASCII characters"}],
+        )
+    body = await _read_body(request, submitter.id)
+    received = await receive_claim(
+        request.app[ENGINE],
+        request.app[SEALER],
+        submitter_id=submitter.id,
+        body=body,
+        content_type=request.headers.get("Content-Type"),
+        idempotency_key=idempotency_key,
+    )
+    record = received.record
+    structlog.contextvars.bind_contextvars(claim_id=record.id)
+    if received.replayed:
+        log.info("claim_replayed")
+    else:
+        request.app[METRICS].claims_received.labels(record.claim_type, "api").inc()
+        log.info("claim_received", claim_type=record.claim_type, payer_id=record.payer_id)
+    headers = {"Location": f"/v1/claims/{record.id}"}
+    if received.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return web.json_response(claim_summary(record), status=202, headers=headers)
+
+
+async def _read_body(request: web.Request, submitter_id: str) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        error = PayloadTooLarge(
+            f"The body is larger than the {request.client_max_size}-byte limit; "
+            "split the submission or ask the operator to raise server.max_body_bytes.",
+        )
+        # Only the declared size is known: the body past the limit was never read.
+        await _record_oversized(request, submitter_id, error, request.content_length or 0)
+        raise error from None
+
+
+async def _record_oversized(
+    request: web.Request, submitter_id: str, error: ProblemError, size: int
+) -> None:
+    async with request.app[ENGINE].begin() as conn:
+        error.extra["rejection_id"] = await store.record_rejection(
+            conn,
+            request.app[SEALER],
+            submitter_id=submitter_id,
+            channel="api",
+            reason=error.slug,
+            errors=[{"pointer": "", "message": error.detail}],
+            content_type=request.headers.get("Content-Type"),
+            body=None,
+            body_size=size,
+            body_sha256=None,
+        )
+
+
+@routes.get("/v1/claims/{claim_id}")
+async def get_claim(request: web.Request) -> web.Response:
+    submitter = await authenticate(request)
+    async with request.app[ENGINE].connect() as conn:
+        record = await _owned_claim(conn, request, submitter)
+        payload = await store.claim_payload(conn, request.app[SEALER], record.id)
+    return web.json_response({**claim_summary(record), "claim": payload})
+
+
+@routes.get("/v1/claims/{claim_id}/events")
+async def get_claim_events(request: web.Request) -> web.Response:
+    submitter = await authenticate(request)
+    async with request.app[ENGINE].connect() as conn:
+        record = await _owned_claim(conn, request, submitter)
+        events = await store.claim_events_of(conn, record.id)
+    return web.json_response(
+        {
+            "claim_id": record.id,
+            "status": record.status.value,
+            "items": [
+                {
+                    "at": e.at.isoformat(),
+                    "kind": e.kind,
+                    "from_status": e.from_status,
+                    "to_status": e.to_status,
+                    "detail": e.detail,
+                }
+                for e in events
+            ],
+        }
+    )
+
+
+@routes.get("/v1/claims")
+async def list_claims(request: web.Request) -> web.Response:
+    submitter = await authenticate(request)
+    claim_filter, limit, cursor = _list_query(request.query)
+    async with request.app[ENGINE].connect() as conn:
+        page, next_cursor = await store.list_claims(
+            conn, submitter.id, claim_filter, limit=limit, cursor=cursor
+        )
+    return web.json_response(
+        {"items": [claim_summary(r) for r in page], "next_cursor": next_cursor}
+    )
+
+
+async def _owned_claim(
+    conn: Any, request: web.Request, submitter: store.Submitter
+) -> store.ClaimRecord:
+    claim_id = request.match_info["claim_id"]
+    # Another submitter's claim is reported exactly like a missing one.
+    record = await store.get_claim(conn, claim_id, submitter_id=submitter.id)
+    if record is None:
+        raise NotFound(f"No claim {claim_id} for this submitter.")
+    return record
+
+
+def _list_query(query: Any) -> tuple[store.ClaimFilter, int, str | None]:
+    errors: list[dict[str, str]] = []
+    statuses: list[ClaimStatus] = []
+    for raw in query.getall("status", []):
+        for value in raw.split(","):
+            try:
+                statuses.append(ClaimStatus(value.strip().lower()))
+            except ValueError:
+                errors.append(
+                    {
+                        "parameter": "status",
+                        "message": "must be one of " + ", ".join(s.value for s in ClaimStatus),
+                    }
+                )
+    dates: dict[str, date | None] = {}
+    for name in ("service_date_from", "service_date_to"):
+        raw = query.get(name)
+        dates[name] = None
+        if raw:
+            try:
+                dates[name] = date.fromisoformat(raw)
+            except ValueError:
+                errors.append({"parameter": name, "message": "must be a date (YYYY-MM-DD)"})
+    limit = 50
+    if "limit" in query:
+        raw_limit = query["limit"]
+        if raw_limit.isdigit() and 1 <= int(raw_limit) <= MAX_PAGE:
+            limit = int(raw_limit)
+        else:
+            errors.append({"parameter": "limit", "message": f"must be a whole number 1-{MAX_PAGE}"})
+    cursor = query.get("cursor") or None
+    if cursor is not None:
+        try:
+            store.decode_cursor(cursor)
+        except ValueError:
+            errors.append(
+                {"parameter": "cursor", "message": "use next_cursor from a previous page"}
+            )
+    unknown = set(query) - {
+        "status",
+        "payer_id",
+        "patient_control_number",
+        "service_date_from",
+        "service_date_to",
+        "limit",
+        "cursor",
+    }
+    errors.extend(
+        {"parameter": name, "message": "is not a known parameter"} for name in sorted(unknown)
+    )
+    if errors:
+        raise BadRequest("Some query parameters are not valid; see errors.", errors=errors)
+    return (
+        store.ClaimFilter(
+            status=tuple(statuses),
+            payer_id=query.get("payer_id") or None,
+            patient_control_number=query.get("patient_control_number") or None,
+            service_date_from=dates["service_date_from"],
+            service_date_to=dates["service_date_to"],
+        ),
+        limit,
+        cursor,
+    )
+
+
+def claim_summary(record: store.ClaimRecord) -> dict[str, Any]:
+    """What the API shows of a claim without its PHI payload."""
+    return {
+        "id": record.id,
+        "status": record.status.value,
+        "version": record.version,
+        "claim_type": record.claim_type,
+        "payer_id": record.payer_id,
+        "patient_control_number": record.patient_control_number,
+        "frequency_code": record.frequency_code,
+        "total_charge": str(record.total_charge),
+        "service_date_start": record.service_date_start.isoformat(),
+        "service_date_end": record.service_date_end.isoformat(),
+        "received_at": record.received_at.isoformat(),
+        "updated_at": record.updated_at.isoformat(),
+        "links": {
+            "self": f"/v1/claims/{record.id}",
+            "events": f"/v1/claims/{record.id}/events",
+        },
+    }

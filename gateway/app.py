@@ -1,0 +1,60 @@
+"""The application factory: explicit settings in, an aiohttp app out; nothing connects at import.
+
+Resources (database engine, sealer) live in cleanup contexts, opened at start-up and closed at
+shutdown, so tests and the CLI build apps the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+
+from gateway import db
+from gateway.api import claims, health
+from gateway.context import ENGINE, METRICS, SEALER, SETTINGS
+from gateway.crypto import Sealer, load_or_create_key_file, parse_keys
+from gateway.metrics import Metrics
+from gateway.middleware import request_context
+from gateway.settings import CryptoSettings, Settings
+
+log = structlog.get_logger("gateway.app")
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.server.max_body_bytes, middlewares=[request_context]
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app[SEALER] = make_sealer(settings.crypto)
+    app.cleanup_ctx.append(_database)
+    app.add_routes(health.routes)
+    app.add_routes(claims.routes)
+    return app
+
+
+def make_sealer(settings: CryptoSettings) -> Sealer:
+    if settings.keys.strip():
+        return Sealer(parse_keys(settings.keys))
+    keys, created = load_or_create_key_file(Path(settings.key_file))
+    if created:
+        log.warning(
+            "development_key_generated",
+            key_file=settings.key_file,
+            advice="set CLEARWAY_CRYPTO_KEYS for production; losing this file loses the data",
+        )
+    return Sealer(keys)
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS].database
+    engine = db.create_engine(settings)
+    if settings.auto_migrate:
+        await db.migrate(engine)
+        log.info("database_migrated", revision=db.head_revision())
+    app[ENGINE] = engine
+    yield
+    await engine.dispose()

@@ -1,0 +1,23 @@
+"""Bearer API keys: each request names its submitter, and sees only that submitter's data."""
+
+from __future__ import annotations
+
+import structlog
+from aiohttp import web
+
+from gateway import store
+from gateway.context import ENGINE
+from gateway.errors import Unauthorized
+
+
+async def authenticate(request: web.Request) -> store.Submitter:
+    header = request.headers.get("Authorization", "")
+    scheme, _, api_key = header.partition(" ")
+    if scheme.lower() != "bearer" or not api_key.strip():
+        raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
+    async with request.app[ENGINE].connect() as conn:
+        submitter = await store.submitter_by_api_key(conn, api_key.strip())
+    if submitter is None:
+        raise Unauthorized("The API key is not valid or has been revoked.")
+    structlog.contextvars.bind_contextvars(submitter_id=submitter.id)
+    return submitter

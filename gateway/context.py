@@ -1,0 +1,15 @@
+"""Typed keys for what the running application holds: settings, database engine, sealer, metrics."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.crypto import Sealer
+from gateway.metrics import Metrics
+from gateway.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SEALER = web.AppKey("sealer", Sealer)
+METRICS = web.AppKey("metrics", Metrics)

@@ -1,0 +1,109 @@
+"""Database engines and migrations: SQLite (embedded default) or PostgreSQL, chosen by URL.
+
+Plain URLs (sqlite:///var/x.db, postgresql://host/db) are given their async drivers here, so
+operators never need to know driver names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from gateway.settings import DatabaseSettings
+
+
+def async_url(url: str) -> URL:
+    """The URL with its async driver: sqlite+aiosqlite or postgresql+asyncpg."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+asyncpg")
+    raise ValueError(f"database.url: unsupported database {backend!r} (use sqlite or postgresql)")
+
+
+def create_engine(settings: DatabaseSettings) -> AsyncEngine:
+    url = async_url(settings.url)
+    timeout = settings.connect_timeout_seconds
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": timeout}, hide_parameters=True)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=settings.pool_size,
+        pool_timeout=timeout,
+        pool_pre_ping=True,
+        hide_parameters=True,  # SQL errors must not echo values (PHI) into logs
+        # asyncpg: give up connecting after `timeout` rather than hanging when the server is down.
+        connect_args={"timeout": timeout, "command_timeout": max(30.0, timeout)},
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the CLI and the server share the file; foreign keys are off by default in SQLite.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("migrations")))
+    return config
+
+
+async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
+    """Upgrade the database behind `engine` to `revision`."""
+    await _run(engine, lambda cfg: command.upgrade(cfg, revision))
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    await _run(engine, lambda cfg: command.downgrade(cfg, revision))
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    async with engine.connect() as conn:
+        return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def _run(engine: AsyncEngine, action: Any) -> None:
+    def run(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        action(config)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(run)
+
+
+def migrate_blocking(settings: DatabaseSettings, revision: str = "head") -> None:
+    """For the CLI: run migrations in a short-lived event loop of their own."""
+
+    async def main() -> None:
+        engine = create_engine(settings)
+        try:
+            await migrate(engine, revision)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())

@@ -1,0 +1,134 @@
+"""The jobs table as outbox and work queue: enqueue inside a step's transaction, lease, finish.
+
+Leases expire, so a worker that dies mid-job (even by SIGKILL) only delays the job. On
+PostgreSQL, leasing uses FOR UPDATE SKIP LOCKED so many workers on many hosts share one queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.tables import jobs
+
+READY, RUNNING, DONE, DEAD = "ready", "running", "done", "dead"
+
+
+@dataclass(frozen=True)
+class Job:
+    pk: int
+    kind: str
+    claim_id: str | None
+    payload: dict[str, Any]
+    attempts: int
+
+
+async def enqueue(
+    conn: AsyncConnection,
+    kind: str,
+    *,
+    claim_id: str | None = None,
+    payload: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> int:
+    now = at or datetime.now(UTC)
+    result = await conn.execute(
+        insert(jobs)
+        .values(
+            kind=kind,
+            claim_id=claim_id,
+            payload=payload or {},
+            state=READY,
+            attempts=0,
+            run_after=now,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(jobs.c.pk)
+    )
+    return int(result.scalar_one())
+
+
+async def lease(
+    conn: AsyncConnection,
+    worker_id: str,
+    *,
+    kinds: list[str] | None = None,
+    limit: int = 10,
+    lease_for: timedelta = timedelta(minutes=5),
+    now: datetime | None = None,
+) -> list[Job]:
+    """Take up to `limit` due jobs for `worker_id`; commit promptly to publish the lease."""
+    now = now or datetime.now(UTC)
+    due = or_(
+        and_(jobs.c.state == READY, jobs.c.run_after <= now),
+        and_(jobs.c.state == RUNNING, jobs.c.locked_until < now),  # abandoned by a dead worker
+    )
+    candidates = select(jobs.c.pk).where(due).order_by(jobs.c.pk).limit(limit)
+    if kinds:
+        candidates = candidates.where(jobs.c.kind.in_(kinds))
+    if conn.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    # The outer `due` re-check keeps two SQLite writers from taking the same row.
+    result = await conn.execute(
+        update(jobs)
+        .where(jobs.c.pk.in_(candidates.scalar_subquery()), due)
+        .values(
+            state=RUNNING,
+            locked_by=worker_id,
+            locked_until=now + lease_for,
+            attempts=jobs.c.attempts + 1,
+            updated_at=now,
+        )
+        .returning(jobs.c.pk, jobs.c.kind, jobs.c.claim_id, jobs.c.payload, jobs.c.attempts)
+    )
+    return sorted((Job(**row._asdict()) for row in result), key=lambda j: j.pk)
+
+
+async def complete(conn: AsyncConnection, job: Job, worker_id: str) -> bool:
+    """Mark done; False when the lease was lost to another worker (its result must not count)."""
+    result = await conn.execute(
+        update(jobs)
+        .where(jobs.c.pk == job.pk, jobs.c.locked_by == worker_id, jobs.c.state == RUNNING)
+        .values(state=DONE, locked_until=None, updated_at=datetime.now(UTC))
+    )
+    return result.rowcount == 1
+
+
+async def retry_later(
+    conn: AsyncConnection, job: Job, worker_id: str, error: str, run_after: datetime
+) -> None:
+    await conn.execute(
+        update(jobs)
+        .where(jobs.c.pk == job.pk, jobs.c.locked_by == worker_id)
+        .values(
+            state=READY,
+            run_after=run_after,
+            locked_by=None,
+            locked_until=None,
+            last_error=error[:2000],
+            updated_at=datetime.now(UTC),
+        )
+    )
+
+
+async def bury(conn: AsyncConnection, job: Job, worker_id: str, error: str) -> None:
+    """Give up on a job: it stays in the table as dead, visible and re-drivable."""
+    await conn.execute(
+        update(jobs)
+        .where(jobs.c.pk == job.pk, jobs.c.locked_by == worker_id)
+        .values(
+            state=DEAD, locked_until=None, last_error=error[:2000], updated_at=datetime.now(UTC)
+        )
+    )
+
+
+async def pending_count(conn: AsyncConnection, kind: str | None = None) -> int:
+    query = select(func.count()).select_from(jobs).where(jobs.c.state.in_([READY, RUNNING]))
+    if kind:
+        query = query.where(jobs.c.kind == kind)
+    return int((await conn.execute(query)).scalar_one())

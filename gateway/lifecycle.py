@@ -1,0 +1,63 @@
+"""The claim state machine: every status and the transitions allowed between them (pure).
+
+A terminal claim is never rewound; a correction is a new claim (frequency 7 or 8) linked to it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ClaimStatus(StrEnum):
+    RECEIVED = "received"
+    SCRUBBED = "scrubbed"
+    SCRUB_REJECTED = "scrub_rejected"
+    TRANSLATED = "translated"
+    SUBMITTED = "submitted"
+    FAILED = "failed"
+    ACCEPTED = "accepted"  # 999 / TA1 accepted the transaction set
+    X12_REJECTED = "x12_rejected"
+    ACKNOWLEDGED = "acknowledged"  # 277CA A1/A2: the payer has it
+    PAYER_REJECTED = "payer_rejected"
+    PENDED = "pended"
+    PAID = "paid"
+    PARTIALLY_PAID = "partially_paid"
+    DENIED = "denied"
+    REVERSED = "reversed"
+
+
+S = ClaimStatus
+_ADJUDICATED = {S.PAID, S.PARTIALLY_PAID, S.DENIED}
+# Responses can arrive out of order (an 835 before its 277CA, a 277CA before the 999), so any
+# status the claim is "with the payer" in may move straight to a later payer answer.
+_WITH_PAYER = {S.SUBMITTED, S.ACCEPTED, S.ACKNOWLEDGED, S.PENDED}
+
+TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
+    S.RECEIVED: frozenset({S.SCRUBBED, S.SCRUB_REJECTED}),
+    S.SCRUBBED: frozenset({S.TRANSLATED}),
+    S.SCRUB_REJECTED: frozenset(),
+    S.TRANSLATED: frozenset({S.SUBMITTED, S.FAILED}),
+    S.SUBMITTED: frozenset(
+        {S.ACCEPTED, S.X12_REJECTED, S.ACKNOWLEDGED, S.PAYER_REJECTED, S.PENDED} | _ADJUDICATED
+    ),
+    S.FAILED: frozenset({S.TRANSLATED}),  # re-driven from the dead-letter list
+    S.ACCEPTED: frozenset({S.ACKNOWLEDGED, S.PAYER_REJECTED, S.PENDED} | _ADJUDICATED),
+    S.X12_REJECTED: frozenset(),
+    S.ACKNOWLEDGED: frozenset({S.PAYER_REJECTED, S.PENDED} | _ADJUDICATED),
+    S.PAYER_REJECTED: frozenset(),
+    S.PENDED: frozenset({S.ACKNOWLEDGED, S.PAYER_REJECTED} | _ADJUDICATED),
+    S.PAID: frozenset({S.REVERSED}),
+    S.PARTIALLY_PAID: frozenset({S.REVERSED}),
+    S.DENIED: frozenset({S.REVERSED}),
+    S.REVERSED: frozenset(_ADJUDICATED),  # a reversal is usually followed by a corrected payment
+}
+
+TERMINAL: frozenset[ClaimStatus] = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+
+
+def can_transition(current: ClaimStatus, new: ClaimStatus) -> bool:
+    return new in TRANSITIONS[current]
+
+
+def is_with_payer(status: ClaimStatus) -> bool:
+    return status in _WITH_PAYER

@@ -1,0 +1,141 @@
+"""Settings: config/default.toml, then config/<CLEARWAY_ENV>.toml, then CLEARWAY_* variables.
+
+The only module that reads the environment. Unknown keys, in a file or the environment, are an
+error naming the key, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CLEARWAY_"
+# Variables that choose where settings come from rather than being settings themselves.
+_SELECTORS = {"CLEARWAY_ENV"}
+
+
+class SettingsError(Exception):
+    """A settings file or variable is unknown or has a value of the wrong type."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 5_242_880
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite:///var/clearway.db"
+    auto_migrate: bool = True
+    connect_timeout_seconds: float = 5.0
+    pool_size: int = 10
+
+
+@dataclass(frozen=True)
+class CryptoSettings:
+    keys: str = field(default="", repr=False)
+    key_file: str = "var/data-keys"
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str = "info"
+    format: str = "json"
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    crypto: CryptoSettings = CryptoSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+
+_SECTIONS: dict[str, type] = typing.get_type_hints(Settings)
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, config_dir: Path | None = None
+) -> Settings:
+    """Read the layered settings; raises SettingsError naming the offending file or variable."""
+    environ = os.environ if environ is None else environ
+    config_dir = config_dir or Path(str(resources.files("config")))
+    merged: dict[str, dict[str, Any]] = {}
+    files = [config_dir / "default.toml"]
+    env_name = environ.get("CLEARWAY_ENV")
+    if env_name:
+        files.append(config_dir / f"{env_name}.toml")
+        if not files[-1].is_file():
+            raise SettingsError(f"CLEARWAY_ENV={env_name}: no file {files[-1].name} in config/")
+    for path in files:
+        with path.open("rb") as f:
+            _merge(merged, tomllib.load(f), source=path.name)
+    _merge(merged, _from_environ(environ), source="environment")
+    return _build(merged)
+
+
+def _merge(into: dict[str, dict[str, Any]], data: dict[str, Any], *, source: str) -> None:
+    for section, values in data.items():
+        if section not in _SECTIONS or not isinstance(values, dict):
+            raise SettingsError(f"{source}: unknown section [{section}]")
+        known = {f.name for f in dataclasses.fields(_SECTIONS[section])}
+        for key, value in values.items():
+            if key not in known:
+                raise SettingsError(f"{source}: unknown key {key!r} in [{section}]")
+            into.setdefault(section, {})[key] = value
+
+
+def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    names = {
+        f"{ENV_PREFIX}{section}_{f.name}".upper(): (section, f.name)
+        for section, cls in _SECTIONS.items()
+        for f in dataclasses.fields(cls)
+    }
+    out: dict[str, dict[str, Any]] = {}
+    for var, value in environ.items():
+        if not var.startswith(ENV_PREFIX) or var in _SELECTORS:
+            continue
+        if var not in names:
+            raise SettingsError(f"unknown environment variable {var}")
+        section, key = names[var]
+        out.setdefault(section, {})[key] = value
+    return out
+
+
+def _build(merged: dict[str, dict[str, Any]]) -> Settings:
+    sections = {}
+    for section, cls in _SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        values = {
+            key: _coerce(hints[key], value, f"{section}.{key}")
+            for key, value in merged.get(section, {}).items()
+        }
+        sections[section] = cls(**values)
+    return Settings(**sections)
+
+
+def _coerce(tp: type, value: Any, name: str) -> Any:
+    try:
+        if tp is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if tp is int and isinstance(value, bool):
+            raise ValueError(value)
+        return tp(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name}: {value!r} is not a valid {tp.__name__}") from None

@@ -1,0 +1,386 @@
+"""Reads and writes of submitters, claims, claim events and intake rejections.
+
+Every function takes an open connection, so a pipeline step composes several of them into the
+one transaction it commits. Sealed columns are sealed and opened here, nowhere else.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row, and_, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from edi.claim import Claim
+from gateway import jobs
+from gateway.crypto import Sealer, hash_api_key, new_api_key
+from gateway.lifecycle import ClaimStatus, can_transition
+from gateway.tables import api_keys, claim_events, claims, intake_rejections, submitters
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class Submitter:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ClaimRecord:
+    """A claim row without its sealed payload."""
+
+    pk: int
+    id: str
+    submitter_id: str
+    status: ClaimStatus
+    version: int
+    claim_type: str
+    payer_id: str
+    patient_control_number: str  # CLM01
+    frequency_code: str  # CLM05-3
+    total_charge: Decimal  # CLM02
+    service_date_start: date
+    service_date_end: date
+    idempotency_key: str | None
+    request_sha256: str
+    received_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ClaimEvent:
+    at: datetime
+    kind: str
+    from_status: str | None
+    to_status: str | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ClaimFilter:
+    status: tuple[ClaimStatus, ...] = ()
+    payer_id: str | None = None
+    patient_control_number: str | None = None
+    service_date_from: date | None = None
+    service_date_to: date | None = None
+
+
+class StaleClaim(Exception):
+    """The claim changed since it was read (compare-and-set lost); reload and decide again."""
+
+
+# Submitters ---------------------------------------------------------------------------------
+
+
+async def create_submitter(conn: AsyncConnection, name: str) -> tuple[Submitter, str]:
+    """Create a submitter with its first API key; the key is returned once and stored hashed."""
+    submitter = Submitter(new_id(), name)
+    now = utcnow()
+    await conn.execute(
+        insert(submitters).values(id=submitter.id, name=name, active=True, created_at=now)
+    )
+    api_key = await add_api_key(conn, submitter.id)
+    return submitter, api_key
+
+
+async def add_api_key(conn: AsyncConnection, submitter_id: str) -> str:
+    api_key = new_api_key()
+    await conn.execute(
+        insert(api_keys).values(
+            id=new_id(),
+            submitter_id=submitter_id,
+            key_hash=hash_api_key(api_key),
+            prefix=api_key[:10],
+            created_at=utcnow(),
+        )
+    )
+    return api_key
+
+
+async def submitter_by_api_key(conn: AsyncConnection, api_key: str) -> Submitter | None:
+    row = (
+        await conn.execute(
+            select(submitters.c.id, submitters.c.name)
+            .join(api_keys, api_keys.c.submitter_id == submitters.c.id)
+            .where(
+                api_keys.c.key_hash == hash_api_key(api_key),
+                api_keys.c.revoked_at.is_(None),
+                submitters.c.active.is_(True),
+            )
+        )
+    ).first()
+    return Submitter(row.id, row.name) if row else None
+
+
+async def list_submitters(conn: AsyncConnection) -> list[Submitter]:
+    rows = await conn.execute(
+        select(submitters.c.id, submitters.c.name).order_by(submitters.c.name)
+    )
+    return [Submitter(r.id, r.name) for r in rows]
+
+
+# Claims -------------------------------------------------------------------------------------
+
+
+def _payload_aad(claim_id: str) -> bytes:
+    return f"claims.payload:{claim_id}".encode()
+
+
+async def insert_received_claim(
+    conn: AsyncConnection,
+    sealer: Sealer,
+    *,
+    submitter_id: str,
+    claim: Claim,
+    claim_json: dict[str, Any],
+    request_sha256: str,
+    idempotency_key: str | None,
+    channel: str,
+) -> ClaimRecord:
+    """Record a new claim as RECEIVED, its first event, and the scrub job, in `conn`'s txn."""
+    claim_id = new_id()
+    now = utcnow()
+    payload = json.dumps(claim_json, separators=(",", ":"), sort_keys=True).encode()
+    values = dict(
+        id=claim_id,
+        submitter_id=submitter_id,
+        status=ClaimStatus.RECEIVED.value,
+        version=1,
+        claim_type=claim.claim_type,
+        payer_id=claim.payer.payer_id,
+        patient_control_number=claim.patient_control_number,
+        frequency_code=claim.frequency_code,
+        total_charge=claim.total_charge,
+        service_date_start=claim.service_date_start,
+        service_date_end=claim.service_date_end,
+        payload=sealer.seal(payload, _payload_aad(claim_id)),
+        idempotency_key=idempotency_key,
+        request_sha256=request_sha256,
+        received_at=now,
+        updated_at=now,
+    )
+    pk = (await conn.execute(insert(claims).values(**values).returning(claims.c.pk))).scalar_one()
+    await add_event(
+        conn, claim_id, "received", None, ClaimStatus.RECEIVED, {"channel": channel}, at=now
+    )
+    await jobs.enqueue(conn, "scrub", claim_id=claim_id, at=now)
+    values.pop("payload")
+    return ClaimRecord(pk=pk, **{**values, "status": ClaimStatus.RECEIVED})
+
+
+_RECORD_COLUMNS = [c for c in claims.c if c.name != "payload"]
+
+
+def _record(row: Row[Any]) -> ClaimRecord:
+    data = row._asdict()
+    data["status"] = ClaimStatus(data["status"])
+    return ClaimRecord(**data)
+
+
+async def get_claim(
+    conn: AsyncConnection, claim_id: str, *, submitter_id: str | None = None
+) -> ClaimRecord | None:
+    """The claim, or None when absent or (with submitter_id) owned by another submitter."""
+    query = select(*_RECORD_COLUMNS).where(claims.c.id == claim_id)
+    if submitter_id is not None:
+        query = query.where(claims.c.submitter_id == submitter_id)
+    row = (await conn.execute(query)).first()
+    return _record(row) if row else None
+
+
+async def claim_by_idempotency_key(
+    conn: AsyncConnection, submitter_id: str, idempotency_key: str
+) -> ClaimRecord | None:
+    row = (
+        await conn.execute(
+            select(*_RECORD_COLUMNS).where(
+                claims.c.submitter_id == submitter_id, claims.c.idempotency_key == idempotency_key
+            )
+        )
+    ).first()
+    return _record(row) if row else None
+
+
+async def claim_payload(conn: AsyncConnection, sealer: Sealer, claim_id: str) -> dict[str, Any]:
+    sealed = (
+        await conn.execute(select(claims.c.payload).where(claims.c.id == claim_id))
+    ).scalar_one()
+    return json.loads(sealer.open(sealed, _payload_aad(claim_id)))
+
+
+async def list_claims(
+    conn: AsyncConnection,
+    submitter_id: str,
+    claim_filter: ClaimFilter,
+    *,
+    limit: int,
+    cursor: str | None = None,
+) -> tuple[list[ClaimRecord], str | None]:
+    """Newest first; returns the page and the cursor for the next one (None at the end)."""
+    conditions = [claims.c.submitter_id == submitter_id]
+    if claim_filter.status:
+        conditions.append(claims.c.status.in_([s.value for s in claim_filter.status]))
+    if claim_filter.payer_id:
+        conditions.append(claims.c.payer_id == claim_filter.payer_id)
+    if claim_filter.patient_control_number:
+        conditions.append(claims.c.patient_control_number == claim_filter.patient_control_number)
+    # A claim matches a date range when any of its service dates falls inside it.
+    if claim_filter.service_date_from:
+        conditions.append(claims.c.service_date_end >= claim_filter.service_date_from)
+    if claim_filter.service_date_to:
+        conditions.append(claims.c.service_date_start <= claim_filter.service_date_to)
+    if cursor is not None:
+        conditions.append(claims.c.pk < decode_cursor(cursor))
+    rows = (
+        await conn.execute(
+            select(*_RECORD_COLUMNS)
+            .where(and_(*conditions))
+            .order_by(claims.c.pk.desc())
+            .limit(limit + 1)
+        )
+    ).all()
+    page = [_record(r) for r in rows[:limit]]
+    next_cursor = encode_cursor(page[-1].pk) if len(rows) > limit else None
+    return page, next_cursor
+
+
+def encode_cursor(pk: int) -> str:
+    return base64.urlsafe_b64encode(f"c{pk}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """Raises ValueError for a cursor this gateway did not issue."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("not a cursor issued by this gateway") from None
+    if not text.startswith("c") or not text[1:].isdigit():
+        raise ValueError("not a cursor issued by this gateway")
+    return int(text[1:])
+
+
+async def change_status(
+    conn: AsyncConnection,
+    record: ClaimRecord,
+    new_status: ClaimStatus,
+    kind: str,
+    detail: dict[str, Any],
+) -> ClaimRecord:
+    """Move a claim along the state machine with compare-and-set on its version."""
+    if not can_transition(record.status, new_status):
+        raise ValueError(f"claim {record.id}: {record.status} -> {new_status} is not allowed")
+    now = utcnow()
+    result = await conn.execute(
+        update(claims)
+        .where(claims.c.id == record.id, claims.c.version == record.version)
+        .values(status=new_status.value, version=record.version + 1, updated_at=now)
+    )
+    if result.rowcount != 1:
+        raise StaleClaim(record.id)
+    await add_event(conn, record.id, kind, record.status, new_status, detail, at=now)
+    return ClaimRecord(
+        **{
+            **record.__dict__,
+            "status": new_status,
+            "version": record.version + 1,
+            "updated_at": now,
+        }
+    )
+
+
+async def add_event(
+    conn: AsyncConnection,
+    claim_id: str,
+    kind: str,
+    from_status: ClaimStatus | None,
+    to_status: ClaimStatus | None,
+    detail: dict[str, Any],
+    *,
+    at: datetime,
+) -> None:
+    await conn.execute(
+        insert(claim_events).values(
+            claim_id=claim_id,
+            at=at,
+            kind=kind,
+            from_status=from_status.value if from_status else None,
+            to_status=to_status.value if to_status else None,
+            detail=detail,
+        )
+    )
+
+
+async def claim_events_of(conn: AsyncConnection, claim_id: str) -> list[ClaimEvent]:
+    rows = await conn.execute(
+        select(
+            claim_events.c.at,
+            claim_events.c.kind,
+            claim_events.c.from_status,
+            claim_events.c.to_status,
+            claim_events.c.detail,
+        )
+        .where(claim_events.c.claim_id == claim_id)
+        .order_by(claim_events.c.pk)
+    )
+    return [ClaimEvent(**r._asdict()) for r in rows]
+
+
+# Intake rejections --------------------------------------------------------------------------
+
+
+async def record_rejection(
+    conn: AsyncConnection,
+    sealer: Sealer,
+    *,
+    submitter_id: str,
+    channel: str,
+    reason: str,
+    errors: list[dict[str, Any]],
+    content_type: str | None,
+    body: bytes | None,
+    body_size: int,
+    body_sha256: str | None,
+) -> str:
+    """Keep what was received and why it was refused, so nothing sent is ever lost."""
+    rejection_id = new_id()
+    await conn.execute(
+        insert(intake_rejections).values(
+            id=rejection_id,
+            submitter_id=submitter_id,
+            received_at=utcnow(),
+            channel=channel,
+            reason=reason,
+            errors=errors,
+            content_type=(content_type or "")[:120] or None,
+            body_size=body_size,
+            body_sha256=body_sha256,
+            body=None
+            if body is None
+            else sealer.seal(body, f"intake_rejections.body:{rejection_id}".encode()),
+        )
+    )
+    return rejection_id
+
+
+async def rejection_body(conn: AsyncConnection, sealer: Sealer, rejection_id: str) -> bytes | None:
+    sealed = (
+        await conn.execute(
+            select(intake_rejections.c.body).where(intake_rejections.c.id == rejection_id)
+        )
+    ).scalar_one()
+    if sealed is None:
+        return None
+    return sealer.open(sealed, f"intake_rejections.body:{rejection_id}".encode())

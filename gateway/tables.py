@@ -1,0 +1,175 @@
+"""The database schema as SQLAlchemy Core tables, shared by the store and the migrations' checks.
+
+Money is stored as integer cents and timestamps as UTC, identically on SQLite and PostgreSQL.
+PHI lives only in the sealed columns.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out; SQLite keeps no zone, so one is attached on read."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Money(TypeDecorator[Decimal]):
+    """Decimal dollars stored as integer cents, exact on every database."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        cents = value * 100
+        if cents != cents.to_integral_value():
+            raise ValueError(f"{value} has more than two decimal places")
+        return int(cents)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else (Decimal(int(value)) / 100).quantize(Decimal("0.01"))
+
+
+submitters = Table(
+    "submitters",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(120), nullable=False, unique=True),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("submitter_id", String(36), ForeignKey("submitters.id"), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(12), nullable=False),  # shown to operators to tell keys apart
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+claims = Table(
+    "claims",
+    metadata,
+    Column(
+        "pk", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("submitter_id", String(36), ForeignKey("submitters.id"), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("version", Integer, nullable=False),  # compare-and-set on every status change
+    Column("claim_type", String(16), nullable=False),
+    Column("payer_id", String(80), nullable=False),
+    Column("patient_control_number", String(38), nullable=False),  # CLM01
+    Column("frequency_code", String(1), nullable=False),  # CLM05-3
+    Column("total_charge", Money, nullable=False),  # CLM02
+    Column("service_date_start", Date, nullable=False),
+    Column("service_date_end", Date, nullable=False),
+    Column("payload", LargeBinary, nullable=False),  # sealed claim JSON (PHI)
+    Column("idempotency_key", String(255)),
+    Column("request_sha256", String(64), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("submitter_id", "idempotency_key"),
+    Index(None, "submitter_id", "status"),
+    Index(None, "submitter_id", "patient_control_number"),
+    Index(None, "submitter_id", "payer_id"),
+)
+
+claim_events = Table(
+    "claim_events",
+    metadata,
+    Column(
+        "pk", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("claim_id", String(36), ForeignKey("claims.id"), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("from_status", String(24)),
+    Column("to_status", String(24)),
+    Column("detail", JSON, nullable=False),  # no PHI: codes, counts, ids
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column(
+        "pk", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("kind", String(40), nullable=False),
+    Column("claim_id", String(36), ForeignKey("claims.id")),
+    Column("payload", JSON, nullable=False),
+    Column("state", String(12), nullable=False),  # ready, running, done, dead
+    Column("attempts", Integer, nullable=False),
+    Column("run_after", UTCDateTime, nullable=False),
+    Column("locked_by", String(80)),
+    Column("locked_until", UTCDateTime),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "state", "run_after"),
+)
+
+intake_rejections = Table(
+    "intake_rejections",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("submitter_id", String(36), ForeignKey("submitters.id"), nullable=False, index=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("channel", String(16), nullable=False),  # api, x12, sftp
+    Column("reason", String(40), nullable=False),
+    Column("errors", JSON, nullable=False),  # pointers and messages, never the values
+    Column("content_type", String(120)),
+    Column("body_size", BigInteger, nullable=False),
+    Column("body_sha256", String(64)),
+    Column("body", LargeBinary),  # sealed; absent when the body was too large to read
+)

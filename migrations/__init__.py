@@ -1,0 +1,1 @@
+"""Alembic migrations for the Clearway database (one change per revision, each with a downgrade)."""

@@ -1,0 +1,1 @@
+"""The public contract as data: JSON Schemas and the OpenAPI document."""
