@@ -1,0 +1,1 @@
+"""Clearway test suite: unit (pure), integration (real databases), e2e (processes)."""

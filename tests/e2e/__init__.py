@@ -1,0 +1,1 @@
+"""End-to-end tests: the clearway command run as a user runs it."""

@@ -1,0 +1,121 @@
+"""The README walkthrough as a user runs it: `clearway` processes, real HTTP, on both databases."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import EXAMPLES
+
+CLEARWAY = str(Path(sys.executable).with_name("clearway"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLEARWAY, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def http(method: str, url: str, body: bytes | None = None, **headers: str) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, database_url: str) -> Iterator[tuple[Path, dict[str, str]]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARWAY_")}
+    if not database_url.startswith("sqlite"):
+        env["CLEARWAY_DATABASE_URL"] = database_url
+    yield tmp_path, env
+
+
+def test_serve_submit_and_read_back(workdir: tuple[Path, dict[str, str]]) -> None:
+    cwd, env = workdir
+    created = run(["submitters", "create", "Sunrise Billing"], cwd, env)
+    assert created.returncode == 0, created.stderr
+    api_key = next(
+        line.split()[-1] for line in created.stdout.splitlines() if line.startswith("api key")
+    )
+    assert run(["submitters", "create", "Sunrise Billing"], cwd, env).returncode == 1
+    assert "Sunrise Billing" in run(["submitters", "list"], cwd, env).stdout
+
+    port = free_port()
+    server = subprocess.Popen(
+        [CLEARWAY, "serve", "--port", str(port)],
+        cwd=cwd,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if http("GET", f"{base}/readyz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.2)
+        body = (EXAMPLES / "professional-office-visit.json").read_bytes()
+        status, claim = http(
+            "POST",
+            f"{base}/v1/claims",
+            body,
+            Authorization=f"Bearer {api_key}",
+            **{"Content-Type": "application/json"},
+        )
+        assert status == 202 and claim["status"] == "received"
+        status, detail = http(
+            "GET", f"{base}/v1/claims/{claim['id']}", Authorization=f"Bearer {api_key}"
+        )
+        assert status == 200 and detail["claim"]["patient_control_number"] == "PCN-2026-0001"
+        status, events = http(
+            "GET", f"{base}/v1/claims/{claim['id']}/events", Authorization=f"Bearer {api_key}"
+        )
+        assert [e["kind"] for e in events["items"]] == ["received"]
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=20)
+    if "sqlite" in env.get("CLEARWAY_DATABASE_URL", "sqlite"):
+        assert (cwd / "var" / "clearway.db").exists()
+        assert "development_key_generated" in created.stderr + stderr
+    assert "TESTPATIENT" not in stderr  # the example's patient name never reaches the log
+    assert "Traceback" not in stderr
+
+
+def test_migrate_command(workdir: tuple[Path, dict[str, str]]) -> None:
+    cwd, env = workdir
+    result = run(["migrate"], cwd, env)
+    assert result.returncode == 0, result.stderr
+    assert "head" in result.stdout
+
+
+def test_bad_settings_are_reported_not_raised(tmp_path: Path) -> None:
+    env = {**os.environ, "CLEARWAY_SERVER_PROT": "1"}
+    result = run(["serve"], tmp_path, env)
+    assert result.returncode == 2
+    assert "unknown environment variable CLEARWAY_SERVER_PROT" in result.stderr
+    assert "Traceback" not in result.stderr

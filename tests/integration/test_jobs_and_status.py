@@ -1,0 +1,114 @@
+"""The jobs queue (leases, retries, crash recovery, SKIP LOCKED) and compare-and-set status."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from edi.claim_json import claim_from_json
+from gateway import jobs, store
+from gateway.crypto import Sealer, parse_keys
+from gateway.lifecycle import ClaimStatus
+from tests.conftest import TEST_KEYS, example
+
+SEALER = Sealer(parse_keys(TEST_KEYS))
+
+
+async def _claim(engine: Any) -> store.ClaimRecord:
+    data = example("professional-office-visit.json")
+    async with engine.begin() as conn:
+        submitter, _ = await store.create_submitter(conn, "jobs-test")
+        return await store.insert_received_claim(
+            conn,
+            SEALER,
+            submitter_id=submitter.id,
+            claim=claim_from_json(data),
+            claim_json=data,
+            request_sha256="0" * 64,
+            idempotency_key=None,
+            channel="api",
+        )
+
+
+async def test_lease_complete_and_nothing_left(engine: Any) -> None:
+    record = await _claim(engine)
+    async with engine.begin() as conn:
+        leased = await jobs.lease(conn, "w1")
+    assert [(j.kind, j.claim_id, j.attempts) for j in leased] == [("scrub", record.id, 1)]
+    async with engine.begin() as conn:
+        assert await jobs.lease(conn, "w2") == []  # leased jobs are not handed out twice
+        assert await jobs.complete(conn, leased[0], "w1")
+        assert await jobs.pending_count(conn) == 0
+
+
+async def test_retry_later_then_bury(engine: Any) -> None:
+    await _claim(engine)
+    async with engine.begin() as conn:
+        (job,) = await jobs.lease(conn, "w1")
+        await jobs.retry_later(
+            conn, job, "w1", "payer down", datetime.now(UTC) + timedelta(hours=1)
+        )
+    async with engine.begin() as conn:
+        assert await jobs.lease(conn, "w1") == []  # not due yet
+        (again,) = await jobs.lease(conn, "w1", now=datetime.now(UTC) + timedelta(hours=2))
+        assert again.attempts == 2
+        await jobs.bury(conn, again, "w1", "gave up")
+        assert await jobs.pending_count(conn) == 0
+
+
+async def test_abandoned_lease_is_taken_over(engine: Any) -> None:
+    await _claim(engine)
+    async with engine.begin() as conn:
+        (job,) = await jobs.lease(conn, "crashed", lease_for=timedelta(seconds=30))
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    async with engine.begin() as conn:
+        (taken,) = await jobs.lease(conn, "w2", now=later)
+    assert taken.pk == job.pk and taken.attempts == 2
+    async with engine.begin() as conn:
+        # The crashed worker's late completion must not count.
+        assert not await jobs.complete(conn, job, "crashed")
+        assert await jobs.complete(conn, taken, "w2")
+
+
+async def test_concurrent_workers_never_share_a_job(engine: Any) -> None:
+    async with engine.begin() as conn:
+        for n in range(40):
+            await jobs.enqueue(conn, "test", payload={"n": n})
+
+    async def worker(name: str) -> list[int]:
+        taken: list[int] = []
+        while True:
+            async with engine.begin() as conn:
+                batch = await jobs.lease(conn, name, kinds=["test"], limit=3)
+            if not batch:
+                return taken
+            taken += [job.payload["n"] for job in batch]
+            await asyncio.sleep(0)
+
+    results = await asyncio.gather(*(worker(f"w{i}") for i in range(4)))
+    everything = [n for result in results for n in result]
+    assert sorted(everything) == list(range(40))
+
+
+async def test_status_change_is_compare_and_set(engine: Any) -> None:
+    record = await _claim(engine)
+    async with engine.begin() as conn:
+        scrubbed = await store.change_status(
+            conn, record, ClaimStatus.SCRUBBED, "scrubbed", {"findings": 0}
+        )
+    assert scrubbed.version == 2
+    async with engine.begin() as conn:
+        with pytest.raises(store.StaleClaim):
+            await store.change_status(
+                conn, record, ClaimStatus.SCRUB_REJECTED, "scrub_rejected", {}
+            )
+    async with engine.begin() as conn:
+        with pytest.raises(ValueError, match="not allowed"):
+            await store.change_status(conn, scrubbed, ClaimStatus.PAID, "paid", {})
+        events = await store.claim_events_of(conn, record.id)
+        current = await store.get_claim(conn, record.id)
+    assert [e.kind for e in events] == ["received", "scrubbed"]
+    assert current is not None and current.status is ClaimStatus.SCRUBBED
