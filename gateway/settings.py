@@ -53,11 +53,24 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True)
+class WorkerSettings:
+    in_process: bool = True
+    concurrency: int = 4
+    batch_size: int = 20
+    poll_interval_seconds: float = 0.5
+    lease_seconds: int = 300
+    max_attempts: int = 8
+    backoff_base_seconds: float = 2.0
+    backoff_max_seconds: float = 600.0
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
     crypto: CryptoSettings = CryptoSettings()
     logging: LoggingSettings = LoggingSettings()
+    worker: WorkerSettings = WorkerSettings()
 
 
 _SECTIONS: dict[str, type] = typing.get_type_hints(Settings)

@@ -1,0 +1,152 @@
+"""The worker: leases due jobs and runs the pipeline step registered for each job kind.
+
+A step records its result, its next job and the completion of its own job in one transaction
+(`Step.finishing`), so a crash at any point either redoes the step or finds it done. Failures
+are retried with exponential backoff and jitter, then kept as dead jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from gateway import jobs
+from gateway.crypto import Sealer
+from gateway.settings import WorkerSettings
+
+log = structlog.get_logger("gateway.worker")
+
+
+class LeaseLost(Exception):
+    """Another worker took this job over (our lease expired); our transaction is rolled back."""
+
+
+class Retry(Exception):
+    """Raised by a step for an expected, temporary failure; `reason` is logged, no PHI."""
+
+    def __init__(self, reason: str, *, after_seconds: float | None = None) -> None:
+        super().__init__(reason)
+        self.after_seconds = after_seconds
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a step handler is given: its job and the resources to do it with."""
+
+    job: jobs.Job
+    engine: AsyncEngine
+    sealer: Sealer
+    worker_id: str
+
+    @contextlib.asynccontextmanager
+    async def finishing(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that also marks this job done; commits only if the lease still holds."""
+        async with self.engine.begin() as conn:
+            yield conn
+            if not await jobs.complete(conn, self.job, self.worker_id):
+                raise LeaseLost(f"job {self.job.pk}")
+
+
+Handler = Callable[[Step], Awaitable[None]]
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        sealer: Sealer,
+        handlers: dict[str, Handler],
+        settings: WorkerSettings,
+        *,
+        worker_id: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.sealer = sealer
+        self.handlers = handlers
+        self.settings = settings
+        self.worker_id = worker_id or new_worker_id()
+        self._slots = asyncio.Semaphore(settings.concurrency)
+
+    async def run_once(self) -> int:
+        """Lease one batch of due jobs and run them; returns how many were leased."""
+        if not self.handlers:
+            return 0
+        async with self.engine.begin() as conn:
+            batch = await jobs.lease(
+                conn,
+                self.worker_id,
+                kinds=sorted(self.handlers),
+                limit=self.settings.batch_size,
+                lease_for=timedelta(seconds=self.settings.lease_seconds),
+            )
+        await asyncio.gather(*(self._run(job) for job in batch))
+        return len(batch)
+
+    async def run_until_idle(self, *, max_rounds: int = 10_000) -> None:
+        """Run until no job is due (tests and one-shot use)."""
+        for _ in range(max_rounds):
+            if await self.run_once() == 0:
+                return
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        log.info("worker_started", worker_id=self.worker_id, kinds=sorted(self.handlers))
+        while not stop.is_set():
+            try:
+                busy = await self.run_once()
+            except Exception as error:  # the database may be away; keep polling
+                log.warning("worker_poll_failed", error_type=type(error).__name__)
+                busy = 0
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.settings.poll_interval_seconds)
+        log.info("worker_stopped", worker_id=self.worker_id)
+
+    async def _run(self, job: jobs.Job) -> None:
+        async with self._slots:
+            with structlog.contextvars.bound_contextvars(
+                job_id=job.pk, job_kind=job.kind, claim_id=job.claim_id
+            ):
+                try:
+                    await self.handlers[job.kind](
+                        Step(job, self.engine, self.sealer, self.worker_id)
+                    )
+                except LeaseLost:
+                    log.warning("job_lease_lost")
+                except Retry as error:
+                    await self._fail(job, str(error), error.after_seconds)
+                except Exception as error:
+                    log.error("job_failed", error_type=type(error).__name__, exc_info=error)
+                    await self._fail(job, type(error).__name__, None)
+
+    async def _fail(self, job: jobs.Job, reason: str, after_seconds: float | None) -> None:
+        async with self.engine.begin() as conn:
+            if job.attempts >= self.settings.max_attempts:
+                await jobs.bury(conn, job, self.worker_id, reason)
+                log.error("job_dead", attempts=job.attempts, reason=reason)
+                return
+            delay = after_seconds if after_seconds is not None else self.backoff(job.attempts)
+            run_after = datetime.now(UTC) + timedelta(seconds=delay)
+            await jobs.retry_later(conn, job, self.worker_id, reason, run_after)
+            log.warning("job_retry", attempts=job.attempts, delay_s=round(delay, 2), reason=reason)
+
+    def backoff(self, attempts: int) -> float:
+        """Exponential backoff with full jitter in its upper half, capped."""
+        ceiling = min(
+            self.settings.backoff_max_seconds,
+            self.settings.backoff_base_seconds * 2 ** max(0, attempts - 1),
+        )
+        return ceiling * random.uniform(0.5, 1.0)
