@@ -1,0 +1,226 @@
+"""Payer profiles: what one payer accepts and requires, loaded from payers/profiles/*.toml.
+
+A profile is data: identity and delivery facts at the top level, rule parameters in [rules].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from edi.claim import ClaimType
+
+PayerKind = Literal["medicare", "medicaid", "commercial", "workers_comp"]
+Usage = Literal["test", "production"]
+
+
+class ProfileError(ValueError):
+    """A payer profile file that cannot be used; names the file and, where known, the key."""
+
+    def __init__(self, file: str, key: str | None, problem: str) -> None:
+        self.file = file
+        self.key = key
+        where = f"{file}: {key}" if key else file
+        super().__init__(f"{where}: {problem}")
+
+
+@dataclass(frozen=True, slots=True)
+class PayerRules:
+    """The [rules] table: parameters of the payer-specific (SNIP 7) edits. Empty means no edit."""
+
+    claim_filing_indicators: tuple[str, ...] = ()  # SBR09 values accepted; empty = any
+    member_id_pattern: re.Pattern[str] | None = None  # whole member id must match
+    max_lines: int | None = None  # below the 837's own 50 / 999
+    prior_authorization_codes: frozenset[str] = frozenset()  # need REF*G1
+    referring_provider_codes: frozenset[str] = frozenset()  # need a referring provider
+    places_of_service: frozenset[str] = frozenset()  # allowed; empty = any
+    rendering_taxonomy_required: bool = False  # professional: rendering (or billing) PRV03
+    not_covered_codes: frozenset[str] = frozenset()  # procedures the plan never pays
+    group_number_required: bool = False  # SBR03
+    accident_causes_required: tuple[str, ...] = ()  # CLM11: at least one of these
+    duplicate_lookback_days: int = 90  # window for the likely-duplicate warning
+
+
+@dataclass(frozen=True, slots=True)
+class PayerProfile:
+    """One payer: who it is, which claims it takes, and the parameters of its rules."""
+
+    payer_id: str  # 2010BB NM109; also the profile id and the file name
+    name: str
+    kind: PayerKind
+    usage: Usage  # ISA15 T or P for this payer's files
+    claim_types: tuple[ClaimType, ...]
+    timely_filing_days: int  # days from the last date of service
+    aliases: tuple[str, ...] = ()  # other payer ids billers use for this payer
+    rules: PayerRules = field(default_factory=PayerRules)
+
+    @property
+    def profile_id(self) -> str:
+        return self.payer_id
+
+
+# Tables a profile file may hold, by name. A later section (e.g. [transport]) is one entry here
+# plus one field of that name on PayerProfile; anything not listed is rejected at load.
+_SECTIONS: dict[str, type] = {"rules": PayerRules}
+
+
+class PayerDirectory(Mapping[str, PayerProfile]):
+    """Profiles by payer id, also answering to each profile's aliases."""
+
+    def __init__(self, profiles: Iterable[PayerProfile]) -> None:
+        self._by_id: dict[str, PayerProfile] = {}
+        self._by_any: dict[str, PayerProfile] = {}
+        for profile in profiles:
+            self._by_id[profile.payer_id] = profile
+            for key in (profile.payer_id, *profile.aliases):
+                if key in self._by_any:
+                    raise ProfileError(profile.payer_id, None, f"payer id {key!r} used twice")
+                self._by_any[key] = profile
+
+    def __getitem__(self, payer_id: str) -> PayerProfile:
+        return self._by_any[payer_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_id)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+
+def bundled_profiles_dir() -> Path:
+    """The folder of profiles shipped with the package."""
+    return Path(str(resources.files("payers") / "profiles"))
+
+
+def load_profiles(directory: Path | None = None) -> PayerDirectory:
+    """Every *.toml profile in a folder (the bundled ones by default), keyed by payer id."""
+    folder = directory if directory is not None else bundled_profiles_dir()
+    return PayerDirectory(load_profile(path) for path in sorted(folder.glob("*.toml")))
+
+
+def load_profile(path: Path) -> PayerProfile:
+    """One profile file; ProfileError names the file and key of anything unknown or malformed."""
+    name = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ProfileError(name, None, f"cannot read: {exc}") from exc
+    profile = parse_profile(data, source=name)
+    if path.stem != profile.payer_id:
+        raise ProfileError(name, "payer_id", f"must equal the file name {path.stem!r}")
+    return profile
+
+
+def parse_profile(data: Mapping[str, Any], *, source: str) -> PayerProfile:
+    """A profile from already-parsed TOML; source names the file in errors."""
+    kwargs = _parse_table(PayerProfile, data, source=source, prefix="", sections=_SECTIONS)
+    for section, cls in _SECTIONS.items():
+        if section in data:
+            table = data[section]
+            if not isinstance(table, dict):
+                raise ProfileError(source, section, "must be a table")
+            kwargs[section] = cls(**_parse_table(cls, table, source=source, prefix=f"{section}."))
+    profile = PayerProfile(**kwargs)
+    if profile.timely_filing_days <= 0:
+        raise ProfileError(source, "timely_filing_days", "must be a positive number of days")
+    if not profile.claim_types:
+        raise ProfileError(source, "claim_types", "must name at least one claim type")
+    return profile
+
+
+def _parse_table(
+    cls: type,
+    table: Mapping[str, Any],
+    *,
+    source: str,
+    prefix: str,
+    sections: Mapping[str, type] | None = None,
+) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    sections = sections or {}
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if key in sections:
+            continue
+        if key not in known:
+            raise ProfileError(source, prefix + key, "unknown key")
+        out[key] = _convert(hints[key], value, source=source, key=prefix + key)
+    for name, f in known.items():
+        if name in sections:
+            continue
+        no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if no_default and name not in out:
+            raise ProfileError(source, prefix + name, "required key missing")
+    return out
+
+
+def _convert(tp: Any, value: Any, *, source: str, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        (inner,) = [arg for arg in args if arg is not type(None)]
+        return _convert(inner, value, source=source, key=key)
+    if origin is Literal:
+        if value not in args:
+            allowed = ", ".join(repr(a) for a in args)
+            raise ProfileError(source, key, f"must be one of {allowed}, not {value!r}")
+        return value
+    if origin in (tuple, frozenset):
+        if not isinstance(value, list):
+            raise ProfileError(source, key, "must be a list")
+        items = [_convert(args[0], item, source=source, key=key) for item in value]
+        return tuple(items) if origin is tuple else frozenset(items)
+    if origin is re.Pattern:
+        if not isinstance(value, str):
+            raise ProfileError(source, key, "must be a string (a regular expression)")
+        try:
+            return re.compile(value)
+        except re.error as exc:
+            raise ProfileError(source, key, f"not a valid regular expression: {exc}") from exc
+    # bool is a subclass of int: check it first so `true` is not taken for 1.
+    if tp is bool or tp is int:
+        if type(value) is not tp:
+            raise ProfileError(source, key, f"must be {tp.__name__}, not {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str) or not value:
+            raise ProfileError(source, key, "must be a non-empty string")
+        return value
+    raise ProfileError(source, key, f"unsupported type {tp!r}")  # a programming error
+
+
+def describe_profile(profile: PayerProfile) -> dict[str, Any]:
+    """What a payer requires, as JSON-able data (for listing payers to submitters)."""
+    rules = profile.rules
+    pattern = rules.member_id_pattern.pattern if rules.member_id_pattern else None
+    return {
+        "payer_id": profile.payer_id,
+        "aliases": list(profile.aliases),
+        "name": profile.name,
+        "kind": profile.kind,
+        "usage": profile.usage,
+        "claim_types": list(profile.claim_types),
+        "timely_filing_days": profile.timely_filing_days,
+        "requirements": {
+            "claim_filing_indicators": list(rules.claim_filing_indicators),
+            "member_id_pattern": pattern,
+            "max_lines": rules.max_lines,
+            "prior_authorization_codes": sorted(rules.prior_authorization_codes),
+            "referring_provider_codes": sorted(rules.referring_provider_codes),
+            "places_of_service": sorted(rules.places_of_service),
+            "rendering_taxonomy_required": rules.rendering_taxonomy_required,
+            "not_covered_codes": sorted(rules.not_covered_codes),
+            "group_number_required": rules.group_number_required,
+            "accident_causes_required": list(rules.accident_causes_required),
+            "duplicate_lookback_days": rules.duplicate_lookback_days,
+        },
+    }

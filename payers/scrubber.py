@@ -1,0 +1,62 @@
+"""The scrub entry point: run every baseline edit and the payer's edits over one claim."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from edi.claim import Claim
+
+# Imported for their side effect: each module registers its rules in the registry.
+from payers import (  # noqa: F401
+    addresses,
+    balancing,
+    codesets,
+    dates,
+    duplicates,
+    identifiers,
+    limits,
+    payer_rules,
+    situational,
+)
+from payers.findings import BASELINE, Finding
+from payers.prior_claims import PriorClaim
+from payers.profile import PayerProfile
+from payers.registry import RULES, Rule, ScrubContext
+
+BASELINE_RULES: tuple[Rule, ...] = tuple(r for r in RULES.values() if r.scope == "baseline")
+PAYER_RULES: tuple[Rule, ...] = tuple(r for r in RULES.values() if r.scope == "payer")
+
+
+def scrub(
+    claim: Claim,
+    profile: PayerProfile | None,
+    *,
+    today: date,
+    prior_claims: Iterable[PriorClaim] = (),
+    duplicate_key: str | None = None,
+) -> tuple[Finding, ...]:
+    """All findings for a claim: baseline edits, then the profile's payer edits.
+
+    today is the scrub date (no clock is read here). prior_claims are the submitter's earlier
+    claims; duplicate_key is the stored form of duplicate_fingerprint(claim) (e.g. its keyed
+    hash) to compare with theirs, and defaults to the fingerprint itself. Without a profile
+    only the baseline edits run.
+    """
+    ctx = ScrubContext(
+        today=today, profile=profile, prior_claims=tuple(prior_claims), duplicate_key=duplicate_key
+    )
+    findings: list[Finding] = []
+    for rule in BASELINE_RULES:
+        for where, message in rule.check(claim, ctx):
+            findings.append(
+                Finding(rule.code, rule.severity, rule.snip_type, where, message, BASELINE)
+            )
+    if profile is not None:
+        source = profile.payer_id
+        for rule in PAYER_RULES:
+            for where, message in rule.check(claim, ctx):
+                findings.append(
+                    Finding(rule.code, rule.severity, rule.snip_type, where, message, source)
+                )
+    return tuple(findings)
