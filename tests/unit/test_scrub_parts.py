@@ -7,7 +7,6 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from scrub_cases import TODAY, clean_claims, line, procedure
 
 from payers import icd10
 from payers.codesets import places_of_service
@@ -17,6 +16,7 @@ from payers.pointer import pointer, resolve
 from payers.prior_claims import PriorClaim
 from payers.profile import load_profiles
 from payers.scrubber import scrub
+from tests.unit.scrub_cases import TODAY, clean_claims, line, procedure
 
 CLEAN = clean_claims()
 

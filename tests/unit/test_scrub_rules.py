@@ -6,7 +6,6 @@ import json
 from datetime import date
 
 import pytest
-from scrub_cases import CASES, TODAY, Case, clean_claims, payer_of
 
 from edi.claim_json import claim_to_json
 from payers.findings import Finding
@@ -14,6 +13,7 @@ from payers.pointer import resolve
 from payers.profile import load_profiles
 from payers.registry import RULES
 from payers.scrubber import scrub
+from tests.unit.scrub_cases import CASES, TODAY, Case, clean_claims, payer_of
 
 PROFILES = load_profiles()
 CLEAN = clean_claims()
