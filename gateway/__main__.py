@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -13,9 +14,13 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from gateway import db, store
-from gateway.app import create_app
+from gateway.app import create_app, make_sealer
+from gateway.crypto import SealError
 from gateway.logs import configure_logging
+from gateway.pipeline import load_payers, step_handlers
 from gateway.settings import Settings, SettingsError, load_settings
+from gateway.worker import Worker
+from payers.profile import ProfileError
 
 log = structlog.get_logger("gateway.cli")
 
@@ -29,7 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"clearway: settings: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.logging)
-    return int(args.run(settings, args) or 0)
+    try:
+        return int(args.run(settings, args) or 0)
+    except (ProfileError, SealError) as error:
+        print(f"clearway: {error}", file=sys.stderr)
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="listen address (default: server.host)")
     serve.add_argument("--port", type=int, help="listen port (default: server.port)")
     serve.set_defaults(run=_serve)
+
+    worker = commands.add_parser("worker", help="run pipeline workers only (scale out with more)")
+    worker.set_defaults(run=_worker)
 
     migrate = commands.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("revision", nargs="?", default="head", help="target (default: head)")
@@ -67,6 +79,27 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     app = create_app(settings)
     log.info("serving", url=f"http://{server.host}:{server.port}")
     web.run_app(app, host=server.host, port=server.port, access_log=None, print=None)
+    return 0
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    payers = load_payers(settings.payers)
+
+    async def work() -> None:
+        engine = db.create_engine(settings.database)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            worker = Worker(
+                engine, make_sealer(settings.crypto), step_handlers(payers), settings.worker
+            )
+            await worker.run_forever(stop)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(work())
     return 0
 
 

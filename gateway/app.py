@@ -13,11 +13,12 @@ import structlog
 from aiohttp import web
 
 from gateway import db
-from gateway.api import claims, health
-from gateway.context import ENGINE, METRICS, SEALER, SETTINGS
+from gateway.api import claims, health, payers
+from gateway.context import ENGINE, METRICS, PAYERS, SEALER, SETTINGS
 from gateway.crypto import Sealer, load_or_create_key_file, parse_keys
 from gateway.metrics import Metrics
 from gateway.middleware import request_context
+from gateway.pipeline import in_process_worker, load_payers
 from gateway.settings import CryptoSettings, Settings
 
 log = structlog.get_logger("gateway.app")
@@ -30,9 +31,12 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[SEALER] = make_sealer(settings.crypto)
+    app[PAYERS] = load_payers(settings.payers)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(in_process_worker)
     app.add_routes(health.routes)
     app.add_routes(claims.routes)
+    app.add_routes(payers.routes)
     return app
 
 

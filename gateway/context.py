@@ -1,4 +1,4 @@
-"""Typed keys for what the running application holds: settings, database engine, sealer, metrics."""
+"""Typed keys for what the running application holds: settings, database, sealer, payers."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.crypto import Sealer
 from gateway.metrics import Metrics
 from gateway.settings import Settings
+from payers.profile import PayerDirectory
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SEALER = web.AppKey("sealer", Sealer)
 METRICS = web.AppKey("metrics", Metrics)
+PAYERS = web.AppKey("payers", PayerDirectory)

@@ -19,6 +19,7 @@ from gateway import store
 from gateway.claim_schema import claim_errors
 from gateway.crypto import Sealer
 from gateway.errors import BadRequest, Conflict, InvalidClaim, ProblemError, UnsupportedMediaType
+from payers.duplicates import duplicate_fingerprint
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ async def receive_claim(
                 claim_json=data,
                 request_sha256=digest,
                 idempotency_key=idempotency_key,
+                duplicate_key=sealer.lookup_hash(duplicate_fingerprint(claim)),
                 channel=channel,
             )
     except IntegrityError:

@@ -53,6 +53,11 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True)
+class PayersSettings:
+    profiles_dir: str = ""  # empty: the simulated payers bundled in payers/profiles
+
+
+@dataclass(frozen=True)
 class WorkerSettings:
     in_process: bool = True
     concurrency: int = 4
@@ -71,6 +76,7 @@ class Settings:
     crypto: CryptoSettings = CryptoSettings()
     logging: LoggingSettings = LoggingSettings()
     worker: WorkerSettings = WorkerSettings()
+    payers: PayersSettings = PayersSettings()
 
 
 _SECTIONS: dict[str, type] = typing.get_type_hints(Settings)

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, insert, select, update
+from sqlalchemy import Row, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edi.claim import Claim
@@ -56,6 +56,7 @@ class ClaimRecord:
     service_date_end: date
     idempotency_key: str | None
     request_sha256: str
+    duplicate_key: str | None  # keyed hash, see payers.duplicates
     received_at: datetime
     updated_at: datetime
 
@@ -148,6 +149,7 @@ async def insert_received_claim(
     claim_json: dict[str, Any],
     request_sha256: str,
     idempotency_key: str | None,
+    duplicate_key: str | None,
     channel: str,
 ) -> ClaimRecord:
     """Record a new claim as RECEIVED, its first event, and the scrub job, in `conn`'s txn."""
@@ -169,6 +171,7 @@ async def insert_received_claim(
         payload=sealer.seal(payload, _payload_aad(claim_id)),
         idempotency_key=idempotency_key,
         request_sha256=request_sha256,
+        duplicate_key=duplicate_key,
         received_at=now,
         updated_at=now,
     )
@@ -270,6 +273,50 @@ def decode_cursor(cursor: str) -> int:
     if not text.startswith("c") or not text[1:].isdigit():
         raise ValueError("not a cursor issued by this gateway")
     return int(text[1:])
+
+
+async def earlier_claims(
+    conn: AsyncConnection,
+    submitter_id: str,
+    *,
+    patient_control_number: str,
+    duplicate_key: str | None,
+    received_since: datetime,
+    before_pk: int | None = None,
+) -> list[ClaimRecord]:
+    """The submitter's claims sharing a patient control number (any age) or a duplicate key
+    (received since `received_since`); with before_pk, only those that arrived earlier."""
+    match = claims.c.patient_control_number == patient_control_number
+    if duplicate_key:
+        match = or_(
+            match,
+            and_(claims.c.duplicate_key == duplicate_key, claims.c.received_at >= received_since),
+        )
+    query = select(*_RECORD_COLUMNS).where(claims.c.submitter_id == submitter_id, match)
+    if before_pk is not None:
+        # Only earlier arrivals, so two twins sent together never reject each other.
+        query = query.where(claims.c.pk < before_pk)
+    return [_record(r) for r in await conn.execute(query)]
+
+
+async def latest_event(
+    conn: AsyncConnection, claim_id: str, kinds: tuple[str, ...]
+) -> ClaimEvent | None:
+    row = (
+        await conn.execute(
+            select(
+                claim_events.c.at,
+                claim_events.c.kind,
+                claim_events.c.from_status,
+                claim_events.c.to_status,
+                claim_events.c.detail,
+            )
+            .where(claim_events.c.claim_id == claim_id, claim_events.c.kind.in_(kinds))
+            .order_by(claim_events.c.pk.desc())
+            .limit(1)
+        )
+    ).first()
+    return ClaimEvent(**row._asdict()) if row else None
 
 
 async def change_status(

@@ -115,6 +115,8 @@ claims = Table(
     Column("service_date_start", Date, nullable=False),
     Column("service_date_end", Date, nullable=False),
     Column("payload", LargeBinary, nullable=False),  # sealed claim JSON (PHI)
+    # Keyed hash of the claim's duplicate fingerprint (patient, payer, dates, procedures).
+    Column("duplicate_key", String(64)),
     Column("idempotency_key", String(255)),
     Column("request_sha256", String(64), nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
@@ -123,6 +125,7 @@ claims = Table(
     Index(None, "submitter_id", "status"),
     Index(None, "submitter_id", "patient_control_number"),
     Index(None, "submitter_id", "payer_id"),
+    Index(None, "submitter_id", "duplicate_key"),
 )
 
 claim_events = Table(

@@ -29,6 +29,7 @@ from gateway.settings import (
     LoggingSettings,
     ServerSettings,
     Settings,
+    WorkerSettings,
 )
 from gateway.tables import metadata
 
@@ -111,6 +112,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database=DatabaseSettings(url=database_url, auto_migrate=True, connect_timeout_seconds=3),
         crypto=CryptoSettings(keys=TEST_KEYS, key_file=str(tmp_path / "unused-keys")),
         logging=LoggingSettings(level="warning"),
+        # Tests run workers explicitly, so every step happens when the test says.
+        worker=WorkerSettings(in_process=False, backoff_base_seconds=0, backoff_max_seconds=0),
     )
 
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import structlog
 from aiohttp import web
 
+from edi.claim_json import claim_from_json
 from gateway import store
 from gateway.auth import authenticate
-from gateway.context import ENGINE, METRICS, SEALER
+from gateway.context import ENGINE, METRICS, PAYERS, SEALER
 from gateway.errors import BadRequest, NotFound, PayloadTooLarge, ProblemError
-from gateway.intake import receive_claim
+from gateway.intake import parse_claim_body, receive_claim
 from gateway.lifecycle import ClaimStatus
+from gateway.scrub_step import SCRUB_EVENTS, findings_detail, scrub_claim
+from payers.duplicates import duplicate_fingerprint
 
 routes = web.RouteTableDef()
 log = structlog.get_logger("gateway.api.claims")
@@ -90,7 +93,34 @@ async def get_claim(request: web.Request) -> web.Response:
     async with request.app[ENGINE].connect() as conn:
         record = await _owned_claim(conn, request, submitter)
         payload = await store.claim_payload(conn, request.app[SEALER], record.id)
-    return web.json_response({**claim_summary(record), "claim": payload})
+        scrubbed = await store.latest_event(conn, record.id, SCRUB_EVENTS)
+    findings = scrubbed.detail["findings"] if scrubbed else None
+    return web.json_response({**claim_summary(record), "findings": findings, "claim": payload})
+
+
+@routes.post("/v1/claims/validate")
+async def validate_claim(request: web.Request) -> web.Response:
+    """The same checks as POST /v1/claims and the scrub step, storing nothing."""
+    submitter = await authenticate(request)
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge(
+            f"The body is larger than the {request.client_max_size}-byte limit."
+        ) from None
+    data = parse_claim_body(body, request.headers.get("Content-Type"))
+    claim = claim_from_json(data)
+    async with request.app[ENGINE].connect() as conn:
+        findings = await scrub_claim(
+            conn,
+            request.app[PAYERS],
+            claim,
+            submitter_id=submitter.id,
+            duplicate_key=request.app[SEALER].lookup_hash(duplicate_fingerprint(claim)),
+            now=datetime.now(UTC),
+        )
+    detail = findings_detail(findings)
+    return web.json_response({"valid": detail["errors"] == 0, **detail})
 
 
 @routes.get("/v1/claims/{claim_id}/events")

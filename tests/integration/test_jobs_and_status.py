@@ -29,6 +29,7 @@ async def _claim(engine: Any) -> store.ClaimRecord:
             claim_json=data,
             request_sha256="0" * 64,
             idempotency_key=None,
+            duplicate_key=None,
             channel="api",
         )
 

@@ -1,0 +1,18 @@
+"""Payers API: the payers this gateway can route to and what each requires."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.auth import authenticate
+from gateway.context import PAYERS
+from payers.profile import describe_profile
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/v1/payers")
+async def list_payers(request: web.Request) -> web.Response:
+    await authenticate(request)
+    payers = request.app[PAYERS]
+    return web.json_response({"items": [describe_profile(payers[p]) for p in sorted(payers)]})
