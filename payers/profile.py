@@ -198,6 +198,11 @@ def _convert(tp: Any, value: Any, *, source: str, key: str) -> Any:
     raise ProfileError(source, key, f"unsupported type {tp!r}")  # a programming error
 
 
+def describe_profiles(profiles: PayerDirectory) -> list[dict[str, Any]]:
+    """Every profile's description, ordered by payer id."""
+    return [describe_profile(profiles[payer_id]) for payer_id in sorted(profiles)]
+
+
 def describe_profile(profile: PayerProfile) -> dict[str, Any]:
     """What a payer requires, as JSON-able data (for listing payers to submitters)."""
     rules = profile.rules
