@@ -97,14 +97,14 @@ def _optional(tp: Any) -> Any:
 
 # (parent pointer, class name, field name, list index or -1, value) of one string in a claim.
 _Text = tuple[str, str, str, int, str]
-# The last claim walked and its strings: FIELD_LENGTH and TEXT_CHARACTERS both read them. The
-# claim is held, so its id cannot be reused while cached, and claims are immutable.
-_last_walk: list[tuple[Claim, list[_Text]]] = []
 
 
-def _texts(claim: Claim) -> list[_Text]:
-    if _last_walk and _last_walk[0][0] is claim:
-        return _last_walk[0][1]
+def _texts(claim: Claim, ctx: ScrubContext) -> list[_Text]:
+    """Every string of the claim; FIELD_LENGTH and TEXT_CHARACTERS share one walk per scrub."""
+    cached = ctx.memo.get("texts")
+    if cached is not None and cached[0] is claim:
+        texts: list[_Text] = cached[1]
+        return texts
     out: list[_Text] = []
     stack: list[tuple[Any, str]] = [(claim, "")]
     while stack:
@@ -122,7 +122,7 @@ def _texts(claim: Claim) -> list[_Text]:
                 out.extend((path, owner, name, k, item) for k, item in enumerate(value))
             else:
                 stack.extend((item, f"{path}/{name}/{k}") for k, item in enumerate(value))
-    _last_walk[:] = [(claim, out)]
+    ctx.memo["texts"] = (claim, out)
     return out
 
 
@@ -172,7 +172,7 @@ def line_limit(claim: Claim, ctx: ScrubContext) -> Iterator[Violation]:
     failing_example="patient_control_number of 21 characters",
 )
 def field_length(claim: Claim, ctx: ScrubContext) -> Iterator[Violation]:
-    for path, owner, name, index, value in _texts(claim):
+    for path, owner, name, index, value in _texts(claim, ctx):
         bounds = FIELD_LENGTHS.get(owner, _NO_BOUNDS).get(name)
         if bounds is not None and not bounds[0] <= len(value) <= bounds[1]:
             low, high = bounds
@@ -192,7 +192,7 @@ def field_length(claim: Claim, ctx: ScrubContext) -> Iterator[Violation]:
 )
 def text_characters(claim: Claim, ctx: ScrubContext) -> Iterator[Violation]:
     search = _BAD_CHARACTER.search
-    for path, _, name, index, value in _texts(claim):
+    for path, _, name, index, value in _texts(claim, ctx):
         bad = search(value)
         if bad is not None:
             char = bad.group()
