@@ -22,7 +22,9 @@ class Finding:
     severity: Severity
     snip_type: SnipType
     pointer: str  # RFC 6901 JSON pointer into the submitted claim JSON
-    message: str  # what is wrong and how to fix it; never repeats patient identifiers
+    # What is wrong and how to fix it. Names no patient name, member id or birth date, but may
+    # quote dates of service and codes: log the code, not the message.
+    message: str
     source: str  # "baseline" or the id of the payer profile that owns the rule
 
     @property

@@ -63,6 +63,7 @@ FIELD_LENGTHS: dict[str, dict[str, tuple[int, int]]] = {
 # excluded because they are the usual segment, element, component and repetition separators.
 _BAD_CHARACTER = re.compile(r"[^\x20-\x7E]|[~*:^]")
 DELIMITERS = "~*:^"
+_NO_BOUNDS: dict[str, tuple[int, int]] = {}
 
 # How to walk each field: a string, a tuple of strings, a nested dataclass, a tuple of them.
 _STR, _STRS, _NODE, _NODES = 0, 1, 2, 3
@@ -94,23 +95,39 @@ def _optional(tp: Any) -> Any:
     return None
 
 
-def _strings(node: Any, path: str) -> Iterator[tuple[str, str, str, str]]:
-    """(pointer, class name, field name, value) of every string in a model object."""
-    cls = type(node)
-    for name, kind in _layout(cls):
-        value = getattr(node, name)
-        if value is None:
-            continue
-        if kind == _STR:
-            yield f"{path}/{name}", cls.__name__, name, value
-        elif kind == _NODE:
-            yield from _strings(value, f"{path}/{name}")
-        elif kind == _STRS:
-            for k, item in enumerate(value):
-                yield f"{path}/{name}/{k}", cls.__name__, name, item
-        else:
-            for k, item in enumerate(value):
-                yield from _strings(item, f"{path}/{name}/{k}")
+# (parent pointer, class name, field name, list index or -1, value) of one string in a claim.
+_Text = tuple[str, str, str, int, str]
+
+
+def _texts(claim: Claim, ctx: ScrubContext) -> list[_Text]:
+    """Every string of the claim; FIELD_LENGTH and TEXT_CHARACTERS share one walk per scrub."""
+    cached = ctx.memo.get("texts")
+    if cached is not None and cached[0] is claim:
+        texts: list[_Text] = cached[1]
+        return texts
+    out: list[_Text] = []
+    stack: list[tuple[Any, str]] = [(claim, "")]
+    while stack:
+        node, path = stack.pop()
+        owner = type(node).__name__
+        for name, kind in _layout(type(node)):
+            value = getattr(node, name)
+            if value is None:
+                continue
+            if kind == _STR:
+                out.append((path, owner, name, -1, value))
+            elif kind == _NODE:
+                stack.append((value, f"{path}/{name}"))
+            elif kind == _STRS:
+                out.extend((path, owner, name, k, item) for k, item in enumerate(value))
+            else:
+                stack.extend((item, f"{path}/{name}/{k}") for k, item in enumerate(value))
+    ctx.memo["texts"] = (claim, out)
+    return out
+
+
+def _where(path: str, name: str, index: int) -> str:
+    return f"{path}/{name}" if index < 0 else f"{path}/{name}/{index}"
 
 
 @rule(
@@ -155,12 +172,12 @@ def line_limit(claim: Claim, ctx: ScrubContext) -> Iterator[Violation]:
     failing_example="patient_control_number of 21 characters",
 )
 def field_length(claim: Claim, ctx: ScrubContext) -> Iterator[Violation]:
-    for where, owner, name, value in _strings(claim, ""):
-        bounds = FIELD_LENGTHS.get(owner, {}).get(name)
+    for path, owner, name, index, value in _texts(claim, ctx):
+        bounds = FIELD_LENGTHS.get(owner, _NO_BOUNDS).get(name)
         if bounds is not None and not bounds[0] <= len(value) <= bounds[1]:
             low, high = bounds
             yield (
-                where,
+                _where(path, name, index),
                 f"{name} has {len(value)} characters; the 837 allows {low} to {high}.",
             )
 
@@ -174,9 +191,13 @@ def field_length(claim: Claim, ctx: ScrubContext) -> Iterator[Violation]:
     failing_example='address line1 "100 MAPLE ST*B"',
 )
 def text_characters(claim: Claim, ctx: ScrubContext) -> Iterator[Violation]:
-    for where, _, name, value in _strings(claim, ""):
-        bad = _BAD_CHARACTER.search(value)
+    search = _BAD_CHARACTER.search
+    for path, _, name, index, value in _texts(claim, ctx):
+        bad = search(value)
         if bad is not None:
             char = bad.group()
             why = "is an X12 separator" if char in DELIMITERS else "is outside printable ASCII"
-            yield where, f"{name} contains {char!r}, which {why}; remove or replace it."
+            yield (
+                _where(path, name, index),
+                f"{name} contains {char!r}, which {why}; remove or replace it.",
+            )

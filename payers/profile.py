@@ -131,6 +131,8 @@ def parse_profile(data: Mapping[str, Any], *, source: str) -> PayerProfile:
     profile = PayerProfile(**kwargs)
     if profile.timely_filing_days <= 0:
         raise ProfileError(source, "timely_filing_days", "must be a positive number of days")
+    if profile.rules.max_lines is not None and profile.rules.max_lines < 1:
+        raise ProfileError(source, "rules.max_lines", "must be at least 1")
     if not profile.claim_types:
         raise ProfileError(source, "claim_types", "must name at least one claim type")
     return profile
@@ -190,12 +192,19 @@ def _convert(tp: Any, value: Any, *, source: str, key: str) -> Any:
     if tp is bool or tp is int:
         if type(value) is not tp:
             raise ProfileError(source, key, f"must be {tp.__name__}, not {value!r}")
+        if tp is int and value < 0:
+            raise ProfileError(source, key, f"must not be negative, not {value}")
         return value
     if tp is str:
         if not isinstance(value, str) or not value:
             raise ProfileError(source, key, "must be a non-empty string")
         return value
     raise ProfileError(source, key, f"unsupported type {tp!r}")  # a programming error
+
+
+def describe_profiles(profiles: PayerDirectory) -> list[dict[str, Any]]:
+    """Every profile's description, ordered by payer id."""
+    return [describe_profile(profiles[payer_id]) for payer_id in sorted(profiles)]
 
 
 def describe_profile(profile: PayerProfile) -> dict[str, Any]:

@@ -7,9 +7,9 @@ Rule modules register their checks here at import; the scrubber runs them and th
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from edi.claim import Claim
 from payers.findings import Severity, SnipType
@@ -30,6 +30,9 @@ class ScrubContext:
     profile: PayerProfile | None = None
     prior_claims: tuple[PriorClaim, ...] = ()
     duplicate_key: str | None = None  # the stored form of this claim's duplicate fingerprint
+    # Work one scrub shares between rules (e.g. the walk over the claim's strings), keyed by
+    # name with the claim it was computed from. Lives and dies with the scrub.
+    memo: dict[str, tuple[Claim, Any]] = field(default_factory=dict, compare=False, repr=False)
 
 
 Check = Callable[[Claim, ScrubContext], Iterable[Violation]]

@@ -110,6 +110,18 @@ def statement_dates_missing(claim: Claim, ctx: ScrubContext) -> Iterator[Violati
 
 
 @rule(
+    "SERVICE_LINES_MISSING",
+    snip_type=2,
+    severity="error",
+    description="Every claim has at least one service line (loop 2400).",
+    failing_example="service_lines []",
+)
+def service_lines_missing(claim: Claim, ctx: ScrubContext) -> Iterator[Violation]:
+    if not claim.service_lines:
+        yield ("", "the claim needs at least one service line.")
+
+
+@rule(
     "PRINCIPAL_DIAGNOSIS_MISSING",
     snip_type=2,
     severity="error",

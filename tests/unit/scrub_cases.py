@@ -173,6 +173,9 @@ CASES: dict[str, Case] = {
         "office", lambda c: replace(c, frequency_code="7")
     ),
     "STATEMENT_DATES_MISSING": Case("institutional", lambda c: replace(c, statement_to=None)),
+    "SERVICE_LINES_MISSING": Case(
+        "office", lambda c: replace(c, service_lines=(), total_charge=Decimal(0))
+    ),
     "PRINCIPAL_DIAGNOSIS_MISSING": Case("office", lambda c: replace(c, diagnoses=())),
     "CLAIM_TYPE_FIELD_MISSING": Case("office", lambda c: replace(c, place_of_service=None)),
     "DIAGNOSIS_POINTER_INVALID": Case("office", lambda c: line(c, 0, diagnosis_pointers=(1, 2))),

@@ -11,6 +11,7 @@ from payers.profile import (
     ProfileError,
     bundled_profiles_dir,
     describe_profile,
+    describe_profiles,
     load_profile,
     load_profiles,
 )
@@ -43,6 +44,11 @@ def test_shipped_profiles_load_with_distinct_kinds() -> None:
     assert profiles["SIMMCR01"].timely_filing_days == 365
     assert profiles["SIMMCR01"].rules.claim_filing_indicators == ("MA", "MB")
     assert profiles["SIMWC01"].rules.accident_causes_required == ("EM",)
+
+
+def test_shipped_profiles_have_different_rules() -> None:
+    profiles = list(load_profiles().values())
+    assert len({p.rules for p in profiles}) == len(profiles)
 
 
 def test_aliases_resolve_to_the_profile() -> None:
@@ -93,6 +99,9 @@ def test_unknown_keys_are_rejected_naming_file_and_key(
         (MINIMAL.replace('usage = "test"\n', ""), "usage"),
         (MINIMAL + "[rules]\nmember_id_pattern = '[A-'\n", "rules.member_id_pattern"),
         (MINIMAL + "[rules]\nmax_lines = true\n", "rules.max_lines"),
+        (MINIMAL + "[rules]\nmax_lines = 0\n", "rules.max_lines"),
+        (MINIMAL + "[rules]\nduplicate_lookback_days = -1\n", "rules.duplicate_lookback_days"),
+        (MINIMAL + "[rules.extra]\nx = 1\n", "rules.extra"),
         (MINIMAL + "[rules]\nplaces_of_service = '11'\n", "rules.places_of_service"),
         (MINIMAL + "rules = 3\n", "rules"),
     ],
@@ -124,6 +133,7 @@ def test_describe_profile_is_json_and_lists_requirements() -> None:
     for path in sorted(bundled_profiles_dir().glob("*.toml")):
         described = describe_profile(load_profile(path))
         assert json.loads(json.dumps(described)) == described
+    assert [d["payer_id"] for d in describe_profiles(load_profiles())] == sorted(load_profiles())
     medicare = describe_profile(load_profiles()["SIMMCR01"])
     assert medicare["kind"] == "medicare"
     assert medicare["requirements"]["claim_filing_indicators"] == ["MA", "MB"]

@@ -107,3 +107,19 @@ def test_timely_filing_boundary() -> None:
     late = scrub(claim, profile, today=date(2027, 10, 21))
     assert "PAYER_TIMELY_FILING" not in {f.code for f in on_time}
     assert "PAYER_TIMELY_FILING" in {f.code for f in late}
+
+
+def test_two_mistakes_at_once_still_scrub_and_point_into_the_json() -> None:
+    """Every pair of breakages on the same base claim: no crash, every pointer resolves."""
+    pairs = 0
+    for first_code, first in CASES.items():
+        for second_code, second in CASES.items():
+            if first.base != second.base or first_code >= second_code:
+                continue
+            claim = second.mutate(first.mutate(CLEAN[first.base]))
+            profile = PROFILES[payer_of(CLEAN[first.base])]
+            document = claim_to_json(claim)
+            for finding in scrub(claim, profile, today=TODAY, prior_claims=first.prior):
+                resolve(document, finding.pointer)
+            pairs += 1
+    assert pairs > 300
