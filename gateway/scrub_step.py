@@ -58,7 +58,14 @@ async def scrub_claim(
         )
         for e in earlier
     ]
-    return scrub(claim, profile, today=now.date(), prior_claims=prior, duplicate_key=duplicate_key)
+    return scrub(
+        claim,
+        profile,
+        today=now.date(),
+        prior_claims=prior,
+        duplicate_key=duplicate_key,
+        payer_known=profile is not None,
+    )
 
 
 def findings_detail(findings: tuple[Finding, ...]) -> dict[str, Any]:

@@ -30,6 +30,9 @@ class ScrubContext:
     profile: PayerProfile | None = None
     prior_claims: tuple[PriorClaim, ...] = ()
     duplicate_key: str | None = None  # the stored form of this claim's duplicate fingerprint
+    # False when the caller looked the claim's payer id up and found no profile (so the claim
+    # cannot be routed); None when the caller did not look.
+    payer_known: bool | None = None
     # Work one scrub shares between rules (e.g. the walk over the claim's strings), keyed by
     # name with the claim it was computed from. Lives and dies with the scrub.
     memo: dict[str, tuple[Claim, Any]] = field(default_factory=dict, compare=False, repr=False)

@@ -17,6 +17,7 @@ from payers import (  # noqa: F401
     identifiers,
     limits,
     payer_rules,
+    routing,
     situational,
 )
 from payers.findings import BASELINE, Finding
@@ -35,16 +36,22 @@ def scrub(
     today: date,
     prior_claims: Iterable[PriorClaim] = (),
     duplicate_key: str | None = None,
+    payer_known: bool | None = None,
 ) -> tuple[Finding, ...]:
     """All findings for a claim: baseline edits, then the profile's payer edits.
 
     today is the scrub date (no clock is read here). prior_claims are the submitter's earlier
     claims; duplicate_key is the stored form of duplicate_fingerprint(claim) (e.g. its keyed
     hash) to compare with theirs, and defaults to the fingerprint itself. Without a profile
-    only the baseline edits run.
+    only the baseline edits run; payer_known=False says the caller has no profile for the
+    claim's payer id at all, which is itself an error (the claim cannot be routed).
     """
     ctx = ScrubContext(
-        today=today, profile=profile, prior_claims=tuple(prior_claims), duplicate_key=duplicate_key
+        today=today,
+        profile=profile,
+        prior_claims=tuple(prior_claims),
+        duplicate_key=duplicate_key,
+        payer_known=payer_known,
     )
     findings: list[Finding] = []
     for rule in BASELINE_RULES:

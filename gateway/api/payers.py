@@ -6,7 +6,7 @@ from aiohttp import web
 
 from gateway.auth import authenticate
 from gateway.context import PAYERS
-from payers.profile import describe_profile
+from payers.profile import describe_profiles
 
 routes = web.RouteTableDef()
 
@@ -14,5 +14,4 @@ routes = web.RouteTableDef()
 @routes.get("/v1/payers")
 async def list_payers(request: web.Request) -> web.Response:
     await authenticate(request)
-    payers = request.app[PAYERS]
-    return web.json_response({"items": [describe_profile(payers[p]) for p in sorted(payers)]})
+    return web.json_response({"items": describe_profiles(request.app[PAYERS])})

@@ -152,3 +152,15 @@ async def test_payers_lists_every_profile_with_requirements(client: Any, api_key
     simcom = listing["items"][0]
     assert "27447" in simcom["requirements"]["prior_authorization_codes"]
     assert (await client.get("/v1/payers")).status == 401
+
+
+async def test_a_payer_without_a_profile_is_rejected(client: Any, api_key: str) -> None:
+    claim = example("professional-office-visit.json")
+    claim["payer"]["payer_id"] = "SIMXX99"
+    claim_id = await submit(client, api_key, claim)
+    await run_worker(client)
+    view = await claim_view(client, api_key, claim_id)
+    assert view["status"] == "scrub_rejected"
+    assert [(f["code"], f["pointer"]) for f in view["findings"]] == [
+        ("PAYER_UNKNOWN", "/payer/payer_id")
+    ]

@@ -153,9 +153,16 @@ class Case:
     today: date = TODAY
     prior: tuple[PriorClaim, ...] = ()  # prior claims when firing
     silent_prior: tuple[PriorClaim, ...] = ()  # prior claims for the silent run on the base
+    payer_known: bool | None = None  # what the caller found when looking the payer up
 
 
 CASES: dict[str, Case] = {
+    # routing
+    "PAYER_UNKNOWN": Case(
+        "office",
+        lambda c: replace(c, payer=replace(c.payer, payer_id="SIMXX99")),
+        payer_known=False,
+    ),
     # balancing
     "TOTAL_CHARGE_BALANCE": Case("office", lambda c: replace(c, total_charge=Decimal("200.00"))),
     "COB_CLAIM_BALANCE": Case("secondary", lambda c: other_payer(c, paid_amount=Decimal("90"))),

@@ -30,6 +30,7 @@ def _run(case: Case, *, broken: bool) -> tuple[Finding, ...]:
         profile,
         today=case.today if broken else TODAY,
         prior_claims=case.prior if broken else case.silent_prior,
+        payer_known=case.payer_known if broken else True,
     )
 
 
