@@ -155,7 +155,9 @@ def parse_isa(text: str, *, segment_number: int = 1, offset: int = 0) -> tuple[D
         raise fail("ISA is cut short")
     component, terminator = text[end - 2], text[end - 1]
     version = text[seps[11] + 1 : seps[12]]  # ISA12
-    repetition = text[seps[10] + 1 : seps[11]] if version >= "00501" else ""  # ISA11
+    isa11 = text[seps[10] + 1 : seps[11]]
+    # 5010 puts the repetition separator in ISA11; files that keep 4010's "U" there have none.
+    repetition = isa11 if version >= "00501" and not isa11.isalnum() else ""
     try:
         delims = Delimiters(sep, component, repetition, terminator)
     except X12ValueError as exc:
