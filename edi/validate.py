@@ -129,10 +129,12 @@ def has_map(version: str, functional_id: str = "HC") -> bool:
 def _check_versions(text: str) -> None:
     """Name the GS whose version pyx12 cannot validate, before pyx12 fails without a position."""
     reader = SegmentReader(text)
+    icvn = ""
     for seg in reader:
-        if seg[0] == "GS":
+        if seg[0] == "ISA":
+            icvn = seg[12] if len(seg) > 12 else ""  # pyx12 picks maps by ISA12, not GS08
+        elif seg[0] == "GS":
             version = seg[8] if len(seg) > 8 else ""
-            icvn = "00501" if version.startswith("005010") else "00401"
             fic = seg[1]
             if _map_index().get_filename(icvn, version, fic) is None:
                 raise UnsupportedVersionError(
@@ -168,8 +170,9 @@ def validate(x12: str, ack: AckControl) -> ValidationReport:
                 callback=note_loop,
             )
     except pyx12.errors.EngineError as exc:
-        if "Map not found" in str(exc):
-            raise UnsupportedVersionError(str(exc), segment_number=0, offset=0) from None
+        if "Map not found" in str(exc):  # _check_versions should have caught it first
+            version = str(exc).rpartition("vriic=")[2].split(",")[0]
+            raise UnsupportedVersionError(version, segment_number=0, offset=0) from None
         raise X12SyntaxError(
             f"pyx12 could not read the interchange: {exc}",
             segment_id="",
