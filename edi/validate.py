@@ -121,11 +121,6 @@ def _cached_maps() -> Iterator[None]:
 _MapIndex = pyx12.map_index.map_index
 
 
-def has_map(version: str, functional_id: str = "HC") -> bool:
-    """Whether pyx12 has a map for this GS08 (and GS01)."""
-    return _map_index().get_filename("00501", version, functional_id) is not None
-
-
 def _check_versions(text: str) -> None:
     """Name the GS whose version pyx12 cannot validate, before pyx12 fails without a position."""
     reader = SegmentReader(text)
