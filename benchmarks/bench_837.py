@@ -1,0 +1,227 @@
+"""837 throughput and memory: build_837, read_837, a str.split baseline, pyx12, validate().
+
+Run as `python benchmarks/bench_837.py [--mb 10] [--big-mb 100]`; prints one table. Synthetic
+claims only. Numbers depend on the machine; docs/benchmarks.md records one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edi.claim import Claim, Diagnosis, Procedure, ServiceLine
+from edi.envelope import EnvelopeParams
+from edi.read_837 import read_837
+from edi.validate import AckControl, validate
+from edi.write_837 import build_837
+from tests.unit.claims import PATIENT, SUBSCRIBER, professional
+
+PARAMS = EnvelopeParams(
+    sender_id="SUB0001",
+    receiver_id="PAYER01",
+    interchange_control_number=1,
+    group_control_number=1,
+    transaction_control_number=1,
+    created=datetime(2026, 11, 3, 10, 0),
+)
+ACK = AckControl(1, 1, 1, datetime(2026, 11, 3, 11, 0))
+
+
+def many_claims(n: int) -> list[Claim]:
+    """Claims of 1-3 lines; a new subscriber every 4 claims, a dependent every 3rd subscriber."""
+    base = professional()
+    out = []
+    for i in range(n):
+        sub = replace(SUBSCRIBER, member_id=f"M{i // 4:08d}", last_name=f"PERSON{i // 4}")
+        lines = tuple(
+            ServiceLine(
+                charge=Decimal("75.00"),
+                units=Decimal("1"),
+                service_date=date(2026, 11, 2),
+                procedure=Procedure("99213", modifiers=("25",) if k else ()),
+                diagnosis_pointers=(1, 2),
+                line_control_number=f"L{i}-{k}",
+            )
+            for k in range(1 + i % 3)
+        )
+        out.append(
+            replace(
+                base,
+                subscriber=sub,
+                patient=PATIENT if (i // 4) % 3 == 0 else None,
+                patient_control_number=f"PCN{i:010d}",
+                total_charge=Decimal("75.00") * len(lines),
+                diagnoses=(Diagnosis("J20.9"), Diagnosis("I10")),
+                service_lines=lines,
+            )
+        )
+    return out
+
+
+def timed(fn: Callable[[], object], repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def read_all(text: str) -> int:
+    return sum(1 for _ in read_837(text))
+
+
+def split_baseline(text: str) -> int:
+    return sum(len(seg.split("*")) for seg in text.split("~"))
+
+
+def pyx12_parse(text: str) -> int:
+    import pyx12.x12file  # only to measure pyx12's own tokenizer beside ours
+
+    return sum(1 for _ in pyx12.x12file.X12Reader(io.StringIO(text)))
+
+
+def slice_of(claims: list[Claim], target_bytes: int) -> str:
+    per_claim = len(build_837(claims[:100], PARAMS)) / 100
+    return build_837(claims[: max(1, int(target_bytes / per_claim))], PARAMS)
+
+
+CHILD = """
+import resource, sys, time
+sys.path.insert(0, sys.argv[1])
+from edi.read_837 import read_837
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+path = sys.stdin.readline().strip()
+start = time.perf_counter()
+with open(path, "rb") as f:
+    n = sum(1 for _ in read_837(f))
+elapsed = time.perf_counter() - start
+print(n, elapsed, before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def start_reader() -> subprocess.Popen[str]:
+    """Start the memory-test reader while this process is still small: Linux children start
+    with their parent's ru_maxrss, so a late fork would report the parent's peak."""
+    root = str(Path(__file__).resolve().parents[1])
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, root],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def big_file_rss(
+    child: subprocess.Popen[str], text: str, mb: int
+) -> tuple[int, float, float, float]:
+    """Write `mb` MB of interchanges to a temp file; the waiting child reads it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "big.837")
+        size = 0
+        with open(path, "w") as f:
+            while size < mb * 1_000_000:
+                f.write(text)
+                f.write("\n")
+                size += len(text) + 1
+        out, _ = child.communicate(path + "\n")
+    _, elapsed, before, peak = out.split()
+    return size, float(elapsed), int(peak) / 1024, int(before) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mb", type=float, default=10, help="size of the many-claim 837P")
+    parser.add_argument("--big-mb", type=int, default=100, help="size of the memory test file")
+    parser.add_argument("--pyx12-kb", type=int, default=200, help="slice given to pyx12")
+    args = parser.parse_args()
+    child = start_reader()
+
+    probe = many_claims(1000)
+    per_claim = len(build_837(probe, PARAMS)) / len(probe)
+    n = int(args.mb * 1_000_000 / per_claim)
+    claims = many_claims(n)
+    text = build_837(claims, PARAMS)
+    mb = len(text) / 1_000_000
+    rows: list[tuple[str, str, str]] = []
+
+    t = timed(lambda: build_837(claims, PARAMS))
+    rows.append(
+        (
+            "build_837 (837P)",
+            f"{n / t:,.0f} claims/s",
+            f"{n:,} claims, {mb:.1f} MB, {mb / t:.1f} MB/s",
+        )
+    )
+
+    t = timed(lambda: read_all(text))
+    rows.append(("read_837 -> Claim model", f"{mb / t:.1f} MB/s", f"{n / t:,.0f} claims/s, GC on"))
+    gc.disable()
+    try:
+        t = timed(lambda: read_all(text))
+    finally:
+        gc.enable()
+    rows.append(("read_837, GC disabled", f"{mb / t:.1f} MB/s", "for comparison only"))
+
+    t = timed(lambda: split_baseline(text))
+    rows.append(("str.split baseline", f"{mb / t:.1f} MB/s", "split into segments and elements"))
+
+    small = slice_of(claims, args.pyx12_kb * 1000)
+    small_mb = len(small) / 1_000_000
+    t = timed(lambda: pyx12_parse(small), repeat=1)
+    rows.append(
+        (
+            "pyx12 X12Reader (parse only)",
+            f"{small_mb / t:.2f} MB/s",
+            f"{small_mb * 1000:.0f} kB slice",
+        )
+    )
+    validate(small, ACK)  # loads the map into the cache
+    t = timed(lambda: validate(small, ACK), repeat=1)
+    rows.append(
+        (
+            "validate() (pyx12, map cached)",
+            f"{small_mb / t:.2f} MB/s",
+            f"{small_mb * 1000:.0f} kB slice",
+        )
+    )
+
+    one = build_837([professional()], PARAMS)
+    t = timed(lambda: validate(one, ACK), repeat=20)
+    rows.append(
+        ("validate() one-claim file", f"{t * 1000:.1f} ms", f"{len(one)} bytes, map cached")
+    )
+
+    size, elapsed, rss, base_rss = big_file_rss(child, text, args.big_mb)
+    rows.append((
+        f"read_837 {size / 1e6:.0f} MB file, peak RSS",
+        f"{rss:.0f} MB",
+        f"ru_maxrss in a subprocess ({base_rss:.0f} MB before reading); "
+        f"{size / 1e6 / elapsed:.1f} MB/s from disk",
+    ))  # fmt: skip
+
+    width = max(len(r[0]) for r in rows)
+    vwidth = max(len(r[1]) for r in rows)
+    print(f"{'measure':<{width}}  {'result':>{vwidth}}  notes")
+    for name, value, note in rows:
+        print(f"{name:<{width}}  {value:>{vwidth}}  {note}")
+    print(f"\nPython {sys.version.split()[0]}, one core; peak RSS of this process "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,282 @@
+"""validate: the one adapter over pyx12 (the only module importing it) -> our frozen report + 999.
+
+pyx12 checks X12 syntax, the implementation guide's structure and its code lists; it does not
+check business rules (NPI check digits, ICD-10 validity, claim balancing). Synchronous and
+CPU-bound: callers on an event loop run it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import pyx12.errors
+import pyx12.map_if
+import pyx12.map_index
+import pyx12.params
+import pyx12.x12n_document
+
+from edi.envelope import EnvelopeParams, wrap
+from edi.errors import UnsupportedVersionError, X12SyntaxError
+from edi.x12 import SegmentReader, SegmentWriter
+
+ACK_VERSION = "005010X231A1"
+
+Level = Literal["interchange", "group", "transaction", "segment", "element"]
+
+# pyx12 logs offending segments, which hold PHI; the report carries everything it would say.
+_pyx12_log = logging.getLogger("pyx12")
+_pyx12_log.addHandler(logging.NullHandler())
+_pyx12_log.propagate = False
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationIssue:
+    """One pyx12 finding, located in the file."""
+
+    level: Level
+    code: str  # pyx12's code: IK304 / IK403 values for segments and elements, TA1/AK9 codes above
+    message: str
+    segment_number: int | None = None  # 1-based position of the segment in the file
+    segment_id: str | None = None
+    loop: str | None = None  # implementation guide loop id, e.g. "2300"
+    position_in_set: int | None = None  # segment position within its ST..SE (ST is 1)
+    element_position: int | None = None  # 1-based, e.g. 2 for CLM02
+    component_position: int | None = None  # 1-based inside a composite
+    value: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationReport:
+    ok: bool
+    issues: tuple[ValidationIssue, ...]
+    ack_999: str  # the 999 for this file, under the control numbers given to validate()
+
+
+@dataclass(frozen=True, slots=True)
+class AckControl:
+    """Control numbers and time for the 999 (pyx12's own come from the clock and can collide)."""
+
+    interchange_control_number: int  # ISA13 of the 999
+    group_control_number: int  # GS06
+    transaction_control_number: int  # ST02 of the first 999 set
+    created: datetime
+
+
+@functools.cache
+def _params() -> pyx12.params.ParamsBase:
+    return pyx12.params.params()
+
+
+@functools.cache
+def _map_index() -> pyx12.map_index.map_index:
+    return pyx12.map_index.map_index(None)
+
+
+# Maps are immutable once loaded (pyx12 keeps walk state in its walker, not the map), so one
+# parsed map per file name serves every call. Loading is ~170 ms; a cached call is a few ms.
+_maps: dict[str, Any] = {}
+_load_map_file = pyx12.map_if.load_map_file
+_lock = threading.Lock()
+
+
+def _cached_load_map_file(map_file: str, param: Any, map_path: str | None = None) -> Any:
+    if map_path is not None:
+        return _load_map_file(map_file, param, map_path)
+    found = _maps.get(map_file)
+    if found is None:
+        found = _maps[map_file] = _load_map_file(map_file, _params(), None)
+    return found
+
+
+def _cached_map_index(base_path: str | None = None) -> Any:
+    return _map_index() if base_path is None else pyx12.map_index.map_index(base_path)
+
+
+@contextmanager
+def _cached_maps() -> Iterator[None]:
+    """x12n_document looks both loaders up on their modules at call time; swap in the caches.
+
+    Held under a lock: pyx12 is pure Python, so parallel calls gain nothing from the GIL anyway,
+    and the swap is never visible half-done.
+    """
+    with _lock:
+        pyx12.map_if.load_map_file = _cached_load_map_file
+        pyx12.map_index.map_index = _cached_map_index  # type: ignore[misc]
+        try:
+            yield
+        finally:
+            pyx12.map_if.load_map_file = _load_map_file
+            pyx12.map_index.map_index = _MapIndex  # type: ignore[misc]
+
+
+_MapIndex = pyx12.map_index.map_index
+
+
+def _check_versions(text: str) -> None:
+    """Name the GS whose version pyx12 cannot validate, before pyx12 fails without a position."""
+    reader = SegmentReader(text)
+    icvn = ""
+    for seg in reader:
+        if seg[0] == "ISA":
+            icvn = seg[12] if len(seg) > 12 else ""  # pyx12 picks maps by ISA12, not GS08
+        elif seg[0] == "GS":
+            version = seg[8] if len(seg) > 8 else ""
+            fic = seg[1]
+            if _map_index().get_filename(icvn, version, fic) is None:
+                raise UnsupportedVersionError(
+                    version, segment_number=reader.segment_number, offset=reader.offset
+                )
+
+
+def validate(x12: str, ack: AckControl) -> ValidationReport:
+    """Validate an interchange with pyx12 and build its 999.
+
+    Raises UnsupportedVersionError when a group's GS08 has no pyx12 map, X12SyntaxError when
+    the text is not X12 at all (no ISA).
+    """
+    _check_versions(x12)
+    loops: dict[int, str] = {}
+
+    def note_loop(seg: Any, src: Any, node: Any, valid: bool) -> None:
+        parent = node.get_parent() if node is not None else None
+        loops[src.get_cur_line()] = getattr(parent, "id", None) or ""
+
+    fd_999 = io.StringIO()
+    fd_json = io.StringIO()
+    try:
+        with _cached_maps():
+            ok = pyx12.x12n_document.x12n_document(
+                param=_params(),
+                src_file=io.StringIO(x12),
+                fd_997=fd_999,
+                fd_html=None,
+                fd_xmldoc=None,
+                fd_json=fd_json,
+                map_path=None,
+                callback=note_loop,
+            )
+    except pyx12.errors.EngineError as exc:
+        if "Map not found" in str(exc):  # _check_versions should have caught it first
+            version = str(exc).rpartition("vriic=")[2].split(",")[0]
+            raise UnsupportedVersionError(version, segment_number=0, offset=0) from None
+        raise X12SyntaxError(
+            f"pyx12 could not read the interchange: {exc}",
+            segment_id="",
+            segment_number=0,
+            offset=0,
+        ) from None
+    issues = tuple(_issues(fd_json.getvalue(), loops))
+    return ValidationReport(
+        ok=bool(ok) and not issues,
+        issues=issues,
+        ack_999=_renumber_999(fd_999.getvalue(), x12, ack),
+    )
+
+
+def _issues(report_json: str, loops: dict[int, str]) -> Iterator[ValidationIssue]:
+    if not report_json:
+        yield ValidationIssue("interchange", "", "pyx12 could not read this as X12")
+        return
+    doc = json.loads(report_json)
+    for isa in doc.get("interchanges", []):
+        for err in isa.get("errors", []):
+            yield ValidationIssue(
+                "interchange", str(err["err_cde"]), err["err_str"], isa.get("cur_line"), "ISA"
+            )
+        for gs in isa.get("groups", []):
+            for err in gs.get("errors", []):
+                yield ValidationIssue(
+                    "group", str(err["err_cde"]), err["err_str"], gs.get("cur_line"), "GS"
+                )
+            for st in gs.get("transactions", []):
+                for err in st.get("errors", []):
+                    yield ValidationIssue(
+                        "transaction", str(err["err_cde"]), err["err_str"], st.get("cur_line"), "ST"
+                    )
+                for seg in st.get("segments", []):
+                    line = seg.get("cur_line")
+                    where = dict(
+                        segment_number=line,
+                        segment_id=seg.get("seg_id"),
+                        loop=loops.get(line) or None,
+                        position_in_set=seg.get("seg_count"),
+                    )
+                    for err in seg.get("errors", []):
+                        yield ValidationIssue(
+                            "segment",
+                            str(err["err_cde"]),
+                            err["err_str"],
+                            value=err.get("err_val"),
+                            **where,  # type: ignore[arg-type]
+                        )
+                    for ele in seg.get("elements", []):
+                        for err in ele.get("errors", []):
+                            yield ValidationIssue(
+                                "element",
+                                str(err["err_cde"]),
+                                err["err_str"],
+                                element_position=ele.get("ele_pos"),
+                                component_position=ele.get("subele_pos"),
+                                value=err.get("err_val"),
+                                **where,  # type: ignore[arg-type]
+                            )
+
+
+def _renumber_999(pyx12_999: str, original: str, ack: AckControl) -> str:
+    """Keep pyx12's 999 sets (AK1..AK9) and put them in our own envelope and control numbers."""
+    if not pyx12_999.strip():
+        return ""
+    isa = gs = None
+    for seg in SegmentReader(original):
+        if seg[0] == "ISA":
+            isa = seg
+        elif seg[0] == "GS":
+            gs = seg
+            break
+    if isa is None or gs is None:
+        return ""
+    reader = SegmentReader(pyx12_999)
+    bodies: list[list[str]] = []
+    body: list[str] | None = None
+    w = SegmentWriter()
+    for seg in reader:
+        if seg[0] == "ST":
+            body = []
+        elif seg[0] == "SE":
+            if body is not None:
+                bodies.append(body)
+            body = None
+        elif body is not None:
+            # pyx12 writes ":" components; rewrite element by element with our writer.
+            d = reader.delimiters
+            assert d is not None
+            w.parts = []
+            w.seg(tuple(tuple(e.split(d.component)) if d.component in e else e for e in seg))
+            body.extend(w.parts)
+    if not bodies:
+        return ""
+    params = EnvelopeParams(
+        sender_id=isa[8].strip(),  # the 999 goes back: the 837's receiver sends it
+        sender_qualifier=isa[7],
+        receiver_id=isa[6].strip(),
+        receiver_qualifier=isa[5],
+        application_sender=gs[3],
+        application_receiver=gs[2],
+        interchange_control_number=ack.interchange_control_number,
+        group_control_number=ack.group_control_number,
+        transaction_control_number=ack.transaction_control_number,
+        created=ack.created,
+        usage_indicator="P" if isa[15] == "P" else "T",
+    )
+    return wrap(
+        params, functional_id="FA", version=ACK_VERSION, transaction_set_id="999", bodies=bodies
+    )

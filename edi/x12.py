@@ -1,0 +1,296 @@
+"""X12 tokens: delimiters read from ISA, a streaming segment reader and a checking segment writer.
+
+Knows nothing about transaction sets; envelope.py and the 837 modules build on it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO
+
+from edi.errors import X12SyntaxError, X12ValueError
+
+ISA_LENGTH = 106  # ISA is fixed width: 105 characters and the segment terminator
+
+
+@dataclass(frozen=True, slots=True)
+class Delimiters:
+    """The four separators of one interchange (ISA position 4, ISA16, ISA11, after ISA16)."""
+
+    element: str = "*"
+    component: str = ":"
+    repetition: str = "^"  # ISA11 in 5010; 4010 has no repetition separator ("")
+    segment: str = "~"
+
+    def __post_init__(self) -> None:
+        chars = [self.element, self.component, self.segment]
+        if self.repetition:
+            chars.append(self.repetition)
+        for ch in chars:
+            if len(ch) != 1 or ch.isalnum() or ch == " ":
+                raise X12ValueError("delimiters", ch, "a delimiter is one non-alphanumeric char")
+        if len(set(chars)) != len(chars):
+            raise X12ValueError("delimiters", chars, "delimiters must differ from each other")
+
+
+DEFAULT_DELIMITERS = Delimiters()
+
+
+# 5010 extended character set = printable ASCII (pyx12 agrees); the delimiters are cut out of it.
+@functools.cache
+def _bad_chars(delims: Delimiters) -> re.Pattern[str]:
+    used = re.escape(delims.element + delims.component + delims.repetition + delims.segment)
+    return re.compile(f"[^ -~]|[{used}]")
+
+
+def check_value(value: str, field: str, delims: Delimiters = DEFAULT_DELIMITERS) -> str:
+    """Return `value` if it can stand in an X12 element, else raise X12ValueError naming `field`."""
+    bad = _bad_chars(delims).search(value)
+    if bad is not None:
+        ch = bad.group()
+        if ch in (delims.element, delims.component, delims.repetition, delims.segment):
+            reason = f"contains the delimiter {ch!r}"
+        else:
+            reason = f"contains {ch!r}, outside the X12 extended character set"
+        raise X12ValueError(field, value, reason)
+    return value
+
+
+class SegmentWriter:
+    """Collects segments as text, refusing values that would break the interchange.
+
+    Elements are strings; a tuple element is a composite, its parts joined by the component
+    separator. Trailing empty elements and components are dropped, as X12 requires.
+    """
+
+    __slots__ = ("_bad", "_comp", "_sep", "_term", "count", "delims", "parts")
+
+    def __init__(self, delims: Delimiters = DEFAULT_DELIMITERS, *, newline: bool = False) -> None:
+        self.delims = delims
+        self._sep = delims.element
+        self._comp = delims.component
+        self._term = delims.segment + ("\n" if newline else "")
+        self._bad = _bad_chars(delims).search
+        self.parts: list[str] = []
+        self.count = 0
+
+    def seg(
+        self,
+        elements: Sequence[str | tuple[str, ...]],
+        fields: Sequence[str] | None = None,
+    ) -> None:
+        """Add one segment; `fields` names each element for error messages (same order)."""
+        out: list[str] = []
+        bad = self._bad
+        for i, e in enumerate(elements):
+            if type(e) is tuple:
+                for j, part in enumerate(e):
+                    if bad(part):
+                        self._fail(elements, fields, i, part, j)
+                e = self._comp.join(e).rstrip(self._comp)
+            elif bad(e):  # type: ignore[arg-type]
+                self._fail(elements, fields, i, e)  # type: ignore[arg-type]
+            out.append(e)  # type: ignore[arg-type]
+        while out and not out[-1]:
+            out.pop()
+        self.parts.append(self._sep.join(out) + self._term)
+        self.count += 1
+
+    def raw(self, text: str) -> None:
+        """Add a segment already formatted by this writer (a cached, checked segment)."""
+        self.parts.append(text)
+        self.count += 1
+
+    def _fail(
+        self,
+        elements: Sequence[str | tuple[str, ...]],
+        fields: Sequence[str] | None,
+        index: int,
+        value: str,
+        component: int | None = None,
+    ) -> None:
+        seg_id = elements[0]
+        ref = f"{seg_id}{index:02d}" + ("" if component is None else f"-{component + 1}")
+        name = fields[index - 1] if fields and index - 1 < len(fields) else ""
+        field = f"{name} ({ref})" if name else ref
+        check_value(value, field, self.delims)
+        raise AssertionError("unreachable: the value passed the check it just failed")
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def parse_isa(text: str, *, segment_number: int = 1, offset: int = 0) -> tuple[Delimiters, int]:
+    """The delimiters of the interchange whose ISA begins `text`, and the ISA's length.
+
+    Reads them the way receivers do: the element separator is the character after "ISA", the
+    component separator follows the 16th element separator and the segment terminator follows
+    that. Fixed width is not required here (validation reports a wrong width).
+    """
+
+    def fail(message: str) -> X12SyntaxError:
+        seg_id = re.match(r"[A-Za-z0-9]*", text[:3])
+        return X12SyntaxError(
+            message,
+            segment_id=seg_id.group() if seg_id else "",
+            segment_number=segment_number,
+            offset=offset,
+        )
+
+    if not text.startswith("ISA") or len(text) < 4:
+        raise fail("an interchange must start with ISA")
+    sep = text[3]
+    seps = [3]
+    for _ in range(15):
+        nxt = text.find(sep, seps[-1] + 1, ISA_LENGTH + 64)
+        if nxt < 0:
+            raise fail("ISA has fewer than 16 elements")
+        seps.append(nxt)
+    end = seps[-1] + 3  # ISA16, then the segment terminator
+    if len(text) < end:
+        raise fail("ISA is cut short")
+    component, terminator = text[end - 2], text[end - 1]
+    version = text[seps[11] + 1 : seps[12]]  # ISA12
+    isa11 = text[seps[10] + 1 : seps[11]]
+    # 5010 puts the repetition separator in ISA11; files that keep 4010's "U" there have none.
+    repetition = isa11 if version >= "00501" and not isa11.isalnum() else ""
+    try:
+        delims = Delimiters(sep, component, repetition, terminator)
+    except X12ValueError as exc:
+        raise fail(f"ISA delimiters are not usable: {exc.reason}") from None
+    return delims, end
+
+
+_CHUNK = 1 << 20
+
+
+class SegmentReader:
+    """Yields the segments of a stream of X12 interchanges as lists of elements ([0] is the id).
+
+    Reads `chunk_size` characters at a time, so memory stays flat however large the file.
+    Delimiters are taken from each ISA; line breaks between segments are ignored. After each
+    yielded segment, `segment_number` (1-based, whole stream) and `offset` (characters from the
+    start of the stream; bytes for ASCII files) locate it for error messages.
+    """
+
+    def __init__(
+        self, source: str | bytes | IO[str] | IO[bytes], *, chunk_size: int = _CHUNK
+    ) -> None:
+        self._source = source
+        self._chunk_size = chunk_size
+        self.delimiters: Delimiters | None = None
+        self.segment_number = 0
+        self.offset = 0
+        self.segment_id = ""
+
+    def error(self, message: str) -> X12SyntaxError:
+        """An X12SyntaxError located at the segment last yielded."""
+        return X12SyntaxError(
+            message,
+            segment_id=self.segment_id,
+            segment_number=self.segment_number,
+            offset=self.offset,
+        )
+
+    def _chunks(self) -> Iterator[str]:
+        src = self._source
+        if isinstance(src, str):
+            yield src
+            return
+        if isinstance(src, bytes):
+            src_bytes: bytes = src
+            yield self._decode(codecs.getincrementaldecoder("utf-8")(), src_bytes, final=True)
+            return
+        decoder = None
+        while True:
+            chunk = src.read(self._chunk_size)
+            if not chunk:
+                if decoder is not None:
+                    yield self._decode(decoder, b"", final=True)
+                return
+            if isinstance(chunk, bytes):
+                if decoder is None:
+                    decoder = codecs.getincrementaldecoder("utf-8")()
+                yield self._decode(decoder, chunk, final=False)
+            else:
+                yield chunk
+
+    def _decode(self, decoder: codecs.IncrementalDecoder, data: bytes, *, final: bool) -> str:
+        try:
+            return decoder.decode(data, final)
+        except UnicodeDecodeError as exc:
+            raise self.error(f"input is not UTF-8 text ({exc.reason})") from None
+
+    def __iter__(self) -> Iterator[list[str]]:
+        chunks = self._chunks()
+        buf = ""
+        base = 0  # stream offset of buf[0]
+        eof = False
+        delims: Delimiters | None = None
+        term = sep = ""
+        while True:
+            if delims is None:
+                # Between interchanges: skip line breaks (and a BOM), then read the next ISA.
+                while True:
+                    stripped = buf.lstrip("\ufeff\r\n\t ")
+                    base += len(buf) - len(stripped)
+                    buf = stripped
+                    if len(buf) >= ISA_LENGTH + 64 or eof:
+                        break
+                    more = next(chunks, None)
+                    if more is None:
+                        eof = True
+                    else:
+                        buf += more
+                if not buf:
+                    return
+                self.segment_id = buf[:3]
+                self.offset = base
+                delims, _ = parse_isa(buf, segment_number=self.segment_number + 1, offset=base)
+                self.delimiters = delims
+                term, sep = delims.segment, delims.element
+            parts = buf.split(term)
+            tail = parts.pop()
+            pos = base
+            for i, raw in enumerate(parts):
+                start = pos
+                pos += len(raw) + 1
+                if raw and raw[0] in "\r\n":
+                    stripped = raw.lstrip("\r\n")
+                    start += len(raw) - len(stripped)
+                    raw = stripped
+                if raw and raw[-1] in "\r\n":
+                    raw = raw.rstrip("\r\n")
+                if not raw:
+                    continue
+                elements = raw.split(sep)
+                self.segment_number += 1
+                self.offset = start
+                self.segment_id = elements[0]
+                yield elements
+                if elements[0] == "IEA":
+                    # The next interchange may use other delimiters: re-read them from its ISA.
+                    rest = term.join(parts[i + 1 :])
+                    buf = (rest + term + tail) if i + 1 < len(parts) else tail
+                    base = pos
+                    delims = None
+                    break
+            else:
+                base = pos
+                buf = tail
+                if eof:
+                    if buf.strip("\r\n\t "):
+                        self.segment_id = buf.strip("\r\n")[:3]
+                        self.offset = base
+                        self.segment_number += 1
+                        raise self.error("the last segment has no segment terminator")
+                    return
+                more = next(chunks, None)
+                if more is None:
+                    eof = True
+                else:
+                    buf += more

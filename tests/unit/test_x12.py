@@ -1,0 +1,176 @@
+"""Tokenizer, writer and envelope: delimiters from ISA, streaming, refusing bad values."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edi.envelope import EnvelopeParams, wrap
+from edi.errors import X12SyntaxError, X12ValueError
+from edi.x12 import ISA_LENGTH, Delimiters, SegmentReader, SegmentWriter, check_value, parse_isa
+
+PARAMS = EnvelopeParams(
+    sender_id="SENDER",
+    receiver_id="RECEIVER",
+    interchange_control_number=905,
+    group_control_number=12,
+    transaction_control_number=1,
+    created=datetime(2026, 11, 2, 9, 30),
+)
+
+
+def _interchange(params: EnvelopeParams = PARAMS, bodies: int = 1) -> str:
+    w = SegmentWriter(params.delimiters)
+    w.seg(("BHT", "0019", "00", "REF1", "20261102", "0930", "CH"))
+    w.seg(("NM1", "41", "2", "NAME WITH SPACE", "", "", "", "", "46", "ID1"))
+    return wrap(
+        params,
+        functional_id="HC",
+        version="005010X222A1",
+        transaction_set_id="837",
+        bodies=[w.parts] * bodies,
+    )
+
+
+def test_isa_is_fixed_width_and_counts_are_computed() -> None:
+    text = _interchange(bodies=2)
+    isa = text[: text.index("~") + 1]
+    assert len(isa) == ISA_LENGTH
+    segments = list(SegmentReader(text))
+    ids = [s[0] for s in segments]
+    assert ids == ["ISA", "GS", "ST", "BHT", "NM1", "SE", "ST", "BHT", "NM1", "SE", "GE", "IEA"]
+    assert segments[5] == ["SE", "4", "0001"]
+    assert segments[9] == ["SE", "4", "0002"]
+    assert segments[10] == ["GE", "2", "12"]
+    assert segments[11] == ["IEA", "1", "000000905"]
+    assert segments[0][13] == "000000905" and segments[0][15] == "T"
+    assert segments[1][6] == "12"
+
+
+@pytest.mark.parametrize(
+    "delims",
+    [
+        Delimiters(),
+        Delimiters("|", "^", "{", "\n"),
+        Delimiters("~", "^", "!", "_"),
+        Delimiters("\x1d", "\x1f", "\x1c", "\x1e"),
+    ],
+)
+@pytest.mark.parametrize("newline", [False, True])
+def test_any_legal_delimiters_round_trip(delims: Delimiters, newline: bool) -> None:
+    params = EnvelopeParams(
+        sender_id="S",
+        receiver_id="R",
+        interchange_control_number=1,
+        group_control_number=1,
+        transaction_control_number=1,
+        created=datetime(2026, 1, 1),
+        delimiters=delims,
+        newline=newline and delims.segment != "\n",
+    )
+    text = _interchange(params)
+    found, length = parse_isa(text)
+    assert found == delims and length == ISA_LENGTH
+    reader = SegmentReader(text)
+    segments = list(reader)
+    assert reader.delimiters == delims
+    assert segments[4] == ["NM1", "41", "2", "NAME WITH SPACE", "", "", "", "", "46", "ID1"]
+
+
+def test_crlf_between_segments_and_offsets() -> None:
+    text = _interchange().replace("~", "~\r\n")
+    reader = SegmentReader(io.BytesIO(text.encode()), chunk_size=7)
+    seen = []
+    for seg in reader:
+        seen.append((seg[0], reader.segment_number, reader.offset))
+    assert [s[0] for s in seen][:3] == ["ISA", "GS", "ST"]
+    for seg_id, _, offset in seen:
+        assert text[offset : offset + len(seg_id)] == seg_id
+
+
+def test_several_interchanges_with_different_delimiters() -> None:
+    other = EnvelopeParams(
+        sender_id="S2",
+        receiver_id="R2",
+        interchange_control_number=2,
+        group_control_number=2,
+        transaction_control_number=1,
+        created=datetime(2026, 1, 1),
+        delimiters=Delimiters("|", "^", "{", "!"),
+    )
+    text = _interchange() + "\n" + _interchange(other)
+    for chunk in (5, 100, 1 << 20):
+        segments = list(SegmentReader(io.StringIO(text), chunk_size=chunk))
+        assert [s[0] for s in segments].count("ISA") == 2
+        assert segments[-1] == ["IEA", "1", "000000002"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(min_value=1, max_value=97))
+def test_chunk_boundaries_do_not_matter(chunk: int) -> None:
+    text = _interchange(bodies=3)
+    assert list(SegmentReader(io.StringIO(text), chunk_size=chunk)) == list(SegmentReader(text))
+
+
+def test_missing_isa_and_missing_terminator_name_the_segment() -> None:
+    with pytest.raises(X12SyntaxError) as exc:
+        list(SegmentReader("GS*HC*A~"))
+    assert exc.value.segment_id == "GS" and exc.value.offset == 0
+    text = _interchange().rstrip("~")
+    with pytest.raises(X12SyntaxError) as exc:
+        list(SegmentReader(text))
+    assert exc.value.segment_id == "IEA"
+    with pytest.raises(X12SyntaxError, match="16 elements"):
+        list(SegmentReader("ISA*00*short~"))
+
+
+def test_invalid_utf8_is_a_syntax_error() -> None:
+    with pytest.raises(X12SyntaxError, match="UTF-8"):
+        list(SegmentReader(io.BytesIO(_interchange().encode() + b"\xff\xfe")))
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("A*B", "delimiter '*'"),
+        ("A:B", "delimiter ':'"),
+        ("A~B", "delimiter '~'"),
+        ("A^B", "delimiter '^'"),
+        ("CAFÉ", "outside the X12 extended character set"),
+        ("TAB\tX", "outside the X12 extended character set"),
+    ],
+)
+def test_writer_refuses_delimiters_and_foreign_characters(value: str, reason: str) -> None:
+    w = SegmentWriter()
+    with pytest.raises(X12ValueError, match=re.escape(reason)) as exc:
+        w.seg(("NM1", "IL", "1", value), ("entity", "kind", "subscriber.last_name"))
+    assert exc.value.field == "subscriber.last_name (NM103)"
+    assert exc.value.value == value
+    with pytest.raises(X12ValueError) as exc:
+        w.seg(("SV1", ("HC", value)), ("line.procedure",))
+    assert exc.value.field == "line.procedure (SV101-2)"
+    assert check_value("lower case & [ok] #1 @2 $3 %4 {5} |6| <7> `8` \\9", "f")
+
+
+def test_writer_trims_trailing_empty_elements_and_components() -> None:
+    w = SegmentWriter()
+    w.seg(("SV1", ("HC", "99213", "", ""), "10", "", ""))
+    assert w.text() == "SV1*HC:99213*10~"
+
+
+def test_envelope_refuses_bad_parameters() -> None:
+    from dataclasses import replace
+
+    with pytest.raises(X12ValueError, match="control number"):
+        _interchange(replace(PARAMS, interchange_control_number=0))
+    with pytest.raises(X12ValueError, match=r"1\.\.15"):
+        _interchange(replace(PARAMS, sender_id="X" * 16))
+    with pytest.raises(X12ValueError, match="delimiter"):
+        _interchange(replace(PARAMS, receiver_id="A*B"))
+    with pytest.raises(X12ValueError, match="differ"):
+        Delimiters("*", "*", "^", "~")
