@@ -20,6 +20,7 @@ from gateway.metrics import Metrics
 from gateway.middleware import request_context
 from gateway.pipeline import in_process_worker, load_payers
 from gateway.settings import CryptoSettings, Settings
+from payers import icd10
 
 log = structlog.get_logger("gateway.app")
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics()
     app[SEALER] = make_sealer(settings.crypto)
     app[PAYERS] = load_payers(settings.payers)
+    icd10.warm_up()  # load ICD-10-CM now (about 2 s), not inside the first scrub
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(in_process_worker)
     app.add_routes(health.routes)

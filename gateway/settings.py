@@ -53,6 +53,12 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True)
+class X12Settings:
+    sender_id: str = "CLEARWAY"  # ISA06/GS02: this gateway's id with its trading partners
+    sender_qualifier: str = "ZZ"  # ISA05
+
+
+@dataclass(frozen=True)
 class PayersSettings:
     profiles_dir: str = ""  # empty: the simulated payers bundled in payers/profiles
 
@@ -77,6 +83,7 @@ class Settings:
     logging: LoggingSettings = LoggingSettings()
     worker: WorkerSettings = WorkerSettings()
     payers: PayersSettings = PayersSettings()
+    x12: X12Settings = X12Settings()
 
 
 _SECTIONS: dict[str, type] = typing.get_type_hints(Settings)

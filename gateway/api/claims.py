@@ -12,11 +12,12 @@ from aiohttp import web
 from edi.claim_json import claim_from_json
 from gateway import store
 from gateway.auth import authenticate
-from gateway.context import ENGINE, METRICS, PAYERS, SEALER
+from gateway.context import ENGINE, METRICS, PAYERS, SEALER, SETTINGS
 from gateway.errors import BadRequest, NotFound, PayloadTooLarge, ProblemError
 from gateway.intake import parse_claim_body, receive_claim
 from gateway.lifecycle import ClaimStatus
 from gateway.scrub_step import SCRUB_EVENTS, findings_detail, scrub_claim
+from gateway.translate import envelope, preview_837
 from payers.duplicates import duplicate_fingerprint
 
 routes = web.RouteTableDef()
@@ -120,7 +121,14 @@ async def validate_claim(request: web.Request) -> web.Response:
             now=datetime.now(UTC),
         )
     detail = findings_detail(findings)
-    return web.json_response({"valid": detail["errors"] == 0, **detail})
+    profile = request.app[PAYERS].get(claim.payer.payer_id)
+    x12 = None
+    if detail["errors"] == 0 and profile is not None:
+        params = envelope(
+            request.app[SETTINGS].x12, profile, control_number=1, created=datetime.now(UTC)
+        )
+        x12 = await preview_837([claim], params)
+    return web.json_response({"valid": detail["errors"] == 0, **detail, "x12": x12})
 
 
 @routes.get("/v1/claims/{claim_id}/events")

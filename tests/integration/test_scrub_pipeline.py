@@ -120,20 +120,24 @@ async def test_twins_sent_together_do_not_reject_each_other_twice(
 
 async def test_validate_checks_everything_and_stores_nothing(client: Any, api_key: str) -> None:
     headers = auth(api_key, **{"Content-Type": "application/json"})
-    good = await client.post(
-        "/v1/claims/validate",
-        data=json.dumps(example("institutional-outpatient.json")),
-        headers=headers,
-    )
-    assert good.status == 200
-    assert await good.json() == {"valid": True, "findings": [], "errors": 0, "warnings": 0}
+    for name in ALL_EXAMPLES:
+        good = await client.post(
+            "/v1/claims/validate", data=json.dumps(example(name)), headers=headers
+        )
+        assert good.status == 200
+        body = await good.json()
+        assert (body["valid"], body["findings"], body["errors"]) == (True, [], 0)
+        # The 837 that would be sent, checked by pyx12.
+        assert body["x12"]["text"].startswith("ISA*")
+        assert body["x12"]["pyx12_valid"] is True, body["x12"]["issues"]
+        assert example(name)["patient_control_number"] in body["x12"]["text"]
 
     claim = example("professional-office-visit.json")
     claim["diagnoses"] = [{"code": "J20"}]  # a category header, not billable
     bad = await (
         await client.post("/v1/claims/validate", data=json.dumps(claim), headers=headers)
     ).json()
-    assert bad["valid"] is False
+    assert bad["valid"] is False and bad["x12"] is None
     assert [(f["code"], f["pointer"]) for f in bad["findings"]] == [
         ("ICD10_NOT_BILLABLE", "/diagnoses/0/code")
     ]
