@@ -176,3 +176,49 @@ intake_rejections = Table(
     Column("body_sha256", String(64)),
     Column("body", LargeBinary),  # sealed; absent when the body was too large to read
 )
+
+
+control_numbers = Table(
+    "control_numbers",
+    metadata,
+    # ISA13/GS06 are unique per sender/receiver pair, so each pair has its own sequence.
+    Column("sender_id", String(15), primary_key=True),
+    Column("receiver_id", String(15), primary_key=True),
+    Column("last_value", BigInteger, nullable=False),
+)
+
+interchanges = Table(
+    "interchanges",
+    metadata,
+    Column(
+        "pk", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("direction", String(8), nullable=False),  # outbound (to a payer) or inbound
+    Column("payer_id", String(80), nullable=False),
+    Column("submitter_id", String(36), ForeignKey("submitters.id")),
+    Column("kind", String(12), nullable=False),  # 837P, 837I, 999, TA1, 277CA, 835, unknown
+    Column("control_number", BigInteger),  # ISA13 (outbound: also GS06)
+    Column("state", String(12), nullable=False),
+    Column("body", LargeBinary, nullable=False),  # sealed X12 text (PHI)
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("claim_count", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("detail", JSON, nullable=False),  # counts, codes, unmatched control numbers; no PHI
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Index(None, "direction", "state"),
+    Index(None, "payer_id", "control_number"),
+    Index(None, "direction", "sha256"),
+)
+
+interchange_claims = Table(
+    "interchange_claims",
+    metadata,
+    Column("interchange_id", String(36), ForeignKey("interchanges.id"), primary_key=True),
+    Column("claim_id", String(36), ForeignKey("claims.id"), primary_key=True, index=True),
+    Column("transaction_control_number", String(9), nullable=False),  # ST02 of its set
+)

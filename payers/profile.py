@@ -50,6 +50,48 @@ class PayerRules:
 
 
 @dataclass(frozen=True, slots=True)
+class Delivery:
+    """The [delivery] table: how this payer's 837s are sent and its answers collected."""
+
+    # simulator: the bundled payer simulator (in-process under `clearway serve`, or at url);
+    # http: Clearway's mailbox protocol at url; directory: drop/pick-up folders under path.
+    transport: Literal["simulator", "http", "directory"] = "simulator"
+    url: str | None = None  # base URL for http (and a separately run simulator)
+    path: str | None = None  # directory transport: base folder with to-payer/ and from-payer/
+    batch_max_claims: int = 500  # claims per 837 interchange
+    batch_max_wait_seconds: int = 0  # hold scrubbed claims up to this long to fill a batch
+    max_attempts: int = 8  # sends of one interchange before it is dead-lettered
+    poll_interval_seconds: int = 15  # how often the payer's mailbox is checked
+    validate_outbound: Literal["all", "sample", "none"] = "all"  # pyx12 before sending
+    validate_sample_percent: int = 10  # with "sample": share of interchanges checked
+    breaker_failures: int = 5  # consecutive failed sends that open the circuit
+    breaker_reset_seconds: int = 60  # open circuit: wait this long, then probe with one send
+
+
+@dataclass(frozen=True, slots=True)
+class Simulation:
+    """The [simulator] table: how the bundled payer simulator answers this payer's claims.
+
+    Shares are whole percents of claims, chosen deterministically from the patient control
+    number, applied in this order; the rest is paid.
+    """
+
+    reject_percent: int = 5  # 277CA A7 (rejected for invalid information)
+    reject_status_codes: tuple[str, ...] = ("21",)  # STC01-2 codes with the rejection
+    pend_percent: int = 5  # 277CA P1 pended, then adjudicated later
+    deny_percent: int = 10  # 835 CLP02 4, charge fully adjusted
+    deny_carc: str = "50"  # reason for denials: not medically necessary
+    deny_rarc: str = "N130"  # remark code with denials
+    patient_share_percent: int = 40  # paid with deductible and coinsurance (group PR)
+    reverse_percent: int = 5  # paid, then reversed (CLP02 22) and paid again
+    allowed_percent: int = 80  # allowed amount as a share of the charge; CO-45 the rest
+    coinsurance_percent: int = 20  # PR-2 on the allowed amount
+    deductible: str = "25.00"  # PR-1 taken first from the allowed amount
+    ack_delay_seconds: int = 1  # 999 at once; 277CA after this
+    remit_delay_seconds: int = 2  # 835 after this (after the 277CA)
+
+
+@dataclass(frozen=True, slots=True)
 class PayerProfile:
     """One payer: who it is, which claims it takes, and the parameters of its rules."""
 
@@ -61,6 +103,8 @@ class PayerProfile:
     timely_filing_days: int  # days from the last date of service
     aliases: tuple[str, ...] = ()  # other payer ids billers use for this payer
     rules: PayerRules = field(default_factory=PayerRules)
+    delivery: Delivery = field(default_factory=Delivery)
+    simulator: Simulation = field(default_factory=Simulation)
 
     @property
     def profile_id(self) -> str:
@@ -69,7 +113,7 @@ class PayerProfile:
 
 # Tables a profile file may hold, by name. A later section (e.g. [transport]) is one entry here
 # plus one field of that name on PayerProfile; anything not listed is rejected at load.
-_SECTIONS: dict[str, type] = {"rules": PayerRules}
+_SECTIONS: dict[str, type] = {"rules": PayerRules, "delivery": Delivery, "simulator": Simulation}
 
 
 class PayerDirectory(Mapping[str, PayerProfile]):
