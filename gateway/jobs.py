@@ -116,6 +116,22 @@ async def retry_later(
     )
 
 
+async def defer(conn: AsyncConnection, job: Job, worker_id: str, run_after: datetime) -> None:
+    """Put a job back for later without counting the attempt (it waited, it did not fail)."""
+    await conn.execute(
+        update(jobs)
+        .where(jobs.c.pk == job.pk, jobs.c.locked_by == worker_id)
+        .values(
+            state=READY,
+            run_after=run_after,
+            attempts=jobs.c.attempts - 1,
+            locked_by=None,
+            locked_until=None,
+            updated_at=datetime.now(UTC),
+        )
+    )
+
+
 async def bury(conn: AsyncConnection, job: Job, worker_id: str, error: str) -> None:
     """Give up on a job: it stays in the table as dead, visible and re-drivable."""
     await conn.execute(

@@ -34,7 +34,7 @@ _WITH_PAYER = {S.SUBMITTED, S.ACCEPTED, S.ACKNOWLEDGED, S.PENDED}
 
 TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
     S.RECEIVED: frozenset({S.SCRUBBED, S.SCRUB_REJECTED}),
-    S.SCRUBBED: frozenset({S.TRANSLATED}),
+    S.SCRUBBED: frozenset({S.TRANSLATED, S.FAILED}),  # FAILED: the 837 has no place for a value
     S.SCRUB_REJECTED: frozenset(),
     S.TRANSLATED: frozenset({S.SUBMITTED, S.FAILED}),
     S.SUBMITTED: frozenset(

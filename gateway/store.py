@@ -299,6 +299,27 @@ async def earlier_claims(
     return [_record(r) for r in await conn.execute(query)]
 
 
+async def claims_for_batch(
+    conn: AsyncConnection, *, submitter_id: str, payer_id: str, claim_type: str, limit: int
+) -> list[ClaimRecord]:
+    """SCRUBBED claims of one submitter for one payer and claim type, oldest first. On
+    PostgreSQL they are locked, skipping rows another worker is batching right now."""
+    query = (
+        select(*_RECORD_COLUMNS)
+        .where(
+            claims.c.status == ClaimStatus.SCRUBBED.value,
+            claims.c.submitter_id == submitter_id,
+            claims.c.payer_id == payer_id,
+            claims.c.claim_type == claim_type,
+        )
+        .order_by(claims.c.pk)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return [_record(r) for r in await conn.execute(query)]
+
+
 async def latest_event(
     conn: AsyncConnection, claim_id: str, kinds: tuple[str, ...]
 ) -> ClaimEvent | None:

@@ -34,8 +34,23 @@ class LeaseLost(Exception):
 class Retry(Exception):
     """Raised by a step for an expected, temporary failure; `reason` is logged, no PHI."""
 
-    def __init__(self, reason: str, *, after_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        after_seconds: float | None = None,
+        max_attempts: int | None = None,
+    ) -> None:
         super().__init__(reason)
+        self.after_seconds = after_seconds
+        self.max_attempts = max_attempts  # the step's own limit (e.g. a payer's), if it has one
+
+
+class Defer(Exception):
+    """Raised by a step that has to wait (e.g. to fill a batch); not counted as an attempt."""
+
+    def __init__(self, after_seconds: float) -> None:
+        super().__init__(f"deferred {after_seconds:.1f}s")
         self.after_seconds = after_seconds
 
 
@@ -126,15 +141,21 @@ class Worker:
                     )
                 except LeaseLost:
                     log.warning("job_lease_lost")
+                except Defer as wait:
+                    async with self.engine.begin() as conn:
+                        run_after = datetime.now(UTC) + timedelta(seconds=wait.after_seconds)
+                        await jobs.defer(conn, job, self.worker_id, run_after)
                 except Retry as error:
-                    await self._fail(job, str(error), error.after_seconds)
+                    await self._fail(job, str(error), error.after_seconds, error.max_attempts)
                 except Exception as error:
                     log.error("job_failed", error_type=type(error).__name__, exc_info=error)
-                    await self._fail(job, type(error).__name__, None)
+                    await self._fail(job, type(error).__name__, None, None)
 
-    async def _fail(self, job: jobs.Job, reason: str, after_seconds: float | None) -> None:
+    async def _fail(
+        self, job: jobs.Job, reason: str, after_seconds: float | None, max_attempts: int | None
+    ) -> None:
         async with self.engine.begin() as conn:
-            if job.attempts >= self.settings.max_attempts:
+            if job.attempts >= (max_attempts or self.settings.max_attempts):
                 await jobs.bury(conn, job, self.worker_id, reason)
                 log.error("job_dead", attempts=job.attempts, reason=reason)
                 return

@@ -1,0 +1,104 @@
+"""Per-process delivery state: one HTTP client session, a transport and a breaker per payer.
+
+The circuit breaker stops sending to a payer after `breaker_failures` consecutive failures,
+waits `breaker_reset_seconds`, then lets one probe through; a success closes it again. Each
+process keeps its own breakers: a payer that is down is found out by each worker within a few
+sends, which costs less than sharing state through the database.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from gateway.transports import DirectoryMailbox, HttpMailbox, Transport
+from payers.profile import PayerProfile
+
+
+@dataclass
+class Breaker:
+    failures_to_open: int
+    reset_seconds: float
+    consecutive_failures: int = 0
+    opened_at: float | None = None
+    probing: bool = False
+    last_error: str | None = None
+    last_success_at: float | None = None
+
+    def retry_in(self, now: float) -> float:
+        """0 when a send may go ahead now; otherwise seconds until the next probe."""
+        if self.opened_at is None:
+            return 0.0
+        wait = self.opened_at + self.reset_seconds - now
+        if wait > 0 or self.probing:
+            return max(wait, 1.0)
+        self.probing = True  # half-open: exactly one probe
+        return 0.0
+
+    def succeeded(self, now: float) -> None:
+        self.consecutive_failures = 0
+        self.opened_at = None
+        self.probing = False
+        self.last_success_at = now
+
+    def failed(self, now: float, error: str) -> None:
+        self.consecutive_failures += 1
+        self.last_error = error
+        if self.probing or self.consecutive_failures >= self.failures_to_open:
+            self.opened_at = now
+        self.probing = False
+
+    @property
+    def state(self) -> str:
+        if self.opened_at is None:
+            return "closed"
+        return "half-open" if self.probing else "open"
+
+
+@dataclass
+class Delivery:
+    """Transports and breakers, created on first use inside the running event loop."""
+
+    simulator_url: str
+    _session: aiohttp.ClientSession | None = None
+    _breakers: dict[str, Breaker] = field(default_factory=dict)
+
+    def transport(self, profile: PayerProfile) -> Transport:
+        delivery = profile.delivery
+        if delivery.transport == "directory":
+            return DirectoryMailbox(Path(delivery.path or f"var/payers/{profile.payer_id}"))
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        url = delivery.url or f"{self.simulator_url.rstrip('/')}/{profile.payer_id}"
+        return HttpMailbox(self._session, url)
+
+    def breaker(self, profile: PayerProfile) -> Breaker:
+        if profile.payer_id not in self._breakers:
+            delivery = profile.delivery
+            self._breakers[profile.payer_id] = Breaker(
+                delivery.breaker_failures, float(delivery.breaker_reset_seconds)
+            )
+        return self._breakers[profile.payer_id]
+
+    def health(self) -> dict[str, dict[str, Any]]:
+        now = time.monotonic()
+        return {
+            payer_id: {
+                "circuit": b.state,
+                "consecutive_failures": b.consecutive_failures,
+                "last_error": b.last_error,
+                "seconds_since_success": None
+                if b.last_success_at is None
+                else round(now - b.last_success_at, 1),
+            }
+            for payer_id, b in self._breakers.items()
+        }
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
