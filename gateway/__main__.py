@@ -16,10 +16,12 @@ from sqlalchemy.exc import IntegrityError
 from gateway import db, store
 from gateway.app import create_app, make_sealer
 from gateway.crypto import SealError
+from gateway.delivery import Delivery
 from gateway.logs import configure_logging
-from gateway.pipeline import load_payers, step_handlers
+from gateway.pipeline import load_payers, run_worker, simulator_url, step_handlers
 from gateway.settings import Settings, SettingsError, load_settings
 from gateway.worker import Worker
+from payers import icd10
 from payers.profile import ProfileError
 
 log = structlog.get_logger("gateway.cli")
@@ -84,19 +86,21 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
     payers = load_payers(settings.payers)
+    icd10.warm_up()
 
     async def work() -> None:
         engine = db.create_engine(settings.database)
+        delivery = Delivery(simulator_url(settings))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         try:
-            worker = Worker(
-                engine, make_sealer(settings.crypto), step_handlers(payers), settings.worker
-            )
-            await worker.run_forever(stop)
+            handlers = step_handlers(settings, payers, delivery)
+            worker = Worker(engine, make_sealer(settings.crypto), handlers, settings.worker)
+            await run_worker(worker, payers, stop)
         finally:
+            await delivery.close()
             await engine.dispose()
 
     asyncio.run(work())

@@ -153,8 +153,11 @@ async def set_state(
     detail: dict[str, Any] | None = None,
     sent_at: datetime | None = None,
     attempts: int | None = None,
+    kind: str | None = None,
 ) -> None:
     values: dict[str, Any] = {"state": state, "updated_at": utcnow(), "last_error": error}
+    if kind is not None:
+        values["kind"] = kind
     if detail is not None:
         values["detail"] = detail
     if sent_at is not None:

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import structlog
 from aiohttp import web
 
+from gateway.apply_step import apply_handler
+from gateway.batch_step import batch_handler
 from gateway.context import ENGINE, PAYERS, SEALER, SETTINGS
+from gateway.delivery import Delivery
+from gateway.poll_step import ensure_polls, poll_handler
 from gateway.scrub_step import scrub_handler
-from gateway.settings import PayersSettings
+from gateway.settings import PayersSettings, Settings
+from gateway.submit_step import submit_handler
 from gateway.worker import Handler, Worker
 from payers.profile import PayerDirectory, load_profiles
+
+log = structlog.get_logger("gateway.pipeline")
 
 
 def load_payers(settings: PayersSettings) -> PayerDirectory:
@@ -20,19 +29,51 @@ def load_payers(settings: PayersSettings) -> PayerDirectory:
     return load_profiles(Path(settings.profiles_dir) if settings.profiles_dir else None)
 
 
-def step_handlers(payers: PayerDirectory) -> dict[str, Handler]:
-    return {"scrub": scrub_handler(payers)}
+def simulator_url(settings: Settings) -> str:
+    """Where payers on the `simulator` transport are reached, unless a profile gives a url."""
+    if settings.simulator.url:
+        return settings.simulator.url
+    return f"http://{settings.server.host}:{settings.server.port}/simulator"
+
+
+def step_handlers(
+    settings: Settings, payers: PayerDirectory, delivery: Delivery
+) -> dict[str, Handler]:
+    return {
+        "scrub": scrub_handler(payers),
+        "batch": batch_handler(payers, settings.x12),
+        "submit": submit_handler(payers, delivery),
+        "poll": poll_handler(payers, delivery),
+        "apply": apply_handler(),
+    }
 
 
 async def in_process_worker(app: web.Application) -> AsyncIterator[None]:
     """Cleanup context: a worker inside `clearway serve`, when worker.in_process is on."""
-    settings = app[SETTINGS].worker
-    if not settings.in_process:
+    settings = app[SETTINGS]
+    if not settings.worker.in_process:
         yield
         return
-    worker = Worker(app[ENGINE], app[SEALER], step_handlers(app[PAYERS]), settings)
+    delivery = Delivery(simulator_url(settings))
+    handlers = step_handlers(settings, app[PAYERS], delivery)
+    worker = Worker(app[ENGINE], app[SEALER], handlers, settings.worker)
     stop = asyncio.Event()
-    task = asyncio.create_task(worker.run_forever(stop))
+    task = asyncio.create_task(run_worker(worker, app[PAYERS], stop))
     yield
     stop.set()
     await task
+    await delivery.close()
+
+
+async def run_worker(worker: Worker, payers: PayerDirectory, stop: asyncio.Event) -> None:
+    """Seed the mailbox polls, then work until stopped; a database that is away at start-up
+    delays the worker rather than failing the process."""
+    while not stop.is_set():
+        try:
+            await ensure_polls(worker.engine, payers)
+            break
+        except Exception as error:
+            log.warning("worker_start_delayed", error_type=type(error).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 5)
+    await worker.run_forever(stop)

@@ -59,6 +59,15 @@ class X12Settings:
 
 
 @dataclass(frozen=True)
+class SimulatorSettings:
+    in_process: bool = True  # serve the payer simulator at /simulator under `clearway serve`
+    url: str = ""  # where a separately run simulator is (empty: the in-process one)
+    data_dir: str = "var/simulator"  # its mailboxes and what it has received
+    host: str = "127.0.0.1"  # `clearway simulate-payer` listens here
+    port: int = 8090
+
+
+@dataclass(frozen=True)
 class PayersSettings:
     profiles_dir: str = ""  # empty: the simulated payers bundled in payers/profiles
 
@@ -84,6 +93,7 @@ class Settings:
     worker: WorkerSettings = WorkerSettings()
     payers: PayersSettings = PayersSettings()
     x12: X12Settings = X12Settings()
+    simulator: SimulatorSettings = SimulatorSettings()
 
 
 _SECTIONS: dict[str, type] = typing.get_type_hints(Settings)
