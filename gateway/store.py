@@ -57,6 +57,7 @@ class ClaimRecord:
     idempotency_key: str | None
     request_sha256: str
     duplicate_key: str | None  # keyed hash, see payers.duplicates
+    payer_claim_number: str | None  # 277CA REF*1K / 835 CLP07, once the payer assigns one
     received_at: datetime
     updated_at: datetime
 
@@ -172,6 +173,7 @@ async def insert_received_claim(
         idempotency_key=idempotency_key,
         request_sha256=request_sha256,
         duplicate_key=duplicate_key,
+        payer_claim_number=None,
         received_at=now,
         updated_at=now,
     )

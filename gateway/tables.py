@@ -117,6 +117,7 @@ claims = Table(
     Column("payload", LargeBinary, nullable=False),  # sealed claim JSON (PHI)
     # Keyed hash of the claim's duplicate fingerprint (patient, payer, dates, procedures).
     Column("duplicate_key", String(64)),
+    Column("payer_claim_number", String(50)),  # 277CA REF*1K or 835 CLP07
     Column("idempotency_key", String(255)),
     Column("request_sha256", String(64), nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
@@ -221,4 +222,25 @@ interchange_claims = Table(
     Column("interchange_id", String(36), ForeignKey("interchanges.id"), primary_key=True),
     Column("claim_id", String(36), ForeignKey("claims.id"), primary_key=True, index=True),
     Column("transaction_control_number", String(9), nullable=False),  # ST02 of its set
+)
+
+
+remittances = Table(
+    "remittances",
+    metadata,
+    # One row per 835 claim payment (CLP) applied to a claim; a reversal is a row of its own.
+    Column(
+        "pk", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("claim_id", String(36), ForeignKey("claims.id"), nullable=False, index=True),
+    Column("interchange_id", String(36), ForeignKey("interchanges.id"), nullable=False),
+    Column("status_code", String(2), nullable=False),  # CLP02
+    Column("total_charge", Money, nullable=False),  # CLP03
+    Column("paid", Money, nullable=False),  # CLP04
+    Column("patient_responsibility", Money, nullable=False),  # CLP05
+    Column("payer_claim_number", String(50)),  # CLP07
+    Column("payment_date", Date),  # BPR16
+    Column("trace_number", String(50)),  # TRN02: check or EFT number
+    Column("detail", JSON, nullable=False),  # adjustments and lines with codes; no names
+    Column("received_at", UTCDateTime, nullable=False),
 )
