@@ -188,7 +188,7 @@ def test_payee_ids_and_refusals() -> None:
 # --- Property: any balanced remittance survives build -> read --------------------------------
 
 _money = st.decimals(min_value=0, max_value=99999, places=2)
-_id = st.text("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", min_size=1, max_size=12)
+_id = st.text("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", min_size=2, max_size=12)
 _code = st.sampled_from(["1", "2", "3", "45", "97", "253", "ZZ9"])
 _group = st.sampled_from(["CO", "OA", "PI", "PR"])
 _date = st.dates(date(2015, 1, 1), date(2030, 12, 31))
