@@ -13,13 +13,13 @@ from edi.x12 import SegmentReader
 
 # Remittance files repeat a few dates thousands of times; parsing each once saves ~1 us a date.
 # The cache is cleared when full so a pathological file cannot grow it without bound.
-_DATE_CACHE: dict[str, date] = {}
+DATE_CACHE: dict[str, date] = {}
 _DATE_CACHE_MAX = 4096
 
 
 def parse_date(text: str, reader: SegmentReader, field: str) -> date:
     """CCYYMMDD (D8) -> date."""
-    found = _DATE_CACHE.get(text)
+    found = DATE_CACHE.get(text)
     if found is not None:
         return found
     try:
@@ -28,9 +28,9 @@ def parse_date(text: str, reader: SegmentReader, field: str) -> date:
         value = date(int(text[:4]), int(text[4:6]), int(text[6:]))
     except ValueError:
         raise reader.error(f"{field} is not a CCYYMMDD date: {text!r}") from None
-    if len(_DATE_CACHE) >= _DATE_CACHE_MAX:
-        _DATE_CACHE.clear()
-    _DATE_CACHE[text] = value
+    if len(DATE_CACHE) >= _DATE_CACHE_MAX:
+        DATE_CACHE.clear()
+    DATE_CACHE[text] = value
     return value
 
 

@@ -1,0 +1,412 @@
+"""read_835 / iter_835: 835 remittance advice (005010X221A1) -> edi.remittance values.
+
+    ST BPR TRN DTM*405 | N1*PR N3 N4 REF PER | N1*PE N3 N4 REF      header, 1000A, 1000B
+      LX (TS3 TS2)                                                  2000
+        CLP CAS NM1*QC MOA DTM*232/233/050                          2100 claim
+          SVC DTM*472/150/151 CAS REF*6R AMT*B6 LQ*HE               2110 line
+    PLB SE                                                          trailer
+
+One Remittance per ST: payers put several payments (several payers or payees) in one file, each
+its own ST with its own BPR and N1*PR. Segments the model has no field for (provider summary
+TS3/TS2, MIA, claim-level REF/AMT/QTY, other NM1s) are skipped. Balancing is checked as the
+claims are read and reported as findings, never raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from edi.claim import Address, Adjustment, Contact, Procedure
+from edi.errors import X12SyntaxError
+from edi.read_envelope import Envelope, Source, TransactionSets
+from edi.remittance import (
+    REMITTANCE_VERSION,
+    BankAccount,
+    ClaimPayment,
+    Finding,
+    Payee,
+    Payer,
+    Payment,
+    ProviderAdjustment,
+    Remittance,
+    ServicePayment,
+    claim_finding,
+    line_finding,
+    transaction_finding,
+)
+from edi.x12 import SegmentReader
+from edi.x12_values import DATE_CACHE, parse_date
+
+VERSIONS = frozenset((REMITTANCE_VERSION,))
+
+# Procedure composites repeat (a payer pays the same few codes all day); one frozen value per
+# distinct SVC01 text saves a split and an object per line. Bounded like the date cache.
+_PROCEDURES: dict[str, Procedure] = {}
+_CACHE_MAX = 4096
+
+
+def iter_835(source: Source) -> Iterator[Remittance]:
+    """Each 835 transaction set of a file (or stream) in turn, reading lazily.
+
+    Memory is bounded by the largest transaction set, not by the file. Raises
+    UnsupportedVersionError for an 835 whose GS08 is not 005010X221A1 and X12SyntaxError for
+    text that is not X12 or a value that cannot be read (both name the segment).
+    """
+    sets = TransactionSets(source, "835", VERSIONS)
+    reader = sets.reader
+    for envelope, body in sets:
+        try:
+            yield _remittance(envelope, body, reader)
+        except (IndexError, InvalidOperation, ValueError) as exc:
+            raise reader.error(
+                f"{reader.segment_id} holds a value that cannot be read ({exc!r})"
+            ) from None
+
+
+def read_835(source: Source) -> tuple[Remittance, ...]:
+    """Every 835 transaction set of a file. See iter_835 for the errors."""
+    return tuple(iter_835(source))
+
+
+def _procedure(text: str, sep: str) -> Procedure:
+    found = _PROCEDURES.get(text)
+    if found is None:
+        parts = text.split(sep)
+        found = Procedure(
+            code=parts[1] if len(parts) > 1 else "",
+            qualifier=parts[0],
+            modifiers=tuple(m for m in parts[2:6] if m),
+            description=(parts[6] or None) if len(parts) > 6 else None,
+        )
+        if len(_PROCEDURES) >= _CACHE_MAX:
+            _PROCEDURES.clear()
+        _PROCEDURES[text] = found
+    return found
+
+
+def _adjustments(seg: list[str], out: list[Adjustment]) -> None:
+    """CAS: group, then up to six reason/amount/quantity triplets -> one Adjustment each."""
+    group = seg[1]
+    n = len(seg)
+    for i in range(2, n, 3):
+        reason = seg[i]
+        if reason:
+            quantity = seg[i + 2] if i + 2 < n else ""
+            out.append(
+                Adjustment(
+                    group, reason, Decimal(seg[i + 1]), Decimal(quantity) if quantity else None
+                )
+            )
+
+
+def _opt(seg: list[str], i: int) -> str | None:
+    return (seg[i] or None) if i < len(seg) else None
+
+
+def _address(n3: list[str] | None, n4: list[str] | None) -> Address | None:
+    if n3 is None and n4 is None:
+        return None
+    return Address(
+        line1=n3[1] if n3 and len(n3) > 1 else "",
+        line2=_opt(n3, 2) if n3 else None,
+        city=n4[1] if n4 and len(n4) > 1 else "",
+        state=(n4[2] if n4 and len(n4) > 2 else ""),
+        postal_code=(n4[3] if n4 and len(n4) > 3 else ""),
+        country_code=_opt(n4, 4) if n4 else None,
+    )
+
+
+def _contact(seg: list[str]) -> Contact:
+    numbers: dict[str, str] = {}
+    for i in range(3, len(seg) - 1, 2):
+        numbers.setdefault(seg[i], seg[i + 1])
+    return Contact(
+        name=_opt(seg, 2), phone=numbers.get("TE"), email=numbers.get("EM"), fax=numbers.get("FX")
+    )
+
+
+def _bank(seg: list[str], start: int) -> BankAccount | None:
+    if not _opt(seg, start):
+        return None
+    return BankAccount(seg[start], seg[start + 1], seg[start + 2], seg[start + 3])
+
+
+def _remittance(envelope: Envelope, body: Iterator[list[str]], reader: SegmentReader) -> Remittance:
+    delims = reader.delimiters
+    assert delims is not None
+    sep = delims.component
+    D = Decimal
+    findings: list[Finding] = []
+    dates = DATE_CACHE
+
+    def day(text: str, _reader: SegmentReader, name: str) -> date | None:
+        """A D8 date; a bad one becomes None and an "unreadable" finding."""
+        found = dates.get(text)
+        if found is not None:
+            return found
+        try:
+            return parse_date(text, reader, name)
+        except X12SyntaxError:
+            findings.append(
+                Finding(
+                    "unreadable",
+                    segment_number=reader.segment_number,
+                    detail=f"{name}={text!r}",
+                    patient_control_number=claim["patient_control_number"] if claim else None,
+                )
+            )
+            return None
+
+    payment: Payment | None = None
+    bpr_at: int | None = None
+    trace = ""
+    originator: str | None = None
+    produced: date | None = None
+    party: dict[str, Any] | None = None  # the N1 loop being read (payer or payee)
+    parties: dict[str, dict[str, Any]] = {}
+    claims: list[ClaimPayment] = []
+    plb: list[ProviderAdjustment] = []
+
+    claim: dict[str, Any] | None = None  # the open CLP's fields
+    claim_at = 0
+    claim_adjustments: list[Adjustment] = []
+    lines: list[ServicePayment] = []
+    line: dict[str, Any] | None = None  # the open SVC's fields
+    line_at = 0
+    line_adjustments: list[Adjustment] = []
+    remarks: list[str] = []
+
+    def close_line() -> None:
+        nonlocal line, line_adjustments, remarks
+        if line is None:
+            return
+        value = ServicePayment(
+            **line, adjustments=tuple(line_adjustments), remark_codes=tuple(remarks)
+        )
+        lines.append(value)
+        assert claim is not None
+        found = line_finding(value, claim["patient_control_number"], len(lines), line_at)
+        if found is not None:
+            findings.append(found)
+        line = None
+        line_adjustments = []
+        remarks = []
+
+    def close_claim() -> None:
+        nonlocal claim, claim_adjustments, lines
+        close_line()
+        if claim is None:
+            return
+        value = ClaimPayment(**claim, adjustments=tuple(claim_adjustments), lines=tuple(lines))
+        claims.append(value)
+        found = claim_finding(value, claim_at)
+        if found is not None:
+            findings.append(found)
+        claim = None
+        claim_adjustments = []
+        lines = []
+
+    for seg in body:
+        tag = seg[0]
+        if line is not None:
+            # Loop 2110 segments, most frequent first; anything else closes the line.
+            if tag == "CAS":
+                _adjustments(seg, line_adjustments)
+                continue
+            if tag == "DTM":
+                qualifier = seg[1]
+                if qualifier == "472" or qualifier == "150":
+                    line["service_date"] = day(seg[2], reader, "DTM02")
+                elif qualifier == "151":
+                    line["service_end_date"] = day(seg[2], reader, "DTM02")
+                continue
+            if tag == "REF":
+                if seg[1] == "6R":
+                    line["line_control_number"] = seg[2]
+                continue
+            if tag == "AMT":
+                if seg[1] == "B6":
+                    line["allowed_amount"] = D(seg[2])
+                continue
+            if tag == "LQ":
+                if seg[1] == "HE":
+                    remarks.append(seg[2])
+                continue
+            if tag == "QTY":
+                continue
+            close_line()
+        if tag == "SVC":
+            if claim is None:
+                raise reader.error("SVC outside a claim (no CLP before it)")
+            close_line()
+            n = len(seg)
+            units = seg[5] if n > 5 else ""
+            submitted = seg[6] if n > 6 else ""
+            submitted_units = seg[7] if n > 7 else ""
+            line = {
+                "procedure": _procedure(seg[1], sep),
+                "charge": D(seg[2]),
+                "paid": D(seg[3]),
+                "revenue_code": (seg[4] or None) if n > 4 else None,
+                "units": D(units) if units else None,
+                "submitted_procedure": _procedure(submitted, sep) if submitted else None,
+                "submitted_units": D(submitted_units) if submitted_units else None,
+            }
+            line_at = reader.segment_number
+        elif tag == "CAS":
+            if claim is None:
+                raise reader.error("CAS outside a claim (no CLP before it)")
+            _adjustments(seg, claim_adjustments)
+        elif tag == "CLP":
+            close_claim()
+            n = len(seg)
+            responsibility = seg[5] if n > 5 else ""
+            claim = {
+                "patient_control_number": seg[1],
+                "status": seg[2],
+                "total_charge": D(seg[3]),
+                "paid": D(seg[4]),
+                "patient_responsibility": D(responsibility) if responsibility else None,
+                "filing_indicator": seg[6] if n > 6 else "",
+                "payer_claim_control_number": (seg[7] or None) if n > 7 else None,
+                "facility_type": (seg[8] or None) if n > 8 else None,
+                "frequency_code": (seg[9] or None) if n > 9 else None,
+                "drg_code": (seg[11] or None) if n > 11 else None,
+            }
+            claim_at = reader.segment_number
+        elif claim is not None:
+            # Loop 2100 segments after CLP.
+            if tag == "DTM":
+                qualifier = seg[1]
+                if qualifier == "232":
+                    claim["statement_start"] = day(seg[2], reader, "DTM02")
+                elif qualifier == "233":
+                    claim["statement_end"] = day(seg[2], reader, "DTM02")
+                elif qualifier == "050":
+                    claim["received_date"] = day(seg[2], reader, "DTM02")
+            elif tag == "NM1":
+                if seg[1] == "QC":
+                    claim["patient_last_name"] = _opt(seg, 3)
+                    claim["patient_first_name"] = _opt(seg, 4)
+                    claim["patient_id"] = _opt(seg, 9)
+            elif tag == "MOA":
+                claim["remark_codes"] = tuple(c for c in seg[3:8] if c)
+            elif tag == "LX" or tag == "PLB":
+                close_claim()
+                if tag == "PLB":
+                    _provider_adjustments(seg, sep, day(seg[2], reader, "PLB02"), plb)
+            # REF, AMT, QTY, PER, MIA and other NM1s of a claim are not in the model.
+        elif tag == "PLB":
+            _provider_adjustments(seg, sep, day(seg[2], reader, "PLB02"), plb)
+        elif tag == "N1":
+            party = parties.setdefault(seg[1], {"n1": seg, "n3": None, "n4": None, "ref": {}})
+        elif party is not None and tag in ("N3", "N4"):
+            party[tag.lower()] = seg
+        elif party is not None and tag == "REF":
+            party["ref"].setdefault(seg[1], seg[2])
+        elif party is not None and tag == "PER":
+            if seg[1] == "BL":
+                party["per"] = seg
+        elif tag == "BPR":
+            n = len(seg)
+            payment = Payment(
+                handling=seg[1],
+                amount=D(seg[2]),
+                credit_debit=seg[3],
+                method=seg[4],
+                date=day(seg[16], reader, "BPR16") if n > 16 and seg[16] else None,
+                format=_opt(seg, 5),
+                sender_account=_bank(seg, 6) if n > 9 else None,
+                originating_company_id=_opt(seg, 10),
+                receiver_account=_bank(seg, 12) if n > 15 else None,
+            )
+            bpr_at = reader.segment_number
+        elif tag == "TRN":
+            trace = seg[2]
+            originator = _opt(seg, 3)
+        elif tag == "DTM" and seg[1] == "405":
+            produced = day(seg[2], reader, "DTM02")
+        # LX, TS3, TS2, CUR, REF*EV and others outside a claim are not in the model.
+    close_claim()
+    if payment is None:
+        raise reader.error("an 835 needs a BPR")
+    value = Remittance(
+        payment=payment,
+        trace_number=trace,
+        payer=_payer(parties.get("PR")),
+        payee=_payee(parties.get("PE")),
+        originator_id=originator,
+        production_date=produced,
+        claims=tuple(claims),
+        provider_adjustments=tuple(plb),
+        findings=(),
+        envelope=envelope,
+    )
+    found = transaction_finding(value, bpr_at)
+    if found is not None:
+        findings.append(found)
+    if not findings:
+        return value
+    # Lines are checked before their claim, claims in order, the transaction last.
+    return Remittance(
+        payment=value.payment,
+        trace_number=value.trace_number,
+        payer=value.payer,
+        payee=value.payee,
+        originator_id=value.originator_id,
+        production_date=value.production_date,
+        claims=value.claims,
+        provider_adjustments=value.provider_adjustments,
+        findings=tuple(findings),
+        envelope=envelope,
+    )
+
+
+def _provider_adjustments(
+    seg: list[str], sep: str, fiscal: date | None, out: list[ProviderAdjustment]
+) -> None:
+    """PLB: provider, fiscal period date, then up to six reason:reference / amount pairs."""
+    provider = seg[1]
+    n = len(seg)
+    for i in range(3, n, 2):
+        if not seg[i]:
+            continue
+        reason, _, reference = seg[i].partition(sep)
+        out.append(
+            ProviderAdjustment(provider, fiscal, reason, Decimal(seg[i + 1]), reference or None)
+        )
+
+
+def _payer(found: dict[str, Any] | None) -> Payer:
+    if found is None:
+        return Payer(name="")
+    n1 = found["n1"]
+    identifier = _opt(n1, 4) or found["ref"].get("2U")
+    per = found.get("per")
+    return Payer(
+        name=_opt(n1, 2) or "",
+        address=_address(found["n3"], found["n4"]),
+        identifier=identifier,
+        contact=_contact(per) if per is not None else None,
+    )
+
+
+def _payee(found: dict[str, Any] | None) -> Payee:
+    if found is None:
+        return Payee(name="")
+    n1 = found["n1"]
+    qualifier, identifier = _opt(n1, 3), _opt(n1, 4)
+    npi = identifier if qualifier == "XX" else None
+    tax_id = identifier if qualifier == "FI" else found["ref"].get("TJ")
+    other = identifier if qualifier not in ("XX", "FI") else None
+    return Payee(
+        name=_opt(n1, 2) or "",
+        npi=npi,
+        tax_id=tax_id,
+        other_id=other,
+        other_id_qualifier=qualifier if other is not None else None,
+        address=_address(found["n3"], found["n4"]),
+    )
