@@ -18,11 +18,18 @@ from gateway.app import create_app, make_sealer
 from gateway.crypto import SealError
 from gateway.delivery import Delivery
 from gateway.logs import configure_logging
-from gateway.pipeline import load_payers, run_worker, simulator_url, step_handlers
+from gateway.pipeline import (
+    load_payers,
+    run_worker,
+    simulator_config,
+    simulator_url,
+    step_handlers,
+)
 from gateway.settings import Settings, SettingsError, load_settings
 from gateway.worker import Worker
 from payers import icd10
 from payers.profile import ProfileError
+from payers.simulator.app import create_simulator_app
 
 log = structlog.get_logger("gateway.cli")
 
@@ -57,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run pipeline workers only (scale out with more)")
     worker.set_defaults(run=_worker)
 
+    simulate = commands.add_parser(
+        "simulate-payer", help="run the payer simulator alone (settings: [simulator])"
+    )
+    simulate.add_argument("--host", help="listen address (default: simulator.host)")
+    simulate.add_argument("--port", type=int, help="listen port (default: simulator.port)")
+    simulate.set_defaults(run=_simulate_payer)
+
     migrate = commands.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("revision", nargs="?", default="head", help="target (default: head)")
     migrate.set_defaults(run=_migrate)
@@ -65,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = submitters.add_subparsers(required=True, metavar="ACTION")
     create = sub.add_parser("create", help="create a submitter and print its API key once")
     create.add_argument("name")
+    create.add_argument(
+        "--operator",
+        action="store_true",
+        help="also see files that belong to no submitter (unmatched responses, dead letters)",
+    )
     create.set_defaults(run=_submitters_create)
     listing = sub.add_parser("list", help="list submitters")
     listing.set_defaults(run=_submitters_list)
@@ -107,6 +126,17 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate_payer(settings: Settings, args: argparse.Namespace) -> int:
+    payers = load_payers(settings.payers)
+    host = args.host or settings.simulator.host
+    port = args.port or settings.simulator.port
+    root = web.Application()
+    root.add_subapp("/simulator", create_simulator_app(simulator_config(settings, payers)))
+    log.info("simulating_payers", url=f"http://{host}:{port}/simulator", payers=sorted(payers))
+    web.run_app(root, host=host, port=port, access_log=None, print=None)
+    return 0
+
+
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     db.migrate_blocking(settings.database, args.revision)
     print(f"database at revision {args.revision}")
@@ -120,7 +150,7 @@ def _submitters_create(settings: Settings, args: argparse.Namespace) -> int:
             if settings.database.auto_migrate:
                 await db.migrate(engine)
             async with engine.begin() as conn:
-                return await store.create_submitter(conn, args.name)
+                return await store.create_submitter(conn, args.name, operator=args.operator)
         finally:
             await engine.dispose()
 
@@ -129,7 +159,8 @@ def _submitters_create(settings: Settings, args: argparse.Namespace) -> int:
     except IntegrityError:
         print(f"clearway: a submitter named {args.name!r} already exists", file=sys.stderr)
         return 1
-    print(f"submitter: {submitter.id} ({submitter.name})")
+    role = ", operator" if submitter.operator else ""
+    print(f"submitter: {submitter.id} ({submitter.name}{role})")
     print(f"api key:   {api_key}")
     print("Keep the API key now: it is stored only as a hash and cannot be shown again.")
     return 0
@@ -145,7 +176,7 @@ def _submitters_list(settings: Settings, args: argparse.Namespace) -> int:
             await engine.dispose()
 
     for submitter in asyncio.run(listing()):
-        print(f"{submitter.id}  {submitter.name}")
+        print(f"{submitter.id}  {submitter.name}{'  (operator)' if submitter.operator else ''}")
     return 0
 
 

@@ -13,14 +13,16 @@ import structlog
 from aiohttp import web
 
 from gateway import db
-from gateway.api import claims, health, payers
-from gateway.context import ENGINE, METRICS, PAYERS, SEALER, SETTINGS
+from gateway.api import claims, health, interchanges, payers
+from gateway.context import DELIVERY, ENGINE, METRICS, PAYERS, SEALER, SETTINGS
 from gateway.crypto import Sealer, load_or_create_key_file, parse_keys
+from gateway.delivery import Delivery
 from gateway.metrics import Metrics
 from gateway.middleware import request_context
-from gateway.pipeline import in_process_worker, load_payers
+from gateway.pipeline import in_process_worker, load_payers, simulator_config, simulator_url
 from gateway.settings import CryptoSettings, Settings
 from payers import icd10
+from payers.simulator.app import create_simulator_app
 
 log = structlog.get_logger("gateway.app")
 
@@ -34,11 +36,16 @@ def create_app(settings: Settings) -> web.Application:
     app[SEALER] = make_sealer(settings.crypto)
     app[PAYERS] = load_payers(settings.payers)
     icd10.warm_up()  # load ICD-10-CM now (about 2 s), not inside the first scrub
+    app[DELIVERY] = Delivery(simulator_url(settings))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(in_process_worker)
+    app.on_cleanup.append(_close_delivery)
     app.add_routes(health.routes)
     app.add_routes(claims.routes)
     app.add_routes(payers.routes)
+    app.add_routes(interchanges.routes)
+    if settings.simulator.in_process:
+        app.add_subapp("/simulator", create_simulator_app(simulator_config(settings, app[PAYERS])))
     return app
 
 
@@ -53,6 +60,10 @@ def make_sealer(settings: CryptoSettings) -> Sealer:
             advice="set CLEARWAY_CRYPTO_KEYS for production; losing this file loses the data",
         )
     return Sealer(keys)
+
+
+async def _close_delivery(app: web.Application) -> None:
+    await app[DELIVERY].close()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -16,8 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edi import codes
 from edi.ack import Acknowledgments, ImplementationAck, InterchangeAck, SegmentError
+from edi.claim_ack import ClaimAcknowledgment
 from edi.errors import EdiError
+from edi.read_277ca import read_277ca
+from edi.read_835 import read_835
 from edi.read_ack import read_acknowledgments
+from edi.remittance import ClaimPayment, Remittance
 from edi.x12 import SegmentReader
 from gateway import interchange_store as ix
 from gateway import store
@@ -71,18 +76,23 @@ def apply_handler() -> Handler:
                 return
         try:
             # Parsing is CPU work on files that can be large: keep it off the event loop.
-            kinds, acks = await asyncio.to_thread(_parse, body)
+            parsed = await asyncio.to_thread(_parse, body)
         except EdiError as error:
             async with step.finishing() as conn:
                 await ix.set_state(conn, inbound.id, ix.UNREADABLE, error=str(error)[:2000])
             log.warning("response_unreadable", interchange_id=inbound.id, error=str(error)[:200])
             return
+        kinds = parsed.kinds
         outcome = Outcome(kinds)
         async with step.finishing() as conn:
-            for ta1 in acks.interchange_acks:
+            for ta1 in parsed.acks.interchange_acks:
                 await _apply_ta1(conn, inbound, ta1, outcome)
-            for ack in acks.implementation_acks:
+            for ack in parsed.acks.implementation_acks:
                 await _apply_999(conn, inbound, ack, outcome)
+            for claim_ack in parsed.claim_acks:
+                await _apply_277ca(conn, inbound, claim_ack, outcome)
+            for remittance in parsed.remittances:
+                await _apply_835(conn, inbound, remittance, outcome)
             state = ix.UNMATCHED if outcome.unmatched else ix.APPLIED
             await ix.set_state(
                 conn,
@@ -96,12 +106,27 @@ def apply_handler() -> Handler:
     return run
 
 
-def _parse(body: bytes) -> tuple[list[str], Acknowledgments]:
+@dataclass(frozen=True)
+class Parsed:
+    kinds: list[str]
+    acks: Acknowledgments
+    claim_acks: tuple[ClaimAcknowledgment, ...]
+    remittances: tuple[Remittance, ...]
+
+
+def _parse(body: bytes) -> Parsed:
     kinds = transaction_kinds(body)
     if not kinds:
         raise EdiError("the file holds no TA1 and no transaction set")
-    acks = read_acknowledgments(body) if {"TA1", "999"} & set(kinds) else Acknowledgments((), ())
-    return kinds, acks
+    unknown = set(kinds) - {"TA1", "999", "277CA", "835"}
+    if unknown:
+        raise EdiError(f"the file holds {', '.join(sorted(unknown))}, which is not a response")
+    return Parsed(
+        kinds,
+        read_acknowledgments(body) if {"TA1", "999"} & set(kinds) else Acknowledgments((), ()),
+        read_277ca(body) if "277CA" in kinds else (),
+        read_835(body) if "835" in kinds else (),
+    )
 
 
 async def move_claim(
@@ -208,3 +233,197 @@ async def _apply_999(
         kind = "999_accepted" if accepted else "999_rejected"
         for claim_id in claim_ids:
             await move_claim(conn, claim_id, new_status, kind, detail, outcome)
+
+
+async def _find_claim(
+    conn: AsyncConnection,
+    payer_id: str,
+    patient_control_number: str,
+    *,
+    payer_claim_number: str | None = None,
+    batch_reference: str | None = None,
+) -> store.ClaimRecord | None:
+    """The claim a payer's answer is about: by CLM01 among the claims sent to that payer,
+    narrowed by the payer's claim number or the batch reference when CLM01 is not unique."""
+    candidates = await store.sent_claims_by_pcn(conn, payer_id, patient_control_number)
+    if len(candidates) <= 1:
+        return candidates[0][0] if candidates else None
+    if payer_claim_number:
+        same = [c for c, _ in candidates if c.payer_claim_number == payer_claim_number]
+        if same:
+            return same[0]
+    if batch_reference and batch_reference.isdigit():
+        same = [c for c, control in candidates if control == int(batch_reference)]
+        if same:
+            return same[0]
+    return candidates[0][0]  # the most recently sent
+
+
+# 277CA STC01-1 category -> claim status. A0 (forwarded), A5 (split), E (errors in the
+# response) and F (finalized: the 835 tells how) are recorded without moving the claim.
+def status_for_category(category: str) -> ClaimStatus | None:
+    if category in ("A1", "A2"):
+        return ClaimStatus.ACKNOWLEDGED
+    if category in ("A3", "A4", "A6", "A7", "A8"):
+        return ClaimStatus.PAYER_REJECTED
+    if category.startswith("P"):
+        return ClaimStatus.PENDED
+    return None
+
+
+async def _apply_277ca(
+    conn: AsyncConnection, inbound: ix.Interchange, ack: ClaimAcknowledgment, outcome: Outcome
+) -> None:
+    for provider in ack.providers:
+        for status in provider.claims:
+            record = await _find_claim(
+                conn,
+                inbound.payer_id,
+                status.patient_control_number,
+                payer_claim_number=status.payer_claim_control_number,
+                batch_reference=ack.receiver_trace,
+            )
+            if record is None:
+                outcome.unmatched.append(f"277CA for CLM01 {status.patient_control_number}")
+                continue
+            detail = {
+                "response_id": inbound.id,
+                "payer_claim_number": status.payer_claim_control_number,
+                "statuses": [
+                    {
+                        "category": code.category,
+                        "category_meaning": codes.describe("claim_status_category", code.category),
+                        "code": code.code,
+                        "meaning": codes.describe("claim_status", code.code),
+                        "entity": code.entity,
+                    }
+                    for s in status.statuses
+                    for code in s.codes
+                ],
+            }
+            if status.payer_claim_control_number:
+                await store.set_payer_claim_number(
+                    conn, record.id, status.payer_claim_control_number
+                )
+            new_status = status_for_category(status.category)
+            kind = f"277ca_{status.category.lower() or 'status'}"
+            if new_status is None:
+                await store.add_event(conn, record.id, kind, None, None, detail, at=store.utcnow())
+                outcome.events_only += 1
+            else:
+                await move_claim(conn, record.id, new_status, kind, detail, outcome)
+
+
+def status_for_payment(payment: ClaimPayment) -> ClaimStatus | None:
+    """CLP02 and the lines -> claim status; None for codes that settle nothing (23, 25).
+
+    PAID: adjudicated and not denied, whatever share the patient owes (PR adjustments), even
+    all of it (a claim applied to the deductible). PARTIALLY_PAID: some lines paid, others
+    denied (paid nothing with no patient share). DENIED: CLP02 4, or nothing paid and nothing
+    owed by the patient.
+    """
+    if payment.status == "22":
+        return ClaimStatus.REVERSED
+    if payment.status == "4":
+        return ClaimStatus.DENIED
+    if payment.status not in ("1", "2", "3", "19", "20", "21"):
+        return None
+    owed = payment.patient_responsibility or Decimal(0)
+    if payment.paid <= 0 and owed <= 0:
+        return ClaimStatus.DENIED
+    denied_lines = [
+        line
+        for line in payment.lines
+        if line.paid == 0 and not any(a.group == "PR" for a in line.adjustments)
+    ]
+    return ClaimStatus.PARTIALLY_PAID if denied_lines else ClaimStatus.PAID
+
+
+def _adjustments(adjustments: tuple[Any, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "group": a.group,
+            "group_meaning": codes.describe("adjustment_group", a.group),
+            "reason": a.reason,
+            "reason_meaning": codes.describe("carc", a.reason),
+            "amount": str(a.amount),
+            **({"quantity": str(a.quantity)} if a.quantity is not None else {}),
+        }
+        for a in adjustments
+    ]
+
+
+def payment_detail(payment: ClaimPayment) -> dict[str, Any]:
+    """What an 835 says of one claim, without the patient's name or member id."""
+    return {
+        "status_meaning": codes.describe("claim_payment_status", payment.status),
+        "adjustments": _adjustments(payment.adjustments),
+        "remark_codes": [
+            {"code": r, "meaning": codes.describe("rarc", r)} for r in payment.remark_codes
+        ],
+        "lines": [
+            {
+                "procedure": line.procedure.code,
+                "modifiers": list(line.procedure.modifiers),
+                "revenue_code": line.revenue_code,
+                "line_control_number": line.line_control_number,
+                "charge": str(line.charge),
+                "paid": str(line.paid),
+                "allowed": None if line.allowed_amount is None else str(line.allowed_amount),
+                "units": None if line.units is None else str(line.units),
+                "adjustments": _adjustments(line.adjustments),
+                "remark_codes": [
+                    {"code": r, "meaning": codes.describe("rarc", r)} for r in line.remark_codes
+                ],
+            }
+            for line in payment.lines
+        ],
+    }
+
+
+async def _apply_835(
+    conn: AsyncConnection, inbound: ix.Interchange, remittance: Remittance, outcome: Outcome
+) -> None:
+    for payment in remittance.claims:
+        record = await _find_claim(
+            conn,
+            inbound.payer_id,
+            payment.patient_control_number,
+            payer_claim_number=payment.payer_claim_control_number,
+        )
+        if record is None:
+            outcome.unmatched.append(f"835 for CLM01 {payment.patient_control_number}")
+            continue
+        added = await store.add_remittance(
+            conn,
+            claim_id=record.id,
+            interchange_id=inbound.id,
+            payment=payment,
+            payment_date=remittance.payment.date,
+            trace_number=remittance.trace_number,
+            detail=payment_detail(payment),
+        )
+        if not added:
+            outcome.events_only += 1  # the same payment seen before, in another file
+            continue
+        if payment.payer_claim_control_number:
+            await store.set_payer_claim_number(conn, record.id, payment.payer_claim_control_number)
+        detail = {
+            "response_id": inbound.id,
+            "trace_number": remittance.trace_number,
+            "status_code": payment.status,
+            "status_meaning": codes.describe("claim_payment_status", payment.status),
+            "charge": str(payment.total_charge),
+            "paid": str(payment.paid),
+            "patient_responsibility": str(payment.patient_responsibility or Decimal(0)),
+        }
+        new_status = status_for_payment(payment)
+        if new_status is None:
+            await store.add_event(
+                conn, record.id, "835_other", None, None, detail, at=store.utcnow()
+            )
+            outcome.events_only += 1
+        else:
+            await move_claim(
+                conn, record.id, new_status, f"835_{new_status.value}", detail, outcome
+            )

@@ -6,6 +6,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.crypto import Sealer
+from gateway.delivery import Delivery
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from payers.profile import PayerDirectory
@@ -15,3 +16,4 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 SEALER = web.AppKey("sealer", Sealer)
 METRICS = web.AppKey("metrics", Metrics)
 PAYERS = web.AppKey("payers", PayerDirectory)
+DELIVERY = web.AppKey("delivery", Delivery)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.crypto import Sealer
@@ -220,9 +220,13 @@ async def list_interchanges(
     direction: str | None = None,
     states: tuple[str, ...] = (),
     payer_id: str | None = None,
+    submitter_id: str | None = None,
     limit: int = 100,
 ) -> list[Interchange]:
+    """Newest first; with submitter_id, only that submitter's files."""
     query = select(*_COLUMNS).order_by(interchanges.c.pk.desc()).limit(limit)
+    if submitter_id:
+        query = query.where(interchanges.c.submitter_id == submitter_id)
     if direction:
         query = query.where(interchanges.c.direction == direction)
     if states:
@@ -230,3 +234,16 @@ async def list_interchanges(
     if payer_id:
         query = query.where(interchanges.c.payer_id == payer_id)
     return [Interchange(**r._asdict()) for r in await conn.execute(query)]
+
+
+async def outbound_counts(conn: AsyncConnection) -> dict[str, dict[str, int]]:
+    """Outbound interchanges per payer and state (ready, sent, dead)."""
+    rows = await conn.execute(
+        select(interchanges.c.payer_id, interchanges.c.state, func.count())
+        .where(interchanges.c.direction == OUTBOUND)
+        .group_by(interchanges.c.payer_id, interchanges.c.state)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for payer_id, state, n in rows:
+        counts.setdefault(payer_id, {})[state] = int(n)
+    return counts

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from gateway.apply_step import apply_handler
 from gateway.batch_step import batch_handler
-from gateway.context import ENGINE, PAYERS, SEALER, SETTINGS
+from gateway.context import DELIVERY, ENGINE, PAYERS, SEALER, SETTINGS
 from gateway.delivery import Delivery
 from gateway.poll_step import ensure_polls, poll_handler
 from gateway.scrub_step import scrub_handler
@@ -20,6 +20,7 @@ from gateway.settings import PayersSettings, Settings
 from gateway.submit_step import submit_handler
 from gateway.worker import Handler, Worker
 from payers.profile import PayerDirectory, load_profiles
+from payers.simulator.app import SimulatorConfig
 
 log = structlog.get_logger("gateway.pipeline")
 
@@ -54,7 +55,7 @@ async def in_process_worker(app: web.Application) -> AsyncIterator[None]:
     if not settings.worker.in_process:
         yield
         return
-    delivery = Delivery(simulator_url(settings))
+    delivery = app[DELIVERY]
     handlers = step_handlers(settings, app[PAYERS], delivery)
     worker = Worker(app[ENGINE], app[SEALER], handlers, settings.worker)
     stop = asyncio.Event()
@@ -62,7 +63,6 @@ async def in_process_worker(app: web.Application) -> AsyncIterator[None]:
     yield
     stop.set()
     await task
-    await delivery.close()
 
 
 async def run_worker(worker: Worker, payers: PayerDirectory, stop: asyncio.Event) -> None:
@@ -77,3 +77,14 @@ async def run_worker(worker: Worker, payers: PayerDirectory, stop: asyncio.Event
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 5)
     await worker.run_forever(stop)
+
+
+def simulator_config(settings: Settings, payers: PayerDirectory) -> SimulatorConfig:
+    sim = settings.simulator
+    return SimulatorConfig(
+        data_dir=Path(sim.data_dir),
+        payers=payers,
+        validate=sim.validate,
+        validate_sample_percent=sim.validate_sample_percent,
+        chaos_percent=sim.chaos_percent,
+    )

@@ -65,6 +65,9 @@ class SimulatorSettings:
     data_dir: str = "var/simulator"  # its mailboxes and what it has received
     host: str = "127.0.0.1"  # `clearway simulate-payer` listens here
     port: int = 8090
+    validate: str = "all"  # pyx12 on received 837s: all, sample or none (for load tests)
+    validate_sample_percent: int = 10
+    chaos_percent: int = 0  # share of requests answered with an outage, a drop or a stall
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,16 @@ from edi.claim import Claim
 from gateway import jobs
 from gateway.crypto import Sealer, hash_api_key, new_api_key
 from gateway.lifecycle import ClaimStatus, can_transition
-from gateway.tables import api_keys, claim_events, claims, intake_rejections, submitters
+from gateway.tables import (
+    api_keys,
+    claim_events,
+    claims,
+    intake_rejections,
+    interchange_claims,
+    interchanges,
+    remittances,
+    submitters,
+)
 
 
 def utcnow() -> datetime:
@@ -36,6 +45,7 @@ def new_id() -> str:
 class Submitter:
     id: str
     name: str
+    operator: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,12 +97,16 @@ class StaleClaim(Exception):
 # Submitters ---------------------------------------------------------------------------------
 
 
-async def create_submitter(conn: AsyncConnection, name: str) -> tuple[Submitter, str]:
+async def create_submitter(
+    conn: AsyncConnection, name: str, *, operator: bool = False
+) -> tuple[Submitter, str]:
     """Create a submitter with its first API key; the key is returned once and stored hashed."""
-    submitter = Submitter(new_id(), name)
+    submitter = Submitter(new_id(), name, operator)
     now = utcnow()
     await conn.execute(
-        insert(submitters).values(id=submitter.id, name=name, active=True, created_at=now)
+        insert(submitters).values(
+            id=submitter.id, name=name, active=True, operator=operator, created_at=now
+        )
     )
     api_key = await add_api_key(conn, submitter.id)
     return submitter, api_key
@@ -115,7 +129,7 @@ async def add_api_key(conn: AsyncConnection, submitter_id: str) -> str:
 async def submitter_by_api_key(conn: AsyncConnection, api_key: str) -> Submitter | None:
     row = (
         await conn.execute(
-            select(submitters.c.id, submitters.c.name)
+            select(submitters.c.id, submitters.c.name, submitters.c.operator)
             .join(api_keys, api_keys.c.submitter_id == submitters.c.id)
             .where(
                 api_keys.c.key_hash == hash_api_key(api_key),
@@ -124,14 +138,16 @@ async def submitter_by_api_key(conn: AsyncConnection, api_key: str) -> Submitter
             )
         )
     ).first()
-    return Submitter(row.id, row.name) if row else None
+    return Submitter(row.id, row.name, row.operator) if row else None
 
 
 async def list_submitters(conn: AsyncConnection) -> list[Submitter]:
     rows = await conn.execute(
-        select(submitters.c.id, submitters.c.name).order_by(submitters.c.name)
+        select(submitters.c.id, submitters.c.name, submitters.c.operator).order_by(
+            submitters.c.name
+        )
     )
-    return [Submitter(r.id, r.name) for r in rows]
+    return [Submitter(r.id, r.name, r.operator) for r in rows]
 
 
 # Claims -------------------------------------------------------------------------------------
@@ -454,3 +470,86 @@ async def rejection_body(conn: AsyncConnection, sealer: Sealer, rejection_id: st
     if sealed is None:
         return None
     return sealer.open(sealed, f"intake_rejections.body:{rejection_id}".encode())
+
+
+# Payer answers -------------------------------------------------------------------------------
+
+
+async def sent_claims_by_pcn(
+    conn: AsyncConnection, payer_id: str, patient_control_number: str
+) -> list[tuple[ClaimRecord, int | None]]:
+    """Claims sent to `payer_id` under this CLM01, most recently sent first, with the ISA13
+    of the interchange that carried them."""
+    rows = await conn.execute(
+        select(*_RECORD_COLUMNS, interchanges.c.control_number.label("sent_control_number"))
+        .join(interchange_claims, interchange_claims.c.claim_id == claims.c.id)
+        .join(interchanges, interchanges.c.id == interchange_claims.c.interchange_id)
+        .where(
+            claims.c.payer_id == payer_id,
+            claims.c.patient_control_number == patient_control_number,
+            interchanges.c.direction == "outbound",
+        )
+        .order_by(interchanges.c.pk.desc())
+    )
+    out = []
+    for row in rows:
+        data = row._asdict()
+        control = data.pop("sent_control_number")
+        data["status"] = ClaimStatus(data["status"])
+        out.append((ClaimRecord(**data), control))
+    return out
+
+
+async def set_payer_claim_number(conn: AsyncConnection, claim_id: str, number: str) -> None:
+    await conn.execute(
+        update(claims).where(claims.c.id == claim_id).values(payer_claim_number=number[:50])
+    )
+
+
+async def add_remittance(
+    conn: AsyncConnection,
+    *,
+    claim_id: str,
+    interchange_id: str,
+    payment: Any,
+    payment_date: date | None,
+    trace_number: str,
+    detail: dict[str, Any],
+) -> bool:
+    """Record one 835 claim payment; False when the same payment is already recorded (the
+    same claim, trace number, CLP02 and amount, re-sent in another file)."""
+    same = (
+        await conn.execute(
+            select(remittances.c.pk).where(
+                remittances.c.claim_id == claim_id,
+                remittances.c.trace_number == trace_number[:50],
+                remittances.c.status_code == payment.status,
+                remittances.c.paid == payment.paid,
+            )
+        )
+    ).first()
+    if same is not None:
+        return False
+    await conn.execute(
+        insert(remittances).values(
+            claim_id=claim_id,
+            interchange_id=interchange_id,
+            status_code=payment.status,
+            total_charge=payment.total_charge,
+            paid=payment.paid,
+            patient_responsibility=payment.patient_responsibility or Decimal(0),
+            payer_claim_number=payment.payer_claim_control_number,
+            payment_date=payment_date,
+            trace_number=trace_number[:50],
+            detail=detail,
+            received_at=utcnow(),
+        )
+    )
+    return True
+
+
+async def remittances_of(conn: AsyncConnection, claim_id: str) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        select(remittances).where(remittances.c.claim_id == claim_id).order_by(remittances.c.pk)
+    )
+    return [r._asdict() for r in rows]

@@ -83,6 +83,8 @@ submitters = Table(
     Column("id", String(36), primary_key=True),
     Column("name", String(120), nullable=False, unique=True),
     Column("active", Boolean, nullable=False),
+    # Operators also see what belongs to no submitter: unmatched and undelivered files.
+    Column("operator", Boolean, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime, nullable=False),
 )
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from gateway import jobs
 from gateway.crypto import Sealer
 from gateway.settings import WorkerSettings
+from gateway.store import StaleClaim
 
 log = structlog.get_logger("gateway.worker")
 
@@ -147,6 +148,9 @@ class Worker:
                         await jobs.defer(conn, job, self.worker_id, run_after)
                 except Retry as error:
                     await self._fail(job, str(error), error.after_seconds, error.max_attempts)
+                except StaleClaim:
+                    # Another step moved the same claim first: redo this one against it.
+                    await self._fail(job, "claim changed concurrently", 0.0, None)
                 except Exception as error:
                     log.error("job_failed", error_type=type(error).__name__, exc_info=error)
                     await self._fail(job, type(error).__name__, None, None)

@@ -71,7 +71,7 @@ def duplicate_fingerprint(claim: Claim) -> str:
         "responses are matched back to claims by it. SNIP has no type for cross-claim edits; "
         "filed under 7 as the submitter's agreement with the clearinghouse."
     ),
-    failing_example='patient_control_number "PCN-2026-0001" already accepted',
+    failing_example='patient_control_number "PCN-2026-0004" already accepted',
 )
 def duplicate_control_number(claim: Claim, ctx: ScrubContext) -> Iterator[Violation]:
     for prior in ctx.prior_claims:
@@ -94,7 +94,7 @@ def duplicate_control_number(claim: Claim, ctx: ScrubContext) -> Iterator[Violat
         "payer, dates of service, procedures and charges under another patient control "
         "number. Replacements and voids are not checked."
     ),
-    failing_example="the same office visit sent again as PCN-2026-0001B",
+    failing_example="the same office visit sent again as PCN-2026-0004B",
 )
 def likely_duplicate(claim: Claim, ctx: ScrubContext) -> Iterator[Violation]:
     if not ctx.prior_claims or claim.frequency_code in ("7", "8"):

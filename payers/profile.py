@@ -73,7 +73,7 @@ class Simulation:
     """The [simulator] table: how the bundled payer simulator answers this payer's claims.
 
     Shares are whole percents of claims, chosen deterministically from the patient control
-    number, applied in this order; the rest is paid.
+    number, applied in the order below; the rest is paid.
     """
 
     reject_percent: int = 5  # 277CA A7 (rejected for invalid information)
@@ -84,6 +84,7 @@ class Simulation:
     deny_rarc: str = "N130"  # remark code with denials
     patient_share_percent: int = 40  # paid with deductible and coinsurance (group PR)
     reverse_percent: int = 5  # paid, then reversed (CLP02 22) and paid again
+    partial_percent: int = 5  # the first line paid, the others denied (deny_carc)
     allowed_percent: int = 80  # allowed amount as a share of the charge; CO-45 the rest
     coinsurance_percent: int = 20  # PR-2 on the allowed amount
     deductible: str = "25.00"  # PR-1 taken first from the allowed amount

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -155,6 +156,70 @@ async def get_claim_events(request: web.Request) -> web.Response:
     )
 
 
+@routes.get("/v1/claims/{claim_id}/remittance")
+async def get_remittance(request: web.Request) -> web.Response:
+    """What the payer paid, adjusted and why, and what the patient owes (net of reversals)."""
+    submitter = await authenticate(request)
+    async with request.app[ENGINE].connect() as conn:
+        record = await _owned_claim(conn, request, submitter)
+        payments = await store.remittances_of(conn, record.id)
+    return web.json_response(remittance_view(record, payments))
+
+
+def remittance_view(record: store.ClaimRecord, payments: list[dict[str, Any]]) -> dict[str, Any]:
+    paid = sum((p["paid"] for p in payments), Decimal(0))
+    by_reason: dict[tuple[str, str], dict[str, Any]] = {}
+    for payment in payments:
+        adjustments = list(payment["detail"].get("adjustments", []))
+        for line in payment["detail"].get("lines", []):
+            adjustments += line["adjustments"]
+        for a in adjustments:
+            key = (a["group"], a["reason"])
+            entry = by_reason.setdefault(
+                key,
+                {
+                    "group": a["group"],
+                    "group_meaning": a["group_meaning"],
+                    "reason": a["reason"],
+                    "reason_meaning": a["reason_meaning"],
+                    "amount": Decimal(0),
+                },
+            )
+            entry["amount"] += Decimal(a["amount"])
+    adjustments = [
+        {**e, "amount": str(e["amount"])} for e in by_reason.values() if e["amount"] != 0
+    ]
+    patient = [a for a in adjustments if a["group"] == "PR"]
+    return {
+        "claim_id": record.id,
+        "status": record.status.value,
+        "payer_claim_number": record.payer_claim_number,
+        "total_charge": str(record.total_charge),
+        "paid": str(paid),
+        "patient_responsibility": {
+            "total": str(sum((Decimal(a["amount"]) for a in patient), Decimal(0))),
+            "by_reason": patient,
+        },
+        "adjustments": adjustments,
+        "payments": [
+            {
+                "status_code": p["status_code"],
+                "status_meaning": p["detail"].get("status_meaning"),
+                "total_charge": str(p["total_charge"]),
+                "paid": str(p["paid"]),
+                "patient_responsibility": str(p["patient_responsibility"]),
+                "payer_claim_number": p["payer_claim_number"],
+                "payment_date": p["payment_date"].isoformat() if p["payment_date"] else None,
+                "trace_number": p["trace_number"],
+                "remark_codes": p["detail"].get("remark_codes", []),
+                "lines": p["detail"].get("lines", []),
+                "received_at": p["received_at"].isoformat(),
+            }
+            for p in payments
+        ],
+    }
+
+
 @routes.get("/v1/claims")
 async def list_claims(request: web.Request) -> web.Response:
     submitter = await authenticate(request)
@@ -254,6 +319,7 @@ def claim_summary(record: store.ClaimRecord) -> dict[str, Any]:
         "payer_id": record.payer_id,
         "patient_control_number": record.patient_control_number,
         "frequency_code": record.frequency_code,
+        "payer_claim_number": record.payer_claim_number,
         "total_charge": str(record.total_charge),
         "service_date_start": record.service_date_start.isoformat(),
         "service_date_end": record.service_date_end.isoformat(),
@@ -262,5 +328,6 @@ def claim_summary(record: store.ClaimRecord) -> dict[str, Any]:
         "links": {
             "self": f"/v1/claims/{record.id}",
             "events": f"/v1/claims/{record.id}/events",
+            "remittance": f"/v1/claims/{record.id}/remittance",
         },
     }

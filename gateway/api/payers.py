@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway import interchange_store as ix
 from gateway.auth import authenticate
-from gateway.context import PAYERS
+from gateway.context import DELIVERY, ENGINE, PAYERS
 from payers.profile import describe_profiles
 
 routes = web.RouteTableDef()
@@ -14,4 +15,23 @@ routes = web.RouteTableDef()
 @routes.get("/v1/payers")
 async def list_payers(request: web.Request) -> web.Response:
     await authenticate(request)
-    return web.json_response({"items": describe_profiles(request.app[PAYERS])})
+    payers = request.app[PAYERS]
+    health = request.app[DELIVERY].health()
+    async with request.app[ENGINE].connect() as conn:
+        counts = await ix.outbound_counts(conn)
+    items = []
+    for description in describe_profiles(payers):
+        payer_id = description["payer_id"]
+        delivery = payers[payer_id].delivery
+        items.append(
+            {
+                **description,
+                "delivery": {
+                    "transport": delivery.transport,
+                    # This process's view: each process keeps its own circuit breaker.
+                    **health.get(payer_id, {"circuit": "closed", "consecutive_failures": 0}),
+                    "interchanges": counts.get(payer_id, {}),
+                },
+            }
+        )
+    return web.json_response({"items": items})

@@ -1,4 +1,5 @@
-"""Remittances (835 claim payments applied to claims) and the payer's claim number on claims.
+"""Remittances (835 claim payments applied to claims), the payer's claim number on claims, and
+operator submitters (who also see files that belong to no submitter).
 
 Revision ID: 0004
 Revises: 0003
@@ -17,6 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("submitters") as batch_op:
+        batch_op.add_column(sa.Column("operator", sa.Boolean(), nullable=False, server_default="0"))
     with op.batch_alter_table("claims") as batch_op:
         batch_op.add_column(sa.Column("payer_claim_number", sa.String(length=50), nullable=True))
     op.create_table(
@@ -58,3 +61,5 @@ def downgrade() -> None:
     op.drop_table("remittances")
     with op.batch_alter_table("claims") as batch_op:
         batch_op.drop_column("payer_claim_number")
+    with op.batch_alter_table("submitters") as batch_op:
+        batch_op.drop_column("operator")

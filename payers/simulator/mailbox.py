@@ -88,6 +88,7 @@ class Ledger:
     def next_control_number(self) -> int:
         """The simulator's own ISA13 sequence for the files it sends."""
         counter = self.path.with_name("control-number")
+        counter.parent.mkdir(parents=True, exist_ok=True)
         value = int(counter.read_text()) + 1 if counter.exists() else 1
         counter.write_text(str(value))
         return value

@@ -91,7 +91,7 @@ def test_serve_submit_and_read_back(workdir: tuple[Path, dict[str, str]]) -> Non
         status, detail = http(
             "GET", f"{base}/v1/claims/{claim['id']}", Authorization=f"Bearer {api_key}"
         )
-        assert status == 200 and detail["claim"]["patient_control_number"] == "PCN-2026-0001"
+        assert status == 200 and detail["claim"]["patient_control_number"] == "PCN-2026-0004"
         status, events = http(
             "GET", f"{base}/v1/claims/{claim['id']}/events", Authorization=f"Bearer {api_key}"
         )

@@ -139,7 +139,7 @@ def _prior(pcn: str, status: str, received: date, key: str = "unrelated") -> Pri
     return PriorClaim("clm_prior_1", pcn, status, received, key)
 
 
-OFFICE_PCN = "PCN-2026-0001"
+OFFICE_PCN = "PCN-2026-0004"
 OFFICE_KEY = duplicate_fingerprint(example("professional-office-visit"))
 
 
@@ -227,9 +227,9 @@ CASES: dict[str, Case] = {
     ),
     "LIKELY_DUPLICATE": Case(
         "office",
-        prior=(_prior("PCN-2026-0001B", "PAID", date(2026, 11, 5), OFFICE_KEY),),
+        prior=(_prior("PCN-2026-0004B", "PAID", date(2026, 11, 5), OFFICE_KEY),),
         # outside SIMCOM01's 90-day look-back
-        silent_prior=(_prior("PCN-2026-0001B", "PAID", date(2026, 8, 1), OFFICE_KEY),),
+        silent_prior=(_prior("PCN-2026-0004B", "PAID", date(2026, 8, 1), OFFICE_KEY),),
     ),
     # payer rules
     "PAYER_ID_MISMATCH": Case("office", lambda c: payer(c, payer_id="SIMCOM09")),

@@ -1,0 +1,118 @@
+"""Interchanges API: the X12 files sent to payers and received from them, and re-driving
+dead-lettered ones.
+
+A submitter sees its own outbound files; operators also see inbound files, including those
+that matched no claim (?unmatched=true), since those belong to no submitter yet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway import interchange_store as ix
+from gateway import jobs, store
+from gateway.auth import authenticate
+from gateway.context import ENGINE
+from gateway.errors import BadRequest, Conflict, NotFound
+from gateway.lifecycle import ClaimStatus
+
+routes = web.RouteTableDef()
+_STATES = {
+    ix.READY,
+    ix.SENT,
+    ix.DEAD,
+    ix.RECEIVED,
+    ix.APPLIED,
+    ix.UNMATCHED,
+    ix.DUPLICATE,
+    ix.UNREADABLE,
+}
+
+
+def summary(i: ix.Interchange) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "direction": i.direction,
+        "payer_id": i.payer_id,
+        "kind": i.kind,
+        "control_number": i.control_number,
+        "state": i.state,
+        "sha256": i.sha256,
+        "size": i.size,
+        "claim_count": i.claim_count,
+        "attempts": i.attempts,
+        "last_error": i.last_error,
+        "detail": i.detail,
+        "created_at": i.created_at.isoformat(),
+        "updated_at": i.updated_at.isoformat(),
+        "sent_at": i.sent_at.isoformat() if i.sent_at else None,
+    }
+
+
+def _visible(submitter: store.Submitter, interchange: ix.Interchange) -> bool:
+    return submitter.operator or interchange.submitter_id == submitter.id
+
+
+@routes.get("/v1/interchanges")
+async def list_interchanges(request: web.Request) -> web.Response:
+    submitter = await authenticate(request)
+    query = request.query
+    states = tuple(s for raw in query.getall("state", []) for s in raw.split(",") if s)
+    if set(states) - _STATES:
+        raise BadRequest(
+            "Unknown state.",
+            errors=[{"parameter": "state", "message": "one of " + ", ".join(sorted(_STATES))}],
+        )
+    direction = query.get("direction")
+    if direction not in (None, ix.OUTBOUND, ix.INBOUND):
+        raise BadRequest(
+            "Unknown direction.",
+            errors=[{"parameter": "direction", "message": "outbound or inbound"}],
+        )
+    if query.get("unmatched") == "true":
+        direction, states = ix.INBOUND, (ix.UNMATCHED,)
+    async with request.app[ENGINE].connect() as conn:
+        found = await ix.list_interchanges(
+            conn,
+            direction=direction,
+            states=states,
+            payer_id=query.get("payer_id"),
+            submitter_id=None if submitter.operator else submitter.id,
+        )
+    return web.json_response({"items": [summary(i) for i in found]})
+
+
+@routes.get("/v1/interchanges/{interchange_id}")
+async def get_interchange(request: web.Request) -> web.Response:
+    submitter = await authenticate(request)
+    async with request.app[ENGINE].connect() as conn:
+        found = await ix.get_interchange(conn, request.match_info["interchange_id"])
+        if found is None or not _visible(submitter, found):
+            raise NotFound("No such interchange for this submitter.")
+        claim_ids = [c for c, _ in await ix.claims_of(conn, found.id)]
+    return web.json_response({**summary(found), "claim_ids": claim_ids})
+
+
+@routes.post("/v1/interchanges/{interchange_id}/redrive")
+async def redrive(request: web.Request) -> web.Response:
+    """Send a dead-lettered interchange again: the same stored bytes, the same control number."""
+    submitter = await authenticate(request)
+    async with request.app[ENGINE].begin() as conn:
+        found = await ix.get_interchange(conn, request.match_info["interchange_id"])
+        if found is None or not _visible(submitter, found) or found.direction != ix.OUTBOUND:
+            raise NotFound("No such outbound interchange for this submitter.")
+        if found.state != ix.DEAD:
+            raise Conflict(
+                f"Only dead-lettered interchanges can be re-driven; this one is {found.state}."
+            )
+        await ix.set_state(conn, found.id, ix.READY, error=None, detail=found.detail)
+        for claim_id, _ in await ix.claims_of(conn, found.id):
+            record = await store.get_claim(conn, claim_id)
+            if record is not None and record.status is ClaimStatus.FAILED:
+                await store.change_status(
+                    conn, record, ClaimStatus.TRANSLATED, "redriven", {"interchange_id": found.id}
+                )
+        await jobs.enqueue(conn, "submit", payload={"interchange_id": found.id})
+    return web.json_response({"id": found.id, "state": ix.READY}, status=202)

@@ -1,0 +1,235 @@
+"""What the simulator sends back for one accepted 837 file, and when (pure but for the
+control numbers it draws): a 277CA for every claim, then 835s for those it adjudicates.
+
+    277CA   after ack_delay_seconds: A2 accepted (with REF*1K), A7 rejected, P1 pended
+    835     after ack + remit delays: paid, paid with patient share, denied, paid-to-be-reversed
+    835     after ack + 2 x remit delay: pended claims paid; reversals (CLP02 22) and repayments
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from decimal import Decimal
+
+from edi.claim import Claim
+from edi.claim_ack import (
+    ClaimAcknowledgment,
+    ClaimStatus,
+    Party,
+    ProviderStatus,
+    Status,
+    StatusCode,
+)
+from edi.envelope import EnvelopeParams
+from edi.remittance import ClaimPayment, Payee, Payment, Remittance
+from edi.remittance import Payer as RemittancePayer
+from edi.write_277ca import build_277ca
+from edi.write_835 import build_835
+from payers.profile import PayerProfile
+from payers.simulator.adjudication import (
+    Outcome,
+    adjudicate,
+    outcome_for,
+    payer_claim_number,
+    reversal_of,
+)
+
+Planned = tuple[str, bytes, float]  # file name, content, seconds from now until collectable
+
+
+def plan_responses(
+    profile: PayerProfile,
+    claims: list[Claim],
+    *,
+    control_number: int,
+    receiver_id: str,
+    now: datetime,
+    next_control_number: Callable[[], int],
+) -> Iterator[Planned]:
+    if not claims:
+        return
+    sim = profile.simulator
+    decided = [(claim, outcome_for(claim.patient_control_number, sim)) for claim in claims]
+
+    def params() -> EnvelopeParams:
+        number = next_control_number()
+        return EnvelopeParams(
+            sender_id=profile.payer_id,
+            receiver_id=receiver_id,
+            interchange_control_number=number,
+            group_control_number=number,
+            transaction_control_number=1,
+            created=now,
+            usage_indicator="P" if profile.usage == "production" else "T",
+        )
+
+    ack_params = params()
+    ack = claim_acknowledgment(profile, decided, control_number=control_number, now=now)
+    yield (
+        f"277CA-{ack_params.interchange_control_number:09d}.x12",
+        build_277ca([ack], ack_params).encode(),
+        float(sim.ack_delay_seconds),
+    )
+
+    first: list[ClaimPayment] = []
+    later: list[ClaimPayment] = []
+    for claim, outcome in decided:
+        if outcome == "rejected":
+            continue
+        number = payer_claim_number(profile.payer_id, claim.patient_control_number, control_number)
+        payment = adjudicate(claim, sim, outcome, payer_claim_control_number=number)
+        if outcome == "pended":
+            later.append(payment)
+        elif outcome == "reversed":
+            first.append(payment)
+            later += [reversal_of(payment), payment]
+        else:
+            first.append(payment)
+    payees = {claim.patient_control_number: claim for claim, _ in decided}
+    for delay, payments in (
+        (sim.ack_delay_seconds + sim.remit_delay_seconds, first),
+        (sim.ack_delay_seconds + 2 * sim.remit_delay_seconds, later),
+    ):
+        if not payments:
+            continue
+        remit_params = params()
+        remittances = remittances_for(profile, payments, payees, remit_params, now)
+        yield (
+            f"835-{remit_params.interchange_control_number:09d}.x12",
+            build_835(remittances, remit_params).encode(),
+            float(delay),
+        )
+
+
+_STATUS: dict[str, tuple[str, str]] = {
+    # outcome -> (STC01-1 category, STC01-2 status code)
+    "pended": ("P1", "20"),  # pending, in process / accepted for processing
+}
+
+
+def claim_acknowledgment(
+    profile: PayerProfile,
+    decided: list[tuple[Claim, Outcome]],
+    *,
+    control_number: int,
+    now: datetime,
+) -> ClaimAcknowledgment:
+    """One 277CA for the file: every claim's status under its billing provider."""
+    sim = profile.simulator
+    today = now.date()
+    by_provider: dict[str, list[ClaimStatus]] = {}
+    providers: dict[str, Party] = {}
+    accepted = rejected = 0
+    accepted_amount = rejected_amount = Decimal(0)
+    for claim, outcome in decided:
+        bp = claim.billing_provider
+        providers.setdefault(
+            bp.npi,
+            Party(
+                name=bp.organization_name or bp.last_name or "PROVIDER",
+                identifier=bp.npi,
+                identifier_qualifier="XX",
+                first_name=bp.first_name,
+                is_person=bp.organization_name is None,
+            ),
+        )
+        number = payer_claim_number(profile.payer_id, claim.patient_control_number, control_number)
+        if outcome == "rejected":
+            code = sim.reject_status_codes[
+                int(claim.patient_control_number.encode().hex(), 16) % len(sim.reject_status_codes)
+            ]
+            status = StatusCode("A7", code, None)
+            action, payer_number = "U", None
+            rejected += 1
+            rejected_amount += claim.total_charge
+        else:
+            category, code = _STATUS.get(outcome, ("A2", "20"))
+            status = StatusCode(category, code, None)
+            action, payer_number = "WQ", number
+            accepted += 1
+            accepted_amount += claim.total_charge
+        person = claim.patient or claim.subscriber
+        by_provider.setdefault(bp.npi, []).append(
+            ClaimStatus(
+                patient=Party(
+                    name=person.last_name,
+                    identifier=claim.subscriber.member_id,
+                    identifier_qualifier="MI",
+                    first_name=person.first_name,
+                    is_person=True,
+                ),
+                patient_control_number=claim.patient_control_number,
+                statuses=(Status(status, today, action, claim.total_charge),),
+                payer_claim_control_number=payer_number,
+                service_date=claim.service_date_start,
+                service_end_date=claim.service_date_end
+                if claim.service_date_end != claim.service_date_start
+                else None,
+            )
+        )
+    return ClaimAcknowledgment(
+        reference=f"{control_number:09d}",
+        created=today,
+        source=Party(profile.name, profile.payer_id, "PI"),
+        source_trace=f"{control_number:09d}",
+        received_date=today,
+        processed_date=today,
+        receiver=Party("CLEARINGHOUSE", "CLEARWAY", "46"),
+        receiver_trace=f"{control_number:09d}",
+        receiver_statuses=(Status(StatusCode("A1", "19", None), today, None, None),),
+        providers=tuple(
+            ProviderStatus(
+                provider=providers[npi],
+                trace_number=f"{control_number:09d}-{i + 1}",
+                statuses=(Status(StatusCode("A1", "19", None), today, None, None),),
+                claims=tuple(statuses),
+            )
+            for i, (npi, statuses) in enumerate(by_provider.items())
+        ),
+        accepted_quantity=accepted,
+        rejected_quantity=rejected,
+        accepted_amount=accepted_amount,
+        rejected_amount=rejected_amount,
+    )
+
+
+def remittances_for(
+    profile: PayerProfile,
+    payments: list[ClaimPayment],
+    claims: dict[str, Claim],
+    params: EnvelopeParams,
+    now: datetime,
+) -> list[Remittance]:
+    """One 835 transaction per payee (billing provider)."""
+    by_payee: dict[str, list[ClaimPayment]] = {}
+    for payment in payments:
+        npi = claims[payment.patient_control_number].billing_provider.npi
+        by_payee.setdefault(npi, []).append(payment)
+    remittances = []
+    for i, (npi, group) in enumerate(by_payee.items()):
+        bp = next(c.billing_provider for c in claims.values() if c.billing_provider.npi == npi)
+        total = sum((p.paid for p in group), Decimal(0))
+        remittances.append(
+            Remittance(
+                payment=Payment(
+                    handling="C" if total > 0 else "H",
+                    amount=total,
+                    credit_debit="C",
+                    method="ACH" if total > 0 else "NON",
+                    date=now.date(),
+                    format="CCP" if total > 0 else None,
+                ),
+                trace_number=f"{params.interchange_control_number:09d}{i + 1:03d}",
+                payer=RemittancePayer(name=profile.name, identifier=profile.payer_id),
+                payee=Payee(
+                    name=bp.organization_name or bp.last_name or "PROVIDER",
+                    npi=bp.npi,
+                    tax_id=bp.tax_id,
+                ),
+                originator_id="1" + bp.tax_id,
+                production_date=now.date(),
+                claims=tuple(group),
+            )
+        )
+    return remittances

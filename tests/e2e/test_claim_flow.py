@@ -1,0 +1,260 @@
+"""Claims from JSON to their final status through the in-process payer simulator.
+
+The gateway app is served for real (the simulator is reached over HTTP at /simulator), and
+workers run in the test's event loop. Payer profiles are the shipped ones with their response
+delays set to zero, so outcomes come as fast as the worker can poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from edi.claim_json import claim_to_json
+from edi.read_835 import read_835
+from edi.validate import AckControl, validate
+from gateway import interchange_store as ix
+from gateway.app import create_app
+from gateway.context import DELIVERY, ENGINE, PAYERS, SEALER, SETTINGS
+from gateway.pipeline import step_handlers
+from gateway.poll_step import ensure_polls
+from gateway.settings import PayersSettings, Settings, SimulatorSettings
+from gateway.tables import interchanges
+from gateway.tables import jobs as jobs_table
+from gateway.worker import Worker
+from payers.profile import bundled_profiles_dir
+from payers.simulator.adjudication import outcome_for
+from tests.conftest import auth, example, new_submitter
+from tests.unit.scrub_cases import clean_claims
+
+CLAIMS = 120  # 1,000 run in benchmarks/bench_e2e.py
+
+FINAL = {
+    "paid",
+    "partially_paid",
+    "denied",
+    "payer_rejected",
+    "x12_rejected",
+    "scrub_rejected",
+    "failed",
+}
+
+
+@pytest.fixture
+def fast_profiles(tmp_path: Path) -> Path:
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    for source in bundled_profiles_dir().glob("*.toml"):
+        text = source.read_text()
+        text = re.sub(r"(?m)^(ack_delay_seconds|remit_delay_seconds) = .*$", "", text)
+        text = re.sub(r"(?m)^poll_interval_seconds = .*$", "poll_interval_seconds = 0", text)
+        text = text.replace(
+            "[simulator]\n", "[simulator]\nack_delay_seconds = 0\nremit_delay_seconds = 0\n"
+        )
+        (folder / source.name).write_text(text)
+    return folder
+
+
+@pytest.fixture
+def flow_settings(settings: Settings, fast_profiles: Path, tmp_path: Path) -> Settings:
+    return Settings(
+        server=settings.server,
+        database=settings.database,
+        crypto=settings.crypto,
+        logging=settings.logging,
+        worker=settings.worker,
+        payers=PayersSettings(profiles_dir=str(fast_profiles)),
+        x12=settings.x12,
+        simulator=SimulatorSettings(data_dir=str(tmp_path / "simulator")),
+    )
+
+
+@pytest.fixture
+async def gateway(aiohttp_client: Any, flow_settings: Settings) -> Any:
+    client = await aiohttp_client(create_app(flow_settings))
+    client.app[DELIVERY].simulator_url = str(client.make_url("/simulator"))
+    return client
+
+
+async def drive(client: Any, done: Callable[[], Awaitable[bool]], *, seconds: float = 120) -> None:
+    """Run the pipeline's steps in this event loop until `done()` is true."""
+    app = client.app
+    settings = app[SETTINGS]
+    handlers = step_handlers(settings, app[PAYERS], app[DELIVERY])
+    worker = Worker(app[ENGINE], app[SEALER], handlers, settings.worker)
+    await ensure_polls(app[ENGINE], app[PAYERS])
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not (await done() and await _only_polls_left(app)):
+        assert loop.time() < deadline, "claims did not reach a final status in time"
+        if await worker.run_once() == 0:
+            await asyncio.sleep(0.05)
+
+
+async def _only_polls_left(app: Any) -> bool:
+    async with app[ENGINE].connect() as conn:
+        pending = await conn.execute(
+            select(jobs_table.c.kind).where(jobs_table.c.state.in_(["ready", "running"]))
+        )
+        return set(pending.scalars()) <= {"poll"}
+
+
+async def submit(client: Any, api_key: str, claim: dict[str, Any]) -> str:
+    response = await client.post(
+        "/v1/claims",
+        data=json.dumps(claim),
+        headers=auth(api_key, **{"Content-Type": "application/json"}),
+    )
+    assert response.status == 202, await response.text()
+    return str((await response.json())["id"])
+
+
+async def get(client: Any, api_key: str, path: str) -> Any:
+    response = await client.get(path, headers=auth(api_key))
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+async def all_final(client: Any, api_key: str, ids: list[str]) -> bool:
+    for claim_id in ids:
+        if (await get(client, api_key, f"/v1/claims/{claim_id}"))["status"] not in FINAL:
+            return False
+    return True
+
+
+async def outbound_837s(client: Any) -> list[str]:
+    async with client.app[ENGINE].connect() as conn:
+        ids = (
+            await conn.execute(
+                select(interchanges.c.id).where(interchanges.c.direction == ix.OUTBOUND)
+            )
+        ).scalars()
+        return [
+            (await ix.interchange_body(conn, client.app[SEALER], i)).decode() for i in list(ids)
+        ]
+
+
+@pytest.mark.parametrize(
+    ("name", "pcn"),
+    [
+        # Acute bronchitis: J20.9, established patient visit 99213, chest X-ray 71046.
+        ("professional-office-visit.json", "PCN-2026-0004"),
+        # Pre-operative clearance: Z01.818 first, then the knee arthritis behind the surgery.
+        ("preoperative-clearance.json", "PCN-2026-0006"),
+    ],
+)
+async def test_worked_scenario_to_paid_with_patient_share(
+    gateway: Any, name: str, pcn: str
+) -> None:
+    _, api_key = await new_submitter(gateway)
+    claim = example(name)
+    assert claim["patient_control_number"] == pcn
+    claim_id = await submit(gateway, api_key, claim)
+    await drive(gateway, lambda: all_final(gateway, api_key, [claim_id]))
+
+    view = await get(gateway, api_key, f"/v1/claims/{claim_id}")
+    assert view["status"] == "paid"
+    assert view["payer_claim_number"]
+    (sent,) = await outbound_837s(gateway)
+    report = validate(sent, AckControl(1, 1, 1, datetime.now(UTC)))
+    assert report.ok, report.issues
+    assert f"CLM*{pcn}*" in sent
+
+    remittance = await get(gateway, api_key, f"/v1/claims/{claim_id}/remittance")
+    share = remittance["patient_responsibility"]
+    assert Decimal(share["total"]) > 0
+    assert {r["reason"] for r in share["by_reason"]} <= {"1", "2", "3"}
+    assert any(r["reason_meaning"] != "unknown code" for r in share["by_reason"])
+    charge = Decimal(remittance["total_charge"])
+    adjusted = sum(Decimal(a["amount"]) for a in remittance["adjustments"])
+    assert Decimal(remittance["paid"]) == charge - adjusted  # 835 balancing, as shown
+
+    events = await get(gateway, api_key, f"/v1/claims/{claim_id}/events")
+    kinds = [e["kind"] for e in events["items"]]
+    assert kinds[:4] == ["received", "scrubbed", "translated", "submitted"]
+    assert "999_accepted" in kinds and "277ca_a2" in kinds and "835_paid" in kinds
+
+
+def predicted(claim: dict[str, Any], profiles: Any) -> str:
+    outcome = outcome_for(
+        claim["patient_control_number"], profiles[claim["payer"]["payer_id"]].simulator
+    )
+    if outcome == "rejected":
+        return "payer_rejected"
+    if outcome == "denied":
+        return "denied"
+    if outcome == "partial" and len(claim["service_lines"]) > 1:
+        return "partially_paid"
+    return "paid"
+
+
+def varied_claims(count: int) -> list[dict[str, Any]]:
+    """Clean claims for every shipped payer, with distinct control numbers and charges."""
+    bases = [claim_to_json(c) for c in clean_claims().values()]
+    claims = []
+    for n in range(count):
+        claim = copy.deepcopy(bases[n % len(bases)])
+        claim["patient_control_number"] = f"E2E-{n:05d}"
+        for i, line in enumerate(claim["service_lines"]):
+            line["line_control_number"] = f"E2E-{n:05d}-{i + 1}"
+        bump = Decimal(n % 37)
+        claim["service_lines"][0]["charge"] = str(
+            Decimal(claim["service_lines"][0]["charge"]) + bump
+        )
+        claim["total_charge"] = str(sum(Decimal(line["charge"]) for line in claim["service_lines"]))
+        for other in claim.get("other_payers", []):
+            other.pop("paid_amount", None)  # keep COB balanced after the charge change
+            other["adjustments"] = []
+        for line in claim["service_lines"]:
+            line.pop("adjudications", None)
+        claims.append(claim)
+    return claims
+
+
+async def test_many_claims_reach_the_predicted_status(gateway: Any) -> None:
+    _, api_key = await new_submitter(gateway)
+    claims = varied_claims(CLAIMS)
+    ids = [await submit(gateway, api_key, claim) for claim in claims]
+    await drive(gateway, lambda: all_final(gateway, api_key, ids), seconds=600)
+
+    profiles = gateway.app[PAYERS]
+    paid_total = Decimal(0)
+    for claim, claim_id in zip(claims, ids, strict=True):
+        view = await get(gateway, api_key, f"/v1/claims/{claim_id}")
+        assert view["status"] == predicted(claim, profiles), (claim["patient_control_number"], view)
+        kinds = [
+            e["kind"]
+            for e in (await get(gateway, api_key, f"/v1/claims/{claim_id}/events"))["items"]
+        ]
+        assert kinds[:4] == ["received", "scrubbed", "translated", "submitted"], kinds
+        assert "999_accepted" in kinds and any(k.startswith("277ca_") for k in kinds)
+        if view["status"] != "payer_rejected":
+            paid_total += Decimal(
+                (await get(gateway, api_key, f"/v1/claims/{claim_id}/remittance"))["paid"]
+            )
+
+    # What the claims show as paid is what the 835s paid.
+    async with gateway.app[ENGINE].connect() as conn:
+        rows = (
+            await conn.execute(
+                select(interchanges.c.id).where(
+                    interchanges.c.direction == ix.INBOUND, interchanges.c.state == ix.APPLIED
+                )
+            )
+        ).scalars()
+        bodies = [await ix.interchange_body(conn, gateway.app[SEALER], i) for i in list(rows)]
+    remitted = sum(
+        (r.payment.amount for body in bodies if b"*835*" in body for r in read_835(body)),
+        Decimal(0),
+    )
+    assert paid_total == remitted
