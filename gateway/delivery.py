@@ -74,7 +74,7 @@ class Delivery:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         url = delivery.url or f"{self.simulator_url.rstrip('/')}/{profile.payer_id}"
-        return HttpMailbox(self._session, url)
+        return HttpMailbox(self._session, url, timeout=float(delivery.timeout_seconds))
 
     def breaker(self, profile: PayerProfile) -> Breaker:
         if profile.payer_id not in self._breakers:

@@ -132,6 +132,25 @@ async def defer(conn: AsyncConnection, job: Job, worker_id: str, run_after: date
     )
 
 
+async def reschedule(conn: AsyncConnection, job: Job, worker_id: str, run_after: datetime) -> bool:
+    """Run a recurring job again later, reusing its row (a poll every few seconds would
+    otherwise add a row each time). False when the lease was lost."""
+    result = await conn.execute(
+        update(jobs)
+        .where(jobs.c.pk == job.pk, jobs.c.locked_by == worker_id, jobs.c.state == RUNNING)
+        .values(
+            state=READY,
+            run_after=run_after,
+            attempts=0,
+            locked_by=None,
+            locked_until=None,
+            last_error=None,
+            updated_at=datetime.now(UTC),
+        )
+    )
+    return result.rowcount == 1
+
+
 async def bury(conn: AsyncConnection, job: Job, worker_id: str, error: str) -> None:
     """Give up on a job: it stays in the table as dead, visible and re-drivable."""
     await conn.execute(

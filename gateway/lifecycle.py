@@ -28,6 +28,9 @@ class ClaimStatus(StrEnum):
 
 S = ClaimStatus
 _ADJUDICATED = {S.PAID, S.PARTIALLY_PAID, S.DENIED}
+_PAYER_ANSWERS = {S.ACCEPTED, S.X12_REJECTED, S.ACKNOWLEDGED, S.PAYER_REJECTED, S.PENDED} | (
+    _ADJUDICATED
+)
 # Responses can arrive out of order (an 835 before its 277CA, a 277CA before the 999), so any
 # status the claim is "with the payer" in may move straight to a later payer answer.
 _WITH_PAYER = {S.SUBMITTED, S.ACCEPTED, S.ACKNOWLEDGED, S.PENDED}
@@ -36,11 +39,12 @@ TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
     S.RECEIVED: frozenset({S.SCRUBBED, S.SCRUB_REJECTED}),
     S.SCRUBBED: frozenset({S.TRANSLATED, S.FAILED}),  # FAILED: the 837 has no place for a value
     S.SCRUB_REJECTED: frozenset(),
-    S.TRANSLATED: frozenset({S.SUBMITTED, S.FAILED}),
-    S.SUBMITTED: frozenset(
-        {S.ACCEPTED, S.X12_REJECTED, S.ACKNOWLEDGED, S.PAYER_REJECTED, S.PENDED} | _ADJUDICATED
-    ),
-    S.FAILED: frozenset({S.TRANSLATED}),  # re-driven from the dead-letter list
+    # A payer's answer can overtake our own record of the send: the payer took the file, but
+    # its reply was lost and the resend is still being retried (or was given up on). The answer
+    # proves delivery, so it moves the claim on from there too.
+    S.TRANSLATED: frozenset({S.SUBMITTED, S.FAILED} | _PAYER_ANSWERS),
+    S.SUBMITTED: frozenset(_PAYER_ANSWERS),
+    S.FAILED: frozenset({S.TRANSLATED} | _PAYER_ANSWERS),  # TRANSLATED: re-driven
     S.ACCEPTED: frozenset({S.ACKNOWLEDGED, S.PAYER_REJECTED, S.PENDED} | _ADJUDICATED),
     S.X12_REJECTED: frozenset(),
     S.ACKNOWLEDGED: frozenset({S.PAYER_REJECTED, S.PENDED} | _ADJUDICATED),

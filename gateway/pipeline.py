@@ -87,4 +87,5 @@ def simulator_config(settings: Settings, payers: PayerDirectory) -> SimulatorCon
         validate=sim.validate,
         validate_sample_percent=sim.validate_sample_percent,
         chaos_percent=sim.chaos_percent,
+        stall_seconds=sim.stall_seconds,
     )

@@ -1,8 +1,8 @@
 """The poll step: collect response files from each payer's mailbox, store them, queue them.
 
-One poll job per payer re-queues itself every poll_interval_seconds. A file is removed from
-the mailbox only after it is stored; if the process dies in between, the next poll fetches
-it again and the copy is recorded as a duplicate, never applied twice.
+One poll job per payer comes back every poll_interval_seconds (the same row, rescheduled).
+A file is removed from the mailbox only after it is stored; if the process dies in between,
+the next poll fetches it again and the copy is recorded as a duplicate, never applied twice.
 """
 
 from __future__ import annotations
@@ -58,18 +58,18 @@ def poll_handler(payers: PayerDirectory, delivery: Delivery) -> Handler:
                     fetched += 1
             except (TransportError, RejectedByPayer) as error:
                 log.warning("mailbox_poll_failed", payer_id=payer_id, reason=str(error))
-        async with step.finishing() as conn:
-            if profile is not None and payer_id not in await pending_polls(
-                conn, excluding=step.job.pk
-            ):
+        if profile is None:
+            async with step.finishing():
+                return  # the payer was removed from the configuration
+        async with step.engine.begin() as conn:
+            if payer_id in await pending_polls(conn, excluding=step.job.pk):
+                # Two workers seeded a poll at the same moment: let this copy end.
+                await jobs.complete(conn, step.job, step.worker_id)
+            else:
                 # A full mailbox is drained at once; otherwise wait for the next interval.
                 delay = 0 if fetched == FILES_PER_POLL else profile.delivery.poll_interval_seconds
-                await jobs.enqueue(
-                    conn,
-                    "poll",
-                    payload={"payer_id": payer_id},
-                    at=datetime.now(UTC) + timedelta(seconds=delay),
-                )
+                next_run = datetime.now(UTC) + timedelta(seconds=delay)
+                await jobs.reschedule(conn, step.job, step.worker_id, next_run)
         if fetched:
             log.info("mailbox_polled", payer_id=payer_id, files=fetched)
 

@@ -68,6 +68,7 @@ class SimulatorSettings:
     validate: str = "all"  # pyx12 on received 837s: all, sample or none (for load tests)
     validate_sample_percent: int = 10
     chaos_percent: int = 0  # share of requests answered with an outage, a drop or a stall
+    stall_seconds: float = 45.0  # how long a stalled answer waits (past the client's timeout)
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ class Delivery:
     batch_max_claims: int = 500  # claims per 837 interchange
     batch_max_wait_seconds: int = 0  # hold scrubbed claims up to this long to fill a batch
     max_attempts: int = 8  # sends of one interchange before it is dead-lettered
+    timeout_seconds: int = 30  # one HTTP request to the payer, start to finish
     poll_interval_seconds: int = 15  # how often the payer's mailbox is checked
     validate_outbound: Literal["all", "sample", "none"] = "all"  # pyx12 before sending
     validate_sample_percent: int = 10  # with "sample": share of interchanges checked

@@ -8,9 +8,7 @@ delays set to zero, so outcomes come as fast as the worker can poll.
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -20,7 +18,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from edi.claim_json import claim_to_json
 from edi.read_835 import read_835
 from edi.validate import AckControl, validate
 from gateway import interchange_store as ix
@@ -32,37 +29,15 @@ from gateway.settings import PayersSettings, Settings, SimulatorSettings
 from gateway.tables import interchanges
 from gateway.tables import jobs as jobs_table
 from gateway.worker import Worker
-from payers.profile import bundled_profiles_dir
-from payers.simulator.adjudication import outcome_for
 from tests.conftest import auth, example, new_submitter
-from tests.unit.scrub_cases import clean_claims
+from tests.e2e.support import FINAL, predicted, varied_claims, write_fast_profiles
 
 CLAIMS = 120  # 1,000 run in benchmarks/bench_e2e.py
-
-FINAL = {
-    "paid",
-    "partially_paid",
-    "denied",
-    "payer_rejected",
-    "x12_rejected",
-    "scrub_rejected",
-    "failed",
-}
 
 
 @pytest.fixture
 def fast_profiles(tmp_path: Path) -> Path:
-    folder = tmp_path / "profiles"
-    folder.mkdir()
-    for source in bundled_profiles_dir().glob("*.toml"):
-        text = source.read_text()
-        text = re.sub(r"(?m)^(ack_delay_seconds|remit_delay_seconds) = .*$", "", text)
-        text = re.sub(r"(?m)^poll_interval_seconds = .*$", "poll_interval_seconds = 0", text)
-        text = text.replace(
-            "[simulator]\n", "[simulator]\nack_delay_seconds = 0\nremit_delay_seconds = 0\n"
-        )
-        (folder / source.name).write_text(text)
-    return folder
+    return write_fast_profiles(tmp_path / "profiles")
 
 
 @pytest.fixture
@@ -183,42 +158,6 @@ async def test_worked_scenario_to_paid_with_patient_share(
     kinds = [e["kind"] for e in events["items"]]
     assert kinds[:4] == ["received", "scrubbed", "translated", "submitted"]
     assert "999_accepted" in kinds and "277ca_a2" in kinds and "835_paid" in kinds
-
-
-def predicted(claim: dict[str, Any], profiles: Any) -> str:
-    outcome = outcome_for(
-        claim["patient_control_number"], profiles[claim["payer"]["payer_id"]].simulator
-    )
-    if outcome == "rejected":
-        return "payer_rejected"
-    if outcome == "denied":
-        return "denied"
-    if outcome == "partial" and len(claim["service_lines"]) > 1:
-        return "partially_paid"
-    return "paid"
-
-
-def varied_claims(count: int) -> list[dict[str, Any]]:
-    """Clean claims for every shipped payer, with distinct control numbers and charges."""
-    bases = [claim_to_json(c) for c in clean_claims().values()]
-    claims = []
-    for n in range(count):
-        claim = copy.deepcopy(bases[n % len(bases)])
-        claim["patient_control_number"] = f"E2E-{n:05d}"
-        for i, line in enumerate(claim["service_lines"]):
-            line["line_control_number"] = f"E2E-{n:05d}-{i + 1}"
-        bump = Decimal(n % 37)
-        claim["service_lines"][0]["charge"] = str(
-            Decimal(claim["service_lines"][0]["charge"]) + bump
-        )
-        claim["total_charge"] = str(sum(Decimal(line["charge"]) for line in claim["service_lines"]))
-        for other in claim.get("other_payers", []):
-            other.pop("paid_amount", None)  # keep COB balanced after the charge change
-            other["adjustments"] = []
-        for line in claim["service_lines"]:
-            line.pop("adjudications", None)
-        claims.append(claim)
-    return claims
 
 
 async def test_many_claims_reach_the_predicted_status(gateway: Any) -> None:

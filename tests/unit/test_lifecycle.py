@@ -16,10 +16,14 @@ ALLOWED = {
     (S.TRANSLATED, S.SUBMITTED),
     (S.TRANSLATED, S.FAILED),
     (S.FAILED, S.TRANSLATED),
-    *((S.SUBMITTED, s) for s in (S.ACCEPTED, S.X12_REJECTED)),
+    *(
+        (before, s)
+        for before in (S.SUBMITTED, S.TRANSLATED, S.FAILED)
+        for s in (S.ACCEPTED, S.X12_REJECTED)
+    ),
     *(
         (before, after)
-        for before in (S.SUBMITTED, S.ACCEPTED)
+        for before in (S.SUBMITTED, S.ACCEPTED, S.TRANSLATED, S.FAILED)
         for after in (
             S.ACKNOWLEDGED,
             S.PAYER_REJECTED,
