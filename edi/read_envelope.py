@@ -51,6 +51,10 @@ def _get(seg: list[str], index: int) -> str:
 class TransactionSets:
     """Iterates (envelope, segments) for every transaction set `set_id` (ST01) in a stream.
 
+    `older_ids` are set ids of the same kind in other versions (997 for 999): they are not
+    read, but their group's version is checked, so they fail with UnsupportedVersionError
+    instead of being skipped silently.
+
     `segments` yields the segments between ST and SE and must be consumed before the next set
     is asked for (like itertools.groupby). Sets with another ST01 are skipped: a file may mix a
     999 and a 277CA, and each reader takes its own. A wanted set whose group's GS08 is not in
@@ -65,9 +69,11 @@ class TransactionSets:
         versions: frozenset[str],
         *,
         outside: Callable[[list[str], list[str], SegmentReader], None] | None = None,
+        older_ids: frozenset[str] = frozenset(),
     ) -> None:
         self.reader = SegmentReader(source)
         self._set_id = set_id
+        self._older_ids = older_ids
         self._versions = versions
         self._outside = outside
 
@@ -82,11 +88,12 @@ class TransactionSets:
             if tag == "ST":
                 if isa is None or gs is None:
                     raise reader.error("ST outside a functional group (no ISA/GS before it)")
-                if _get(seg, 1) != self._set_id:
+                version = _get(gs, 8)
+                set_id = _get(seg, 1)
+                if set_id != self._set_id and set_id not in self._older_ids:
                     self._skip(segments)
                     continue
-                version = _get(gs, 8)
-                if version not in self._versions:
+                if version not in self._versions or set_id != self._set_id:
                     raise UnsupportedVersionError(version, segment_number=gs_at[0], offset=gs_at[1])
                 envelope = Envelope(
                     sender_qualifier=_get(isa, 5),
