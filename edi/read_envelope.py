@@ -56,10 +56,13 @@ class TransactionSets:
     instead of being skipped silently.
 
     `segments` yields the segments between ST and SE and must be consumed before the next set
-    is asked for (like itertools.groupby). Sets with another ST01 are skipped: a file may mix a
-    999 and a 277CA, and each reader takes its own. A wanted set whose group's GS08 is not in
-    `versions` raises UnsupportedVersionError naming the GS. Segments between ISA and GS (a TA1)
-    go to `outside(segment, isa, reader)`, when given; other stray segments raise X12SyntaxError.
+    is asked for (like itertools.groupby). With `raw`, `segments` is the file's own stream and
+    the reader must stop right after SE (and report a set cut short, see read_835).
+
+    Sets with another ST01 are skipped: a file may mix a 999 and a 277CA, and each reader takes
+    its own. A wanted set whose group's GS08 is not in `versions` raises UnsupportedVersionError
+    naming the GS. Segments between ISA and GS (a TA1) go to `outside(segment, isa, reader)`,
+    when given; other stray segments raise X12SyntaxError.
     """
 
     def __init__(
@@ -70,10 +73,12 @@ class TransactionSets:
         *,
         outside: Callable[[list[str], list[str], SegmentReader], None] | None = None,
         older_ids: frozenset[str] = frozenset(),
+        raw: bool = False,
     ) -> None:
         self.reader = SegmentReader(source)
         self._set_id = set_id
         self._older_ids = older_ids
+        self._raw = raw
         self._versions = versions
         self._outside = outside
 
@@ -111,6 +116,11 @@ class TransactionSets:
                     transaction_control_number=_get(seg, 2),
                     segment_number=reader.segment_number,
                 )
+                if self._raw:
+                    # The reader takes the shared stream itself and stops after SE: one
+                    # generator less per segment on the hot path (read_835).
+                    yield envelope, segments
+                    continue
                 body = self._body(segments)
                 yield envelope, body
                 for _ in body:  # the reader stopped early: skip to this set's SE
