@@ -163,7 +163,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         files: list[tuple[str, str, Path]] = [
-            ("small", "synthetic 835, 4 checks", write_835(folder / "small.835", 0.5, 100)),
+            ("small", "synthetic 835, 0.5 MB", write_835(folder / "small.835", 0.5, 100)),
             ("large", f"synthetic 835, {large_mb} MB",
              write_835(folder / "large.835", large_mb, 100)),
         ]  # fmt: skip

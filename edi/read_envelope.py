@@ -62,7 +62,7 @@ class TransactionSets:
     Sets with another ST01 are skipped: a file may mix a 999 and a 277CA, and each reader takes
     its own. A wanted set whose group's GS08 is not in `versions` raises UnsupportedVersionError
     naming the GS. Segments between ISA and GS (a TA1) go to `outside(segment, isa, reader)`,
-    when given; other stray segments raise X12SyntaxError.
+    when given (else a TA1 is passed over); other stray segments raise X12SyntaxError.
     """
 
     def __init__(
@@ -136,8 +136,10 @@ class TransactionSets:
                 gs = None
             elif tag == "IEA":
                 isa = gs = None
-            elif self._outside is not None and isa is not None and gs is None:
-                self._outside(seg, isa, reader)
+            elif isa is not None and gs is None and (self._outside or tag == "TA1"):
+                # A TA1 rides in front of the groups; readers of other sets pass over it.
+                if self._outside is not None:
+                    self._outside(seg, isa, reader)
             else:
                 raise reader.error(f"segment {tag} outside a transaction set")
 
