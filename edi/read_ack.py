@@ -43,7 +43,7 @@ def read_acknowledgments(source: Source) -> Acknowledgments:
             raise reader.error(f"segment {seg[0]} outside a transaction set")
         ta1s.append(_ta1(seg, isa, reader))
 
-    sets = TransactionSets(source, "999", VERSIONS, outside=outside)
+    sets = TransactionSets(source, "999", VERSIONS, outside=outside, older_ids=frozenset(("997",)))
     acks = tuple(_999(envelope, body, sets.reader) for envelope, body in sets)
     return Acknowledgments(tuple(ta1s), acks)
 

@@ -51,11 +51,18 @@ def _get(seg: list[str], index: int) -> str:
 class TransactionSets:
     """Iterates (envelope, segments) for every transaction set `set_id` (ST01) in a stream.
 
+    `older_ids` are set ids of the same kind in other versions (997 for 999): they are not
+    read, but their group's version is checked, so they fail with UnsupportedVersionError
+    instead of being skipped silently.
+
     `segments` yields the segments between ST and SE and must be consumed before the next set
-    is asked for (like itertools.groupby). Sets with another ST01 are skipped: a file may mix a
-    999 and a 277CA, and each reader takes its own. A wanted set whose group's GS08 is not in
-    `versions` raises UnsupportedVersionError naming the GS. Segments between ISA and GS (a TA1)
-    go to `outside(segment, isa, reader)`, when given; other stray segments raise X12SyntaxError.
+    is asked for (like itertools.groupby). With `raw`, `segments` is the file's own stream and
+    the reader must stop right after SE (and report a set cut short, see read_835).
+
+    Sets with another ST01 are skipped: a file may mix a 999 and a 277CA, and each reader takes
+    its own. A wanted set whose group's GS08 is not in `versions` raises UnsupportedVersionError
+    naming the GS. Segments between ISA and GS (a TA1) go to `outside(segment, isa, reader)`,
+    when given (else a TA1 is passed over); other stray segments raise X12SyntaxError.
     """
 
     def __init__(
@@ -65,9 +72,13 @@ class TransactionSets:
         versions: frozenset[str],
         *,
         outside: Callable[[list[str], list[str], SegmentReader], None] | None = None,
+        older_ids: frozenset[str] = frozenset(),
+        raw: bool = False,
     ) -> None:
         self.reader = SegmentReader(source)
         self._set_id = set_id
+        self._older_ids = older_ids
+        self._raw = raw
         self._versions = versions
         self._outside = outside
 
@@ -82,11 +93,12 @@ class TransactionSets:
             if tag == "ST":
                 if isa is None or gs is None:
                     raise reader.error("ST outside a functional group (no ISA/GS before it)")
-                if _get(seg, 1) != self._set_id:
+                version = _get(gs, 8)
+                set_id = _get(seg, 1)
+                if set_id != self._set_id and set_id not in self._older_ids:
                     self._skip(segments)
                     continue
-                version = _get(gs, 8)
-                if version not in self._versions:
+                if version not in self._versions or set_id != self._set_id:
                     raise UnsupportedVersionError(version, segment_number=gs_at[0], offset=gs_at[1])
                 envelope = Envelope(
                     sender_qualifier=_get(isa, 5),
@@ -104,6 +116,11 @@ class TransactionSets:
                     transaction_control_number=_get(seg, 2),
                     segment_number=reader.segment_number,
                 )
+                if self._raw:
+                    # The reader takes the shared stream itself and stops after SE: one
+                    # generator less per segment on the hot path (read_835).
+                    yield envelope, segments
+                    continue
                 body = self._body(segments)
                 yield envelope, body
                 for _ in body:  # the reader stopped early: skip to this set's SE
@@ -119,8 +136,10 @@ class TransactionSets:
                 gs = None
             elif tag == "IEA":
                 isa = gs = None
-            elif self._outside is not None and isa is not None and gs is None:
-                self._outside(seg, isa, reader)
+            elif isa is not None and gs is None and (self._outside or tag == "TA1"):
+                # A TA1 rides in front of the groups; readers of other sets pass over it.
+                if self._outside is not None:
+                    self._outside(seg, isa, reader)
             else:
                 raise reader.error(f"segment {tag} outside a transaction set")
 

@@ -173,6 +173,23 @@ def test_unreadable_amount_names_the_segment() -> None:
     assert exc.value.segment_id == "CLP"
 
 
+def test_a_ta1_in_front_of_the_group_is_passed_over() -> None:
+    text = build_835([remittance()], PARAMS).replace(
+        "GS*", "TA1*000000101*261103*1000*A*000~GS*", 1
+    )
+    assert read_835(text) == (remittance(),)
+
+
+def test_set_cut_short_is_an_error() -> None:
+    text = build_835([remittance()], PARAMS)
+    without_se = text[: text.index("SE*")] + text[text.index("GE*") :]
+    with pytest.raises(X12SyntaxError, match="SE is missing") as exc:
+        read_835(without_se)
+    assert exc.value.segment_id == "GE"
+    with pytest.raises(X12SyntaxError, match="no SE"):
+        read_835(text[: text.index("SE*")])
+
+
 def test_payee_ids_and_refusals() -> None:
     by_tax_id = replace(remittance(), payee=Payee("CLINIC", tax_id="111223333"))
     text = build_835([by_tax_id], PARAMS)
