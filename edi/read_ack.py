@@ -31,7 +31,8 @@ from edi.x12_values import (
     parse_time,
 )
 
-VERSIONS = frozenset((ACK_VERSION,))
+# The A1 errata changed code lists, not the 999's structure, so the original guide reads too.
+VERSIONS = frozenset((ACK_VERSION, "005010X231"))
 
 
 def read_acknowledgments(source: Source) -> Acknowledgments:

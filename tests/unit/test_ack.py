@@ -149,11 +149,18 @@ def test_ta1_and_999_in_one_interchange() -> None:
 
 
 def test_other_999_version_is_unsupported_naming_gs() -> None:
-    text = build_999([REJECTED], PARAMS).replace("005010X231A1", "005010X231")
+    text = build_999([REJECTED], PARAMS).replace("005010X231A1", "005010X232")
     with pytest.raises(UnsupportedVersionError) as exc:
         read_999(text)
-    assert exc.value.version == "005010X231"
+    assert exc.value.version == "005010X232"
     assert exc.value.segment_id == "GS" and exc.value.segment_number == 2
+
+
+def test_the_original_999_guide_reads_like_its_errata() -> None:
+    text = build_999([REJECTED], PARAMS)
+    assert read_999(text.replace("005010X231A1", "005010X231"))[0].transaction_sets == (
+        read_999(text)[0].transaction_sets
+    )
 
 
 def test_malformed_999_names_the_segment() -> None:
