@@ -157,3 +157,32 @@ class TransactionSets:
     def _skip(self, segments: Iterator[list[str]]) -> None:
         for _ in self._body(segments):
             pass
+
+
+def single_set_interchanges(source: Source) -> Iterator[tuple[str, str, str, str]]:
+    """(GS06, ST01, ST02, text) per transaction set: each set re-enveloped alone in its own ISA/GS,
+    so that the sets of one file can be read, accepted or rejected one by one (a 999 may
+    accept some sets of a file and reject others)."""
+    reader = SegmentReader(source)
+    isa: list[str] = []
+    gs: list[str] = []
+    body: list[list[str]] = []
+    for segment in reader:
+        tag = segment[0]
+        if tag == "ISA":
+            isa = segment
+        elif tag == "GS":
+            gs = segment
+        elif tag == "ST":
+            body = [segment]
+        elif tag == "SE" and body:
+            body.append(segment)
+            d = reader.delimiters
+            if d is None or not isa or not gs:
+                raise reader.error("SE outside an interchange or group")
+            lines = [isa, gs, *body, ["GE", "1", _get(gs, 6)], ["IEA", "1", _get(isa, 13)]]
+            text = "".join(d.element.join(line) + d.segment for line in lines)
+            yield _get(gs, 6), _get(body[0], 1), _get(body[0], 2), text
+            body = []
+        elif body:
+            body.append(segment)

@@ -13,7 +13,7 @@ import structlog
 from aiohttp import web
 
 from gateway import db
-from gateway.api import claims, health, interchanges, payers
+from gateway.api import claims, files, health, interchanges, payers
 from gateway.context import DELIVERY, ENGINE, METRICS, PAYERS, SEALER, SETTINGS
 from gateway.crypto import Sealer, load_or_create_key_file, parse_keys
 from gateway.delivery import Delivery
@@ -44,6 +44,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(claims.routes)
     app.add_routes(payers.routes)
     app.add_routes(interchanges.routes)
+    app.add_routes(files.routes)
     if settings.simulator.in_process:
         app.add_subapp("/simulator", create_simulator_app(simulator_config(settings, app[PAYERS])))
     return app

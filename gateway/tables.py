@@ -246,3 +246,31 @@ remittances = Table(
     Column("detail", JSON, nullable=False),  # adjustments and lines with codes; no names
     Column("received_at", UTCDateTime, nullable=False),
 )
+
+
+files = Table(
+    "files",
+    metadata,
+    # X12 files exchanged with submitters: what they sent us (inbound: 837s by API or SFTP)
+    # and what we send them (outbound: 999, TA1, 277CA, 835 for their outbox).
+    Column(
+        "pk", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("submitter_id", String(36), ForeignKey("submitters.id"), nullable=False),
+    Column("direction", String(8), nullable=False),  # inbound (from the submitter) / outbound
+    Column("channel", String(8), nullable=False),  # api, sftp, folder
+    Column("kind", String(12), nullable=False),  # 837, 999, TA1, 277CA, 835, unknown
+    Column("name", String(255), nullable=False),
+    Column("state", String(12), nullable=False),  # received, processing, processed, rejected
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("body", LargeBinary, nullable=False),  # sealed (PHI)
+    Column("claims_read", Integer, nullable=False),
+    Column("claims_accepted", Integer, nullable=False),
+    Column("claims_rejected", Integer, nullable=False),
+    Column("detail", JSON, nullable=False),  # the acknowledgment summary; no PHI
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "submitter_id", "direction", "sha256"),
+)

@@ -19,7 +19,6 @@ import asyncio
 import hashlib
 import random
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +30,7 @@ from edi.claim import Claim
 from edi.envelope import EnvelopeParams
 from edi.errors import EdiError
 from edi.read_837 import read_837
+from edi.read_envelope import single_set_interchanges
 from edi.validate import AckControl, validate
 from edi.write_ack import ack_from_report, build_999, build_ta1
 from edi.x12 import SegmentReader
@@ -133,7 +133,12 @@ def _process(config: SimulatorConfig, profile: PayerProfile, folder: Path, body:
             ta1 = InterchangeAck(control, now.date(), now.time(), "R", "024")
             return build_ta1([ta1], params).encode()
         acks = ack_from_report(text, report, params)
-        accepted_sets = {s.control_number for a in acks for s in a.transaction_sets if s.accepted}
+        accepted_sets = {
+            (str(a.group_control_number), s.control_number)
+            for a in acks
+            for s in a.transaction_sets
+            if s.accepted
+        }
     else:
         acks, accepted_sets = (), None
     try:
@@ -179,36 +184,10 @@ def _isa(text: str) -> tuple[str, int | None]:
     return elements[6].strip(), int(elements[13])
 
 
-def transaction_sets(text: str) -> Iterator[tuple[str, str]]:
-    """(ST02, a one-set interchange) for each transaction set, so that each set's claims are
-    known apart: a 999 may accept some sets of a file and reject others."""
-    reader = SegmentReader(text)
-    isa: list[str] = []
-    gs: list[str] = []
-    body: list[list[str]] = []
-    for segment in reader:
-        tag = segment[0]
-        if tag == "ISA":
-            isa = segment
-        elif tag == "GS":
-            gs = segment
-        elif tag == "ST":
-            body = [segment]
-        elif tag == "SE" and body:
-            body.append(segment)
-            d = reader.delimiters
-            assert d is not None
-            lines = [isa, gs, *body, ["GE", "1", gs[6]], ["IEA", "1", isa[13]]]
-            yield body[0][2], "".join(d.element.join(line) + d.segment for line in lines)
-            body = []
-        elif body:
-            body.append(segment)
-
-
-def _claims(text: str, accepted_sets: set[str] | None) -> list[Claim]:
+def _claims(text: str, accepted_sets: set[tuple[str, str]] | None) -> list[Claim]:
     claims = []
-    for st02, one_set in transaction_sets(text):
-        if accepted_sets is not None and st02 not in accepted_sets:
+    for gs06, _, st02, one_set in single_set_interchanges(text):
+        if accepted_sets is not None and (gs06.lstrip("0"), st02) not in accepted_sets:
             continue
         claims += [c for c in read_837(one_set) if isinstance(c, Claim)]
     return claims

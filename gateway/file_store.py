@@ -1,0 +1,152 @@
+"""Reads and writes of files exchanged with submitters (their 837s in, our answers out)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.crypto import Sealer
+from gateway.store import new_id, utcnow
+from gateway.tables import files
+
+INBOUND, OUTBOUND = "inbound", "outbound"
+RECEIVED, PROCESSING, PROCESSED, REJECTED = "received", "processing", "processed", "rejected"
+
+
+@dataclass(frozen=True)
+class File:
+    id: str
+    submitter_id: str
+    direction: str
+    channel: str
+    kind: str
+    name: str
+    state: str
+    sha256: str
+    size: int
+    claims_read: int
+    claims_accepted: int
+    claims_rejected: int
+    detail: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "direction": self.direction,
+            "channel": self.channel,
+            "kind": self.kind,
+            "name": self.name,
+            "state": self.state,
+            "sha256": self.sha256,
+            "size": self.size,
+            "claims": {
+                "read": self.claims_read,
+                "accepted": self.claims_accepted,
+                "rejected": self.claims_rejected,
+            },
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "links": {"self": f"/v1/files/{self.id}", "content": f"/v1/files/{self.id}/content"},
+        }
+
+
+_COLUMNS = [c for c in files.c if c.name not in ("pk", "body")]
+
+
+def _aad(file_id: str) -> bytes:
+    return f"files.body:{file_id}".encode()
+
+
+async def add_file(
+    conn: AsyncConnection,
+    sealer: Sealer,
+    *,
+    submitter_id: str,
+    direction: str,
+    channel: str,
+    kind: str,
+    name: str,
+    body: bytes,
+    state: str,
+    detail: dict[str, Any] | None = None,
+) -> File:
+    file_id = new_id()
+    now = utcnow()
+    values = dict(
+        id=file_id,
+        submitter_id=submitter_id,
+        direction=direction,
+        channel=channel,
+        kind=kind,
+        name=name[:255],
+        state=state,
+        sha256=hashlib.sha256(body).hexdigest(),
+        size=len(body),
+        claims_read=0,
+        claims_accepted=0,
+        claims_rejected=0,
+        detail=detail or {},
+        created_at=now,
+        updated_at=now,
+    )
+    await conn.execute(insert(files).values(**values, body=sealer.seal(body, _aad(file_id))))
+    return File(**values)  # type: ignore[arg-type]
+
+
+async def get_file(conn: AsyncConnection, file_id: str, submitter_id: str) -> File | None:
+    row = (
+        await conn.execute(
+            select(*_COLUMNS).where(files.c.id == file_id, files.c.submitter_id == submitter_id)
+        )
+    ).first()
+    return File(**row._asdict()) if row else None
+
+
+async def file_body(conn: AsyncConnection, sealer: Sealer, file_id: str) -> bytes:
+    sealed = (await conn.execute(select(files.c.body).where(files.c.id == file_id))).scalar_one()
+    return sealer.open(sealed, _aad(file_id))
+
+
+async def processed_twin(conn: AsyncConnection, submitter_id: str, sha256: str) -> File | None:
+    """An earlier inbound file of this submitter with the same content, already processed."""
+    row = (
+        await conn.execute(
+            select(*_COLUMNS)
+            .where(
+                files.c.submitter_id == submitter_id,
+                files.c.direction == INBOUND,
+                files.c.sha256 == sha256,
+                files.c.state.in_([PROCESSED, REJECTED]),
+            )
+            .order_by(files.c.pk)
+            .limit(1)
+        )
+    ).first()
+    return File(**row._asdict()) if row else None
+
+
+async def update_file(conn: AsyncConnection, file_id: str, **values: Any) -> None:
+    await conn.execute(
+        update(files).where(files.c.id == file_id).values(**values, updated_at=utcnow())
+    )
+
+
+async def list_files(
+    conn: AsyncConnection, submitter_id: str, *, direction: str | None = None, limit: int = 100
+) -> list[File]:
+    query = (
+        select(*_COLUMNS)
+        .where(files.c.submitter_id == submitter_id)
+        .order_by(files.c.pk.desc())
+        .limit(limit)
+    )
+    if direction:
+        query = query.where(files.c.direction == direction)
+    return [File(**r._asdict()) for r in await conn.execute(query)]

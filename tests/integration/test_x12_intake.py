@@ -1,0 +1,143 @@
+"""POST /v1/x12: raw 837 files answered with TA1/999; accepted sets' claims enter the pipeline."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from edi.claim_json import claim_from_json
+from edi.envelope import EnvelopeParams
+from edi.read_ack import read_acknowledgments
+from edi.validate import AckControl, validate
+from edi.write_837 import build_837
+from gateway.context import ENGINE
+from gateway.tables import claims, files
+from tests.conftest import auth, example
+
+
+def x12_file(name: str, control: int, pcn: str | None = None) -> str:
+    data = example(name)
+    if pcn:
+        data["patient_control_number"] = pcn
+    params = EnvelopeParams(
+        sender_id="SUB000101",
+        receiver_id="CLEARWAY",
+        interchange_control_number=control,
+        group_control_number=control,
+        transaction_control_number=1,
+        created=datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
+    )
+    return build_837([claim_from_json(data)], params)
+
+
+async def post_x12(client: Any, api_key: str, body: str | bytes) -> Any:
+    return await client.post(
+        "/v1/x12",
+        data=body.encode() if isinstance(body, str) else body,
+        headers=auth(api_key, **{"Content-Type": "application/edi-x12"}),
+    )
+
+
+async def count(client: Any, table: Any) -> int:
+    async with client.app[ENGINE].connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+async def test_accepted_file_claims_enter_the_pipeline(client: Any, api_key: str) -> None:
+    text = x12_file("professional-office-visit.json", 7)
+    response = await post_x12(client, api_key, text)
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert body["claims"] == {"read": 1, "accepted": 1, "rejected": 0}
+    assert body["ta1"] is None
+    assert body["ack_999"][0]["status"] == "A"
+    # The 999 is real X12 that pyx12 accepts, acknowledging our group.
+    ack = body["x12"]["999"]
+    assert validate(ack, AckControl(1, 1, 1, datetime.now(UTC))).ok
+    (implementation,) = read_acknowledgments(ack).implementation_acks
+    assert implementation.group_control_number == 7
+    # The claim is findable by its patient control number, received over the x12 channel.
+    listing = await (
+        await client.get("/v1/claims?patient_control_number=PCN-2026-0004", headers=auth(api_key))
+    ).json()
+    (claim,) = listing["items"]
+    assert claim["status"] == "received"
+    events = await (
+        await client.get(f"/v1/claims/{claim['id']}/events", headers=auth(api_key))
+    ).json()
+    assert events["items"][0]["detail"] == {"channel": "api"}
+    # Listed and downloadable as files: the 837 in, the 999 out.
+    listed = await (await client.get("/v1/files", headers=auth(api_key))).json()
+    assert [(f["direction"], f["kind"]) for f in listed["items"]] == [
+        ("outbound", "999"),
+        ("inbound", "837"),
+    ]
+    inbound = listed["items"][1]
+    assert inbound["claims"] == {"read": 1, "accepted": 1, "rejected": 0}
+    content = await client.get(f"/v1/files/{inbound['id']}/content", headers=auth(api_key))
+    assert (await content.read()).decode() == text
+
+
+async def test_the_same_file_twice_is_processed_once(client: Any, api_key: str) -> None:
+    text = x12_file("institutional-outpatient.json", 8)
+    first = await (await post_x12(client, api_key, text)).json()
+    again = await post_x12(client, api_key, text)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert (await again.json())["file_id"] == first["file_id"]
+    assert await count(client, claims) == 1
+
+
+async def test_a_rejected_set_enters_nothing_and_is_explained(client: Any, api_key: str) -> None:
+    good = x12_file("professional-office-visit.json", 9)
+    bad = x12_file("preoperative-clearance.json", 10).replace(
+        "CLM*PCN-2026-0006*240", "CLM*PCN-2026-0006*24X0"
+    )
+    body = await (await post_x12(client, api_key, good + bad)).json()
+    assert body["claims"] == {"read": 1, "accepted": 1, "rejected": 0}
+    rejected = [s for s in body["transaction_sets"] if not s["accepted"]]
+    assert len(rejected) == 1
+    (error,) = rejected[0]["errors"]
+    assert (error["segment_id"], error["loop"]) == ("CLM", "2300")
+    assert error["elements"][0]["position"] == 2
+    assert await count(client, claims) == 1
+
+
+async def test_not_x12_is_refused_and_kept(client: Any, api_key: str) -> None:
+    response = await post_x12(client, api_key, "PATIENT NAME: NOT AN X12 FILE")
+    assert response.status == 422
+    problem = await response.json()
+    assert problem["type"] == "/problems/unreadable-x12"
+    assert "ISA" in problem["detail"] and "offset 0" in problem["detail"]
+    async with client.app[ENGINE].connect() as conn:
+        state = (
+            await conn.execute(select(files.c.state).where(files.c.id == problem["file_id"]))
+        ).scalar_one()
+    assert state == "rejected"
+    assert await count(client, claims) == 0
+
+
+async def test_wrong_content_type_and_empty_body(client: Any, api_key: str) -> None:
+    response = await client.post(
+        "/v1/x12",
+        data=json.dumps({}),
+        headers=auth(api_key, **{"Content-Type": "application/json"}),
+    )
+    assert response.status == 415
+    assert (await post_x12(client, api_key, b"  ")).status == 400
+
+
+async def test_files_are_private_to_their_submitter(client: Any, api_key: str) -> None:
+    from tests.conftest import new_submitter
+
+    body = await (
+        await post_x12(client, api_key, x12_file("professional-office-visit.json", 11))
+    ).json()
+    _, other = await new_submitter(client)
+    assert (await client.get(f"/v1/files/{body['file_id']}", headers=auth(other))).status == 404
+    assert (
+        await client.get(f"/v1/files/{body['file_id']}/content", headers=auth(other))
+    ).status == 404
+    assert (await (await client.get("/v1/files", headers=auth(other))).json())["items"] == []
