@@ -108,7 +108,7 @@ def _write_body(
 
     first = claims[0]
     created = params.created
-    w.seg(
+    w.flat(
         (
             "BHT",
             "0019",  # BHT01 structure: information source, subscriber, dependent
@@ -125,14 +125,15 @@ def _write_body(
         hl += 1
         billing_hl = hl
         i0 = next(iter(next(iter(subscribers.values())).values()))[0]
-        _at(f"claims[{i0}].", _billing_provider, w, billing, pay_to, billing_hl, professional)
+        _at(i0, "", _billing_provider, w, billing, pay_to, billing_hl, professional)
         for (subscriber, payer, is_patient), patients in subscribers.items():
             hl += 1
             subscriber_hl = hl
             has_dependents = not is_patient
             i0 = next(iter(patients.values()))[0]
             _at(
-                f"claims[{i0}].",
+                i0,
+                "",
                 _subscriber,
                 w,
                 subscriber,
@@ -145,17 +146,17 @@ def _write_body(
             for patient, indexes in patients.items():
                 if patient is not None:
                     hl += 1
-                    _at(f"claims[{indexes[0]}].patient.", _patient, w, patient, hl, subscriber_hl)
+                    _at(indexes[0], "patient.", _patient, w, patient, hl, subscriber_hl)
                 for i in indexes:
-                    _at(f"claims[{i}].", _claim, w, claims[i], professional)
+                    _at(i, "", _claim, w, claims[i], professional)
 
 
-def _at(prefix: str, fn, *args) -> None:  # type: ignore[no-untyped-def]
-    """Call fn, naming the claim in any X12ValueError it raises."""
+def _at(index: int, prefix: str, fn, w: SegmentWriter, *args) -> None:  # type: ignore[no-untyped-def]
+    """Call fn(w, *args) as one checked batch, naming claims[index] in any X12ValueError."""
     try:
-        fn(*args)
+        w.batch(fn, *args)
     except X12ValueError as exc:
-        raise X12ValueError(prefix + exc.field, exc.value, exc.reason) from None
+        raise X12ValueError(f"claims[{index}].{prefix}{exc.field}", exc.value, exc.reason) from None
 
 
 def _d8(d: date) -> str:
@@ -177,8 +178,8 @@ def _refuse(field: str, value: object, reason: str) -> None:
 
 def _address(w: SegmentWriter, a: Address, prefix: str = "address.") -> None:
     try:
-        w.seg(("N3", a.line1, a.line2 or ""), ("line1", "line2"))
-        w.seg(
+        w.flat(("N3", a.line1, a.line2 or ""), ("line1", "line2"))
+        w.flat(
             ("N4", a.city, a.state, a.postal_code, a.country_code or ""),
             ("city", "state", "postal_code", "country_code"),
         )
@@ -199,7 +200,7 @@ def _contact(w: SegmentWriter, c: Contact, prefix: str = "contact.") -> None:
     if len(elements) == 3:
         raise X12ValueError(prefix + "phone", None, "PER needs a phone, email or fax")
     try:
-        w.seg(elements, names)
+        w.flat(elements, names)
     except X12ValueError as exc:
         raise X12ValueError(prefix + exc.field, exc.value, exc.reason) from None
 
@@ -215,7 +216,7 @@ _ORG_FIELDS = ("", "", "organization_name", "", "", "", "", "", "npi")
 def _submitter(w: SegmentWriter, claim: Claim, receiver: Receiver) -> None:
     s = claim.submitter
     try:
-        w.seg(
+        w.flat(
             (
                 "NM1",
                 "41",  # 1000A submitter
@@ -236,7 +237,7 @@ def _submitter(w: SegmentWriter, claim: Claim, receiver: Receiver) -> None:
     except X12ValueError as exc:
         raise X12ValueError("claims[0].submitter." + exc.field, exc.value, exc.reason) from None
     try:
-        w.seg(
+        w.flat(
             ("NM1", "40", "2", receiver.name, "", "", "", "", "46", receiver.identifier),
             ("", "", "name", "", "", "", "", "", "identifier"),
         )
@@ -272,24 +273,24 @@ def _billing_provider(
     professional: bool,
 ) -> None:
     try:
-        w.seg(("HL", str(hl), "", "20", "1"))
+        w.flat(("HL", str(hl), "", "20", "1"))
         if b.taxonomy:
-            w.seg(("PRV", "BI", "PXC", b.taxonomy), ("", "", "taxonomy"))
+            w.flat(("PRV", "BI", "PXC", b.taxonomy), ("", "", "taxonomy"))
         names, fields = _person_or_org(b)
         if not professional and names[0] == "1":
             raise X12ValueError("last_name", b.last_name, "an 837I billing provider is an org")
-        w.seg(("NM1", "85", *names, "XX", b.npi), ("", *fields, "", "npi"))
+        w.flat(("NM1", "85", *names, "XX", b.npi), ("", *fields, "", "npi"))
         _address(w, b.address)
         if not professional and b.tax_id_type != "EI":
             raise X12ValueError("tax_id_type", b.tax_id_type, "837I REF01 is EI only")
-        w.seg(("REF", b.tax_id_type, b.tax_id), ("", "tax_id"))
+        w.flat(("REF", b.tax_id_type, b.tax_id), ("", "tax_id"))
         if b.contact is not None:
             _contact(w, b.contact)
     except X12ValueError as exc:
         raise X12ValueError("billing_provider." + exc.field, exc.value, exc.reason) from None
     if pay_to is not None:
         # 2010AB: the entity type follows the billing provider's (NM102 is required).
-        w.seg(("NM1", "87", "2" if b.organization_name is not None or not professional else "1"))
+        w.flat(("NM1", "87", "2" if b.organization_name is not None or not professional else "1"))
         _address(w, pay_to, "pay_to_address.")
 
 
@@ -302,8 +303,8 @@ def _subscriber(
     parent: int,
     has_dependents: bool,
 ) -> None:
-    w.seg(("HL", str(hl), str(parent), "22", "1" if has_dependents else "0"))
-    w.seg(
+    w.flat(("HL", str(hl), str(parent), "22", "1" if has_dependents else "0"))
+    w.flat(
         (
             "SBR",
             payer.responsibility,
@@ -320,7 +321,7 @@ def _subscriber(
         + ("",) * 4
         + ("payer.claim_filing_indicator",),
     )
-    w.seg(
+    w.flat(
         (
             "NM1",
             "IL",
@@ -342,8 +343,8 @@ def _subscriber(
             raise X12ValueError(
                 "subscriber.birth_date", s.birth_date, "DMG needs both birth date and gender"
             )
-        w.seg(("DMG", "D8", _d8(s.birth_date), s.gender))
-    w.seg(
+        w.flat(("DMG", "D8", _d8(s.birth_date), s.gender))
+    w.flat(
         ("NM1", "PR", "2", payer.name, "", "", "", "", "PI", payer.payer_id),
         ("", "", "payer.name", "", "", "", "", "", "payer.payer_id"),
     )
@@ -352,9 +353,9 @@ def _subscriber(
 
 
 def _patient(w: SegmentWriter, p: Patient, hl: int, parent: int) -> None:
-    w.seg(("HL", str(hl), str(parent), "23", "0"))
-    w.seg(("PAT", p.relationship_to_subscriber), ("relationship_to_subscriber",))
-    w.seg(
+    w.flat(("HL", str(hl), str(parent), "23", "0"))
+    w.flat(("PAT", p.relationship_to_subscriber), ("relationship_to_subscriber",))
+    w.flat(
         (
             "NM1",
             "QC",
@@ -368,7 +369,7 @@ def _patient(w: SegmentWriter, p: Patient, hl: int, parent: int) -> None:
         _NAME_FIELDS[:7],
     )
     _address(w, p.address)
-    w.seg(("DMG", "D8", _d8(p.birth_date), p.gender), ("", "birth_date", "gender"))
+    w.flat(("DMG", "D8", _d8(p.birth_date), p.gender), ("", "birth_date", "gender"))
 
 
 def _claim(w: SegmentWriter, c: Claim, professional: bool) -> None:
@@ -431,9 +432,9 @@ def _claim(w: SegmentWriter, c: Claim, professional: bool) -> None:
             ),
         )
         if c.onset_date is not None:
-            w.seg(("DTP", "431", "D8", _d8(c.onset_date)))
+            w.flat(("DTP", "431", "D8", _d8(c.onset_date)))
         if accident is not None and accident.accident_date is not None:
-            w.seg(("DTP", "439", "D8", _d8(accident.accident_date)))
+            w.flat(("DTP", "439", "D8", _d8(accident.accident_date)))
     else:
         _refuse("place_of_service", c.place_of_service, "professional only (CLM05-1 of 837P)")
         _refuse("onset_date", c.onset_date, "professional only (DTP*431)")
@@ -474,17 +475,17 @@ def _claim(w: SegmentWriter, c: Claim, professional: bool) -> None:
                 "release_of_information",
             ),
         )
-        w.seg(("DTP", "434", "RD8", f"{_d8(c.statement_from)}-{_d8(c.statement_to)}"))
+        w.flat(("DTP", "434", "RD8", f"{_d8(c.statement_from)}-{_d8(c.statement_to)}"))
         adm = c.admission
         if adm is not None:
             if adm.hour is not None:
-                w.seg(
+                w.flat(
                     ("DTP", "435", "DT", _d8(adm.admission_date) + adm.hour),
                     ("", "", "admission.hour"),
                 )
             else:
-                w.seg(("DTP", "435", "D8", _d8(adm.admission_date)))
-        w.seg(
+                w.flat(("DTP", "435", "D8", _d8(adm.admission_date)))
+        w.flat(
             (
                 "CL1",
                 adm.type_code if adm else "",
@@ -494,11 +495,11 @@ def _claim(w: SegmentWriter, c: Claim, professional: bool) -> None:
             ("admission.type_code", "admission.source_code", "patient_status"),
         )
     if c.referral_number:
-        w.seg(("REF", "9F", c.referral_number), ("", "referral_number"))
+        w.flat(("REF", "9F", c.referral_number), ("", "referral_number"))
     if c.prior_authorization:
-        w.seg(("REF", "G1", c.prior_authorization), ("", "prior_authorization"))
+        w.flat(("REF", "G1", c.prior_authorization), ("", "prior_authorization"))
     if c.payer_claim_number:
-        w.seg(("REF", "F8", c.payer_claim_number), ("", "payer_claim_number"))
+        w.flat(("REF", "F8", c.payer_claim_number), ("", "payer_claim_number"))
     _diagnoses(w, c, professional)
     if professional:
         _provider(
@@ -577,11 +578,11 @@ def _provider(
         if person_only and names[0] != "1":
             raise X12ValueError("organization_name", p.organization_name, "must be a person")
         npi = ("XX", p.npi) if p.npi else ("", "")
-        w.seg(("NM1", entity, *names, *npi), ("", *fields, "", "npi"))
+        w.flat(("NM1", entity, *names, *npi), ("", *fields, "", "npi"))
         if prv and p.taxonomy:
-            w.seg(("PRV", prv, "PXC", p.taxonomy), ("", "", "taxonomy"))
+            w.flat(("PRV", prv, "PXC", p.taxonomy), ("", "", "taxonomy"))
         if p.secondary_id:
-            w.seg(("REF", "G2", p.secondary_id), ("", "secondary_id"))
+            w.flat(("REF", "G2", p.secondary_id), ("", "secondary_id"))
     except X12ValueError as exc:
         raise X12ValueError(f"{field}.{exc.field}", exc.value, exc.reason) from None
 
@@ -597,10 +598,10 @@ def _facility(w: SegmentWriter, p: Provider | None) -> None:
             raise X12ValueError("address", None, "the service facility needs an address (N3/N4)")
         names, fields = _person_or_org(p)
         npi = ("XX", p.npi) if p.npi else ("", "")
-        w.seg(("NM1", "77", *names, *npi), ("", *fields, "", "npi"))
+        w.flat(("NM1", "77", *names, *npi), ("", *fields, "", "npi"))
         _address(w, p.address)
         if p.secondary_id:
-            w.seg(("REF", "G2", p.secondary_id), ("", "secondary_id"))
+            w.flat(("REF", "G2", p.secondary_id), ("", "secondary_id"))
     except X12ValueError as exc:
         raise X12ValueError(f"service_facility.{exc.field}", exc.value, exc.reason) from None
 
@@ -619,12 +620,12 @@ def _adjustments(w: SegmentWriter, adjustments: Sequence[Adjustment]) -> None:
             elements += [a.reason, _amount(a.amount), quantity]
             names += [f"adjustments[{j}].reason", "", ""]
             j += 1
-        w.seg(elements, names)
+        w.flat(elements, names)
         i = j
 
 
 def _other_payer(w: SegmentWriter, o: OtherPayer, c: Claim, professional: bool) -> None:
-    w.seg(
+    w.flat(
         (
             "SBR",
             o.responsibility,
@@ -651,13 +652,13 @@ def _other_payer(w: SegmentWriter, o: OtherPayer, c: Claim, professional: bool) 
     )
     _adjustments(w, o.adjustments)
     if o.paid_amount is not None:
-        w.seg(("AMT", "D", _amount(o.paid_amount)))
+        w.flat(("AMT", "D", _amount(o.paid_amount)))
     if o.remaining_patient_liability is not None:
-        w.seg(("AMT", "EAF", _amount(o.remaining_patient_liability)))
+        w.flat(("AMT", "EAF", _amount(o.remaining_patient_liability)))
     # OI03/OI06 repeat the claim's own assignment and release answers for this payer.
-    w.seg(("OI", "", "", _yn(c.benefits_assigned), "", "", c.release_of_information))
+    w.flat(("OI", "", "", _yn(c.benefits_assigned), "", "", c.release_of_information))
     s = o.subscriber
-    w.seg(
+    w.flat(
         ("NM1", "IL", "1", s.last_name, s.first_name or "", "", "", "", "MI", s.member_id),
         (
             "",
@@ -671,12 +672,12 @@ def _other_payer(w: SegmentWriter, o: OtherPayer, c: Claim, professional: bool) 
             "subscriber.member_id",
         ),
     )
-    w.seg(
+    w.flat(
         ("NM1", "PR", "2", o.name, "", "", "", "", "PI", o.payer_id),
         ("", "", "name", "", "", "", "", "", "payer_id"),
     )
     if o.adjudication_date is not None:
-        w.seg(("DTP", "573", "D8", _d8(o.adjudication_date)))
+        w.flat(("DTP", "573", "D8", _d8(o.adjudication_date)))
 
 
 def _procedure(p: Procedure) -> tuple[str, ...]:
@@ -687,7 +688,7 @@ def _procedure(p: Procedure) -> tuple[str, ...]:
 
 
 def _line(w: SegmentWriter, line: ServiceLine, n: int, professional: bool, c: Claim) -> None:
-    w.seg(("LX", str(n)))
+    w.flat(("LX", str(n)))
     proc = line.procedure
     if professional:
         if proc is None:
@@ -728,11 +729,11 @@ def _line(w: SegmentWriter, line: ServiceLine, n: int, professional: bool, c: Cl
             ("revenue_code", "procedure", "charge", "unit_type", "units"),
         )
     if line.service_date_end is not None:
-        w.seg(("DTP", "472", "RD8", f"{_d8(line.service_date)}-{_d8(line.service_date_end)}"))
+        w.flat(("DTP", "472", "RD8", f"{_d8(line.service_date)}-{_d8(line.service_date_end)}"))
     else:
-        w.seg(("DTP", "472", "D8", _d8(line.service_date)))
+        w.flat(("DTP", "472", "D8", _d8(line.service_date)))
     if line.line_control_number:
-        w.seg(("REF", "6R", line.line_control_number), ("", "line_control_number"))
+        w.flat(("REF", "6R", line.line_control_number), ("", "line_control_number"))
     for i, adj in enumerate(line.adjudications):
         try:
             # SVD03/SVD04 default to the line's own procedure and revenue code.
@@ -756,6 +757,6 @@ def _line(w: SegmentWriter, line: ServiceLine, n: int, professional: bool, c: Cl
                 ("payer_id", "paid_amount", "procedure", "revenue_code", "paid_units"),
             )
             _adjustments(w, adj.adjustments)
-            w.seg(("DTP", "573", "D8", _d8(adj.adjudication_date)))
+            w.flat(("DTP", "573", "D8", _d8(adj.adjudication_date)))
         except X12ValueError as exc:
             raise X12ValueError(f"adjudications[{i}].{exc.field}", exc.value, exc.reason) from None

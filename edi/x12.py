@@ -8,9 +8,9 @@ from __future__ import annotations
 import codecs
 import functools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from edi.errors import X12SyntaxError, X12ValueError
 
@@ -65,9 +65,16 @@ class SegmentWriter:
 
     Elements are strings; a tuple element is a composite, its parts joined by the component
     separator. Trailing empty elements and components are dropped, as X12 requires.
+
+    `seg` checks each element as it goes, so a refused value names its field. Checking every
+    element with its own regex search costs more than formatting it, so `batch` runs a group of
+    `seg` calls (one claim, one loop header) unchecked, then checks all their values with one
+    search; only when that finds a bad character (or the group raises) is the group dropped and
+    written again element by element, which raises the same error the checked path always did.
     """
 
-    __slots__ = ("_bad", "_comp", "_sep", "_term", "count", "delims", "parts")
+    __slots__ = ("_bad", "_checking", "_comp", "_pending", "_sep", "_term", "count", "delims",
+                 "parts")  # fmt: skip
 
     def __init__(self, delims: Delimiters = DEFAULT_DELIMITERS, *, newline: bool = False) -> None:
         self.delims = delims
@@ -75,6 +82,8 @@ class SegmentWriter:
         self._comp = delims.component
         self._term = delims.segment + ("\n" if newline else "")
         self._bad = _bad_chars(delims).search
+        self._checking = True
+        self._pending: list[str] = []  # values written unchecked inside `batch`
         self.parts: list[str] = []
         self.count = 0
 
@@ -85,13 +94,29 @@ class SegmentWriter:
     ) -> None:
         """Add one segment; `fields` names each element for error messages (same order)."""
         out: list[str] = []
+        comp = self._comp
+        if not self._checking:
+            # Inside `batch`: keep the values for one check at the end. Stripping trailing
+            # separators equals dropping trailing empty elements unless a value ends with a
+            # separator, and such a value fails that check, so its text is never kept.
+            pending = self._pending
+            for e in elements:
+                if type(e) is tuple:
+                    pending.extend(e)
+                    e = comp.join(e).rstrip(comp)
+                else:
+                    pending.append(e)  # type: ignore[arg-type]
+                out.append(e)  # type: ignore[arg-type]
+            self.parts.append(self._sep.join(out).rstrip(self._sep) + self._term)
+            self.count += 1
+            return
         bad = self._bad
         for i, e in enumerate(elements):
             if type(e) is tuple:
                 for j, part in enumerate(e):
                     if bad(part):
                         self._fail(elements, fields, i, part, j)
-                e = self._comp.join(e).rstrip(self._comp)
+                e = comp.join(e).rstrip(comp)
             elif bad(e):  # type: ignore[arg-type]
                 self._fail(elements, fields, i, e)  # type: ignore[arg-type]
             out.append(e)  # type: ignore[arg-type]
@@ -99,6 +124,41 @@ class SegmentWriter:
             out.pop()
         self.parts.append(self._sep.join(out) + self._term)
         self.count += 1
+
+    def flat(self, elements: Sequence[str], fields: Sequence[str] | None = None) -> None:
+        """`seg` for a segment without composites: inside `batch`, one join and no loop."""
+        if self._checking:
+            self.seg(elements, fields)
+            return
+        self._pending.extend(elements)
+        self.parts.append(self._sep.join(elements).rstrip(self._sep) + self._term)
+        self.count += 1
+
+    def batch(self, write: Callable[..., None], *args: Any) -> None:
+        """Call `write(self, *args)`, checking all the values it writes with one search.
+
+        The result equals calling it directly: the same text, or the same exception. When a
+        value is refused, or `write` raises, its segments are dropped and `write` runs again
+        with every element checked, so the exception names the field as `seg` does.
+        """
+        if not self._checking:  # already inside a batch: the outer one checks
+            write(self, *args)
+            return
+        parts_before, count_before = len(self.parts), self.count
+        self._checking = False
+        try:
+            write(self, *args)
+            clean = self._bad("".join(self._pending)) is None
+        except Exception:
+            clean = False
+        finally:
+            self._checking = True
+            self._pending.clear()
+        if clean:
+            return
+        del self.parts[parts_before:]
+        self.count = count_before
+        write(self, *args)
 
     def raw(self, text: str) -> None:
         """Add a segment already formatted by this writer (a cached, checked segment)."""

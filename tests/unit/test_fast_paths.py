@@ -1,0 +1,144 @@
+"""The fast paths of the 837 writer and reader give what the plain paths give.
+
+build_837 writes each claim as one `SegmentWriter.batch` (values checked with one search at
+the end); these tests compare it with the element-by-element path and check that a refused
+value is still caught and named when the batch is taken.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from edi.claim import Claim, Procedure
+from edi.envelope import EnvelopeParams
+from edi.errors import X12ValueError
+from edi.write_837 import build_837
+from edi.x12 import Delimiters, SegmentWriter
+from tests.unit.claims import (
+    INSTITUTIONAL_SHAPES,
+    PATIENT,
+    PROFESSIONAL_SHAPES,
+    SUBSCRIBER,
+    professional,
+)
+from tests.unit.strategies import claims
+
+PARAMS = EnvelopeParams(
+    sender_id="SUB0001",
+    receiver_id="PAYER01",
+    interchange_control_number=1,
+    group_control_number=1,
+    transaction_control_number=1,
+    created=datetime(2026, 11, 3, 10, 0),
+)
+SHAPES = [*PROFESSIONAL_SHAPES.values(), *INSTITUTIONAL_SHAPES.values()]
+
+
+def _unbatched(self: SegmentWriter, write: Any, *args: Any) -> None:
+    write(self, *args)
+
+
+def _build_checked(
+    monkeypatch: pytest.MonkeyPatch, claims_: list[Claim], params: EnvelopeParams
+) -> str:
+    """build_837 with every element checked as it is written (no batches)."""
+    with monkeypatch.context() as m:
+        m.setattr(SegmentWriter, "batch", _unbatched)
+        return build_837(claims_, params)
+
+
+@pytest.mark.parametrize("delims", [Delimiters(), Delimiters("|", ">", "!", "\n")])
+@pytest.mark.parametrize("newline", [False, True])
+def test_batched_text_equals_checked_text(
+    monkeypatch: pytest.MonkeyPatch, delims: Delimiters, newline: bool
+) -> None:
+    params = replace(PARAMS, delimiters=delims, newline=newline and delims.segment != "\n")
+    for claim in SHAPES:
+        assert build_837([claim], params) == _build_checked(monkeypatch, [claim], params)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(claim=claims("professional"))
+def test_batched_text_equals_checked_text_for_drawn_claims(claim: Claim) -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        assert build_837([claim], PARAMS) == _build_checked(monkeypatch, [claim], PARAMS)
+
+
+@pytest.mark.parametrize(
+    ("claim", "field", "reason"),
+    [
+        (
+            professional(subscriber=replace(SUBSCRIBER, first_name="AL*X")),
+            "claims[1].subscriber.first_name (NM104)",
+            "delimiter '*'",
+        ),
+        (
+            professional(patient=replace(PATIENT, last_name="TEST\tPERSON")),
+            "claims[1].patient.last_name (NM103)",
+            "extended character set",
+        ),
+        (
+            professional(
+                service_lines=(
+                    professional().service_lines[0],
+                    replace(
+                        professional().service_lines[0],
+                        procedure=Procedure("99213", modifiers=("25", "A~")),
+                    ),
+                )
+            ),
+            "claims[1].service_lines[1].procedure (SV101-4)",
+            "delimiter '~'",
+        ),
+        (
+            # A trailing separator would vanish if only the joined text were checked.
+            professional(
+                service_lines=(replace(professional().service_lines[0], unit_type="UN*"),)
+            ),
+            "claims[1].service_lines[0].unit_type (SV103)",
+            "delimiter '*'",
+        ),
+        (
+            professional(patient_control_number="P:1"),
+            "claims[1].patient_control_number (CLM01)",
+            "delimiter ':'",
+        ),
+    ],
+)
+def test_a_bad_value_in_a_batched_claim_is_named(claim: Claim, field: str, reason: str) -> None:
+    good = professional(patient_control_number="GOOD")
+    with pytest.raises(X12ValueError, match=re.escape(reason)) as exc:
+        build_837([good, claim, good], PARAMS)
+    assert exc.value.field == field
+
+
+def test_batch_rewrites_a_refused_group_checked_and_names_the_field() -> None:
+    w = SegmentWriter()
+    w.seg(("LX", "1"))
+
+    def write(w: SegmentWriter, value: str) -> None:
+        w.flat(("REF", "6R", "OK"), ("", "line_control_number"))
+        w.seg(("SV1", ("HC", value), "1"), ("procedure", "charge"))
+
+    w.batch(write, "99213")
+    assert w.text() == "LX*1~REF*6R*OK~SV1*HC:99213*1~" and w.count == 3
+    with pytest.raises(X12ValueError) as exc:
+        w.batch(write, "9^9")
+    assert exc.value.field == "procedure (SV101-2)"
+    # The unchecked segments were dropped; left is what the checked path writes before failing.
+    assert w.text() == "LX*1~REF*6R*OK~SV1*HC:99213*1~REF*6R*OK~" and w.count == 4
+
+
+def test_flat_outside_a_batch_checks_each_element() -> None:
+    w = SegmentWriter()
+    with pytest.raises(X12ValueError) as exc:
+        w.flat(("REF", "6R", "A*B"), ("", "line_control_number"))
+    assert exc.value.field == "line_control_number (REF02)"
+    w.flat(("DTP", "472", "D8", "20261102", "", ""))
+    assert w.text() == "DTP*472*D8*20261102~"
