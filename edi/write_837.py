@@ -396,26 +396,26 @@ def _claim(w: SegmentWriter, c: Claim, professional: bool) -> None:
         if c.place_of_service is None:
             raise X12ValueError("place_of_service", None, "837P CLM05-1 is required")
         accident = c.accident
-        clm11: str | tuple[str, ...] = ""
+        clm11: tuple[str, ...] = ()
         if accident is not None:
             causes = accident.related_causes
             if not 1 <= len(causes) <= 2:
                 raise X12ValueError("accident.related_causes", causes, "one or two causes")
             clm11 = (causes[0], causes[1] if len(causes) > 1 else "", "", accident.state or "")
-        w.seg(
+        w.flat(
             (
                 "CLM",
                 c.patient_control_number,
                 _amount(c.total_charge),
                 "",
                 "",
-                (c.place_of_service, "B", c.frequency_code),
+                w.composite((c.place_of_service, "B", c.frequency_code)),
                 _yn(c.provider_signature_on_file),
                 c.assignment_participation,
                 _yn(c.benefits_assigned),
                 c.release_of_information,
                 "",
-                clm11,
+                w.composite(clm11) if clm11 else "",
             ),
             (
                 "patient_control_number",
@@ -450,14 +450,14 @@ def _claim(w: SegmentWriter, c: Claim, professional: bool) -> None:
             if getattr(c, name) is None:
                 raise X12ValueError(name, None, "required on an 837I claim")
         assert c.statement_from is not None and c.statement_to is not None
-        w.seg(
+        w.flat(
             (
                 "CLM",
                 c.patient_control_number,
                 _amount(c.total_charge),
                 "",
                 "",
-                (c.facility_type or "", "A", c.frequency_code),
+                w.composite((c.facility_type or "", "A", c.frequency_code)),
                 "",
                 c.assignment_participation,
                 _yn(c.benefits_assigned),
@@ -521,41 +521,47 @@ def _claim(w: SegmentWriter, c: Claim, professional: bool) -> None:
             _other_payer(w, other, c, professional)
         except X12ValueError as exc:
             raise X12ValueError(f"other_payers[{i}].{exc.field}", exc.value, exc.reason) from None
+    ndiagnoses = len(c.diagnoses)
     for n, line in enumerate(c.service_lines, 1):
         try:
-            _line(w, line, n, professional, c)
+            _line(w, line, n, professional, ndiagnoses)
         except X12ValueError as exc:
             raise X12ValueError(
                 f"service_lines[{n - 1}].{exc.field}", exc.value, exc.reason
             ) from None
 
 
+_DIAGNOSIS_FIELDS = tuple(f"diagnoses[{i}].code" for i in range(MAX_DIAGNOSES))
+
+
 def _diagnoses(w: SegmentWriter, c: Claim, professional: bool) -> None:
-    composites: list[tuple[str, ...]] = []
+    composite = w.composite
+    composites: list[str | tuple[str, ...]] = []
     for i, dx in enumerate(c.diagnoses):
         qualifier = "ABK" if i == 0 else "ABF"
         code = dx.code.replace(".", "")  # ICD-10-CM goes without its dot in X12
         if professional:
-            _refuse(
-                f"diagnoses[{i}].present_on_admission",
-                dx.present_on_admission,
-                "837P has no present-on-admission indicator",
-            )
-            composites.append((qualifier, code))
+            if dx.present_on_admission is not None:
+                raise X12ValueError(
+                    f"diagnoses[{i}].present_on_admission",
+                    dx.present_on_admission,
+                    "837P has no present-on-admission indicator",
+                )
+            composites.append(composite((qualifier, code)))
         else:
-            composites.append(
-                (qualifier, code, "", "", "", "", "", "", dx.present_on_admission or "")
-            )
-    names = tuple(f"diagnoses[{i}].code" for i in range(len(composites)))
+            poa = dx.present_on_admission or ""
+            composites.append(composite((qualifier, code, "", "", "", "", "", "", poa)))
+    names = _DIAGNOSIS_FIELDS
     if professional:
-        w.seg(("HI", *composites), names)
+        w.flat(("HI", *composites), names)
         return
     # 837I: principal (ABK), admitting (ABJ) and other diagnoses (ABF) are separate HI segments.
-    w.seg(("HI", composites[0]), names[:1])
+    w.flat(("HI", composites[0]), names[:1])
     if c.admitting_diagnosis:
-        w.seg(("HI", ("ABJ", c.admitting_diagnosis.replace(".", ""))), ("admitting_diagnosis",))
+        abj = composite(("ABJ", c.admitting_diagnosis.replace(".", "")))
+        w.flat(("HI", abj), ("admitting_diagnosis",))
     if len(composites) > 1:
-        w.seg(("HI", *composites[1:]), names[1:])
+        w.flat(("HI", *composites[1:]), names[1:])
 
 
 def _provider(
@@ -687,7 +693,7 @@ def _procedure(p: Procedure) -> tuple[str, ...]:
     return (p.qualifier, p.code, *mods, *("",) * (4 - len(mods)), p.description or "")
 
 
-def _line(w: SegmentWriter, line: ServiceLine, n: int, professional: bool, c: Claim) -> None:
+def _line(w: SegmentWriter, line: ServiceLine, n: int, professional: bool, ndiagnoses: int) -> None:
     w.flat(("LX", str(n)))
     proc = line.procedure
     if professional:
@@ -695,20 +701,20 @@ def _line(w: SegmentWriter, line: ServiceLine, n: int, professional: bool, c: Cl
             raise X12ValueError("procedure", None, "required on an 837P line (SV101)")
         _refuse("revenue_code", line.revenue_code, "institutional only (SV201)")
         pointers = line.diagnosis_pointers
-        if not 1 <= len(pointers) <= 4 or not all(1 <= p <= len(c.diagnoses) for p in pointers):
+        if not 1 <= len(pointers) <= 4 or not 1 <= min(pointers) <= max(pointers) <= ndiagnoses:
             raise X12ValueError(
                 "diagnosis_pointers", pointers, "1..4 pointers into the claim's diagnoses"
             )
-        w.seg(
+        w.flat(
             (
                 "SV1",
-                _procedure(proc),
+                w.composite(_procedure(proc)),
                 _amount(line.charge),
                 line.unit_type,
                 _amount(line.units),
                 line.place_of_service or "",
                 "",
-                tuple(str(p) for p in pointers),
+                w.composite(tuple(map(str, pointers))),
             ),
             ("procedure", "charge", "unit_type", "units", "place_of_service"),
         )
@@ -717,11 +723,11 @@ def _line(w: SegmentWriter, line: ServiceLine, n: int, professional: bool, c: Cl
             raise X12ValueError("revenue_code", None, "required on an 837I line (SV201)")
         _refuse("place_of_service", line.place_of_service, "professional only (SV105)")
         _refuse("diagnosis_pointers", line.diagnosis_pointers, "professional only (SV107)")
-        w.seg(
+        w.flat(
             (
                 "SV2",
                 line.revenue_code,
-                _procedure(proc) if proc is not None else "",
+                w.composite(_procedure(proc)) if proc is not None else "",
                 _amount(line.charge),
                 line.unit_type,
                 _amount(line.units),
@@ -745,12 +751,12 @@ def _line(w: SegmentWriter, line: ServiceLine, n: int, professional: bool, c: Cl
                 revenue = ""
             else:
                 revenue = adj.revenue_code or line.revenue_code or ""
-            w.seg(
+            w.flat(
                 (
                     "SVD",
                     adj.payer_id,
                     _amount(adj.paid_amount),
-                    _procedure(svd_proc) if svd_proc is not None else "",
+                    w.composite(_procedure(svd_proc)) if svd_proc is not None else "",
                     revenue,
                     _amount(adj.paid_units),
                 ),

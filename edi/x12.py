@@ -47,6 +47,14 @@ def _bad_chars(delims: Delimiters) -> re.Pattern[str]:
     return re.compile(f"[^ -~]|[{used}]")
 
 
+@functools.cache
+def _bad_batch_chars(delims: Delimiters) -> re.Pattern[str]:
+    """`_bad_chars` letting the component separator through: a batch counts those instead."""
+    comp = re.escape(delims.component)
+    used = re.escape(delims.element + delims.repetition + delims.segment)
+    return re.compile(f"[^ -~{comp}]|[{used}]")
+
+
 def check_value(value: str, field: str, delims: Delimiters = DEFAULT_DELIMITERS) -> str:
     """Return `value` if it can stand in an X12 element, else raise X12ValueError naming `field`."""
     bad = _bad_chars(delims).search(value)
@@ -66,15 +74,17 @@ class SegmentWriter:
     Elements are strings; a tuple element is a composite, its parts joined by the component
     separator. Trailing empty elements and components are dropped, as X12 requires.
 
-    `seg` checks each element as it goes, so a refused value names its field. Checking every
-    element with its own regex search costs more than formatting it, so `batch` runs a group of
-    `seg` calls (one claim, one loop header) unchecked, then checks all their values with one
-    search; only when that finds a bad character (or the group raises) is the group dropped and
-    written again element by element, which raises the same error the checked path always did.
+    `seg` checks each element as it goes, so a refused value names its field. A regex search
+    per element costs more than formatting it, so `batch` runs a group of writes (one claim,
+    one loop header) unchecked and then checks all their values at once: one search of their
+    concatenation for a character that is never allowed, and a count of the component
+    separators against the number the composites put there. Only when that fails (or the group
+    raises) is the group dropped and written again element by element, which raises the error
+    the checked path always raised, naming the field.
     """
 
-    __slots__ = ("_bad", "_checking", "_comp", "_pending", "_sep", "_term", "count", "delims",
-                 "parts")  # fmt: skip
+    __slots__ = ("_bad", "_bad_batch", "_checking", "_comp", "_comps", "_pending", "_sep",
+                 "_term", "count", "delims", "parts")  # fmt: skip
 
     def __init__(self, delims: Delimiters = DEFAULT_DELIMITERS, *, newline: bool = False) -> None:
         self.delims = delims
@@ -82,8 +92,10 @@ class SegmentWriter:
         self._comp = delims.component
         self._term = delims.segment + ("\n" if newline else "")
         self._bad = _bad_chars(delims).search
+        self._bad_batch = _bad_batch_chars(delims).search
         self._checking = True
-        self._pending: list[str] = []  # values written unchecked inside `batch`
+        self._pending: list[str] = []  # element texts written unchecked inside `batch`
+        self._comps = 0  # component separators the composites in _pending hold
         self.parts: list[str] = []
         self.count = 0
 
@@ -93,23 +105,11 @@ class SegmentWriter:
         fields: Sequence[str] | None = None,
     ) -> None:
         """Add one segment; `fields` names each element for error messages (same order)."""
+        if not self._checking:
+            self.flat([self.composite(e) if type(e) is tuple else e for e in elements])
+            return
         out: list[str] = []
         comp = self._comp
-        if not self._checking:
-            # Inside `batch`: keep the values for one check at the end. Stripping trailing
-            # separators equals dropping trailing empty elements unless a value ends with a
-            # separator, and such a value fails that check, so its text is never kept.
-            pending = self._pending
-            for e in elements:
-                if type(e) is tuple:
-                    pending.extend(e)
-                    e = comp.join(e).rstrip(comp)
-                else:
-                    pending.append(e)  # type: ignore[arg-type]
-                out.append(e)  # type: ignore[arg-type]
-            self.parts.append(self._sep.join(out).rstrip(self._sep) + self._term)
-            self.count += 1
-            return
         bad = self._bad
         for i, e in enumerate(elements):
             if type(e) is tuple:
@@ -125,17 +125,37 @@ class SegmentWriter:
         self.parts.append(self._sep.join(out) + self._term)
         self.count += 1
 
-    def flat(self, elements: Sequence[str], fields: Sequence[str] | None = None) -> None:
-        """`seg` for a segment without composites: inside `batch`, one join and no loop."""
+    def flat(
+        self,
+        elements: Sequence[str | tuple[str, ...]],
+        fields: Sequence[str] | None = None,
+    ) -> None:
+        """`seg` for a segment whose composites come from `composite`: inside a batch, one
+        join and no loop over the elements."""
         if self._checking:
             self.seg(elements, fields)
             return
-        self._pending.extend(elements)
-        self.parts.append(self._sep.join(elements).rstrip(self._sep) + self._term)
+        # Stripping trailing separators equals dropping trailing empty elements unless a value
+        # ends with a separator; such a value fails the batch check, so its text is not kept.
+        self._pending.extend(elements)  # type: ignore[arg-type]
+        text = self._sep.join(elements)  # type: ignore[arg-type]
+        self.parts.append(text.rstrip(self._sep) + self._term)
         self.count += 1
 
+    def composite(self, parts: tuple[str, ...]) -> str | tuple[str, ...]:
+        """A composite element for `flat`: inside a batch its text, trailing empty parts
+        dropped; else the parts themselves, for `seg` to check one by one."""
+        if self._checking:
+            return parts
+        comp = self._comp
+        text = comp.join(parts)
+        kept = text.rstrip(comp)
+        # Separators this composite should leave; a part holding one makes the count differ.
+        self._comps += len(parts) - 1 - (len(text) - len(kept))
+        return kept
+
     def batch(self, write: Callable[..., None], *args: Any) -> None:
-        """Call `write(self, *args)`, checking all the values it writes with one search.
+        """Call `write(self, *args)`, checking all the values it writes at once.
 
         The result equals calling it directly: the same text, or the same exception. When a
         value is refused, or `write` raises, its segments are dropped and `write` runs again
@@ -148,12 +168,14 @@ class SegmentWriter:
         self._checking = False
         try:
             write(self, *args)
-            clean = self._bad("".join(self._pending)) is None
+            text = "".join(self._pending)
+            clean = self._bad_batch(text) is None and text.count(self._comp) == self._comps
         except Exception:
             clean = False
         finally:
             self._checking = True
             self._pending.clear()
+            self._comps = 0
         if clean:
             return
         del self.parts[parts_before:]

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from edi.claim import Claim, Procedure
+from edi.claim import Claim, Diagnosis, Procedure
 from edi.envelope import EnvelopeParams
 from edi.errors import X12ValueError
 from edi.write_837 import build_837
@@ -53,7 +53,10 @@ def _build_checked(
         return build_837(claims_, params)
 
 
-@pytest.mark.parametrize("delims", [Delimiters(), Delimiters("|", ">", "!", "\n")])
+@pytest.mark.parametrize(
+    "delims",
+    [Delimiters(), Delimiters("|", ">", "!", "\n"), Delimiters("\x1d", "\x1f", "\x1c", "\x1e")],
+)
 @pytest.mark.parametrize("newline", [False, True])
 def test_batched_text_equals_checked_text(
     monkeypatch: pytest.MonkeyPatch, delims: Delimiters, newline: bool
@@ -105,6 +108,24 @@ def test_batched_text_equals_checked_text_for_drawn_claims(claim: Claim) -> None
             "delimiter '*'",
         ),
         (
+            # The last part of a composite ending with the component separator.
+            professional(
+                service_lines=(
+                    replace(
+                        professional().service_lines[0],
+                        procedure=Procedure("99213", modifiers=("25", "59:")),
+                    ),
+                )
+            ),
+            "claims[1].service_lines[0].procedure (SV101-4)",
+            "delimiter ':'",
+        ),
+        (
+            professional(diagnoses=(Diagnosis("J2:0"),)),
+            "claims[1].diagnoses[0].code (HI01-2)",
+            "delimiter ':'",
+        ),
+        (
             professional(patient_control_number="P:1"),
             "claims[1].patient_control_number (CLM01)",
             "delimiter ':'",
@@ -142,3 +163,25 @@ def test_flat_outside_a_batch_checks_each_element() -> None:
     assert exc.value.field == "line_control_number (REF02)"
     w.flat(("DTP", "472", "D8", "20261102", "", ""))
     assert w.text() == "DTP*472*D8*20261102~"
+
+
+def test_clean_claims_are_written_once_and_a_bad_one_again_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import edi.write_837 as write_837
+
+    calls: list[str] = []
+    real = write_837._claim
+
+    def spy(w: SegmentWriter, c: Claim, professional: bool) -> None:
+        calls.append(c.patient_control_number)
+        real(w, c, professional)
+
+    monkeypatch.setattr(write_837, "_claim", spy)
+    build_837([professional(patient_control_number=f"P{i}") for i in range(3)], PARAMS)
+    assert calls == ["P0", "P1", "P2"]
+    calls.clear()
+    bad = professional(patient_control_number="P~1")
+    with pytest.raises(X12ValueError):
+        build_837([professional(patient_control_number="P0"), bad], PARAMS)
+    assert calls == ["P0", "P~1", "P~1"]
