@@ -10,6 +10,7 @@ import functools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import accumulate, repeat
 from typing import IO, Any
 
 from edi.errors import X12SyntaxError, X12ValueError
@@ -257,6 +258,11 @@ class SegmentReader:
     Delimiters are taken from each ISA; line breaks between segments are ignored. After each
     yielded segment, `segment_number` (1-based, whole stream) and `offset` (characters from the
     start of the stream; bytes for ASCII files) locate it for error messages.
+
+    Each chunk is split on the segment terminator once into a batch of segment texts; the
+    location of a segment is worked out only when asked for (errors, and the CLM and service
+    lines the 837 reader remembers), not for every segment. `batches` hands the batches out
+    for a caller that splits elements itself; it sets `index` to the segment it is at.
     """
 
     def __init__(
@@ -265,9 +271,39 @@ class SegmentReader:
         self._source = source
         self._chunk_size = chunk_size
         self.delimiters: Delimiters | None = None
-        self.segment_number = 0
-        self.offset = 0
-        self.segment_id = ""
+        self.index = -1  # position in the current batch of the segment last yielded
+        self._batch: list[str] = []  # segment texts, line breaks stripped, none empty
+        self._parts: list[str] = []  # the same texts as split from the stream
+        self._origin: list[int] | None = None  # batch index -> parts index, if they differ
+        self._base = 0  # stream offset of _parts[0]
+        self._number = 0  # segments before the batch
+        self._starts: list[int] | None = None  # stream offsets of _parts, when first needed
+        self._sep = "*"
+        # A location that is not a segment of the batch (the ISA being read, a cut-off tail).
+        self._where: tuple[str, int, int] | None = ("", 0, 0)
+
+    @property
+    def segment_number(self) -> int:
+        if self._where is not None:
+            return self._where[1]
+        return self._number + self.index + 1
+
+    @property
+    def offset(self) -> int:
+        if self._where is not None:
+            return self._where[2]
+        j = self.index if self._origin is None else self._origin[self.index]
+        if self._starts is None:
+            self._starts = list(accumulate(map(len, self._parts), initial=self._base))
+        raw = self._parts[j]
+        # Each part ended with a one-character terminator; skip the line breaks it starts with.
+        return self._starts[j] + j + len(raw) - len(raw.lstrip("\r\n"))
+
+    @property
+    def segment_id(self) -> str:
+        if self._where is not None:
+            return self._where[0]
+        return self._batch[self.index].split(self._sep, 1)[0]
 
     def error(self, message: str) -> X12SyntaxError:
         """An X12SyntaxError located at the segment last yielded."""
@@ -308,12 +344,37 @@ class SegmentReader:
             raise self.error(f"input is not UTF-8 text ({exc.reason})") from None
 
     def __iter__(self) -> Iterator[list[str]]:
+        for batch in self.batches():
+            sep = self._sep
+            for k, raw in enumerate(batch):
+                self.index = k
+                yield raw.split(sep)
+
+    def _install(self, parts: list[str], base: int, has_breaks: bool) -> list[str]:
+        """Make `parts` (terminated segment texts from stream offset `base`) the batch."""
+        batch = list(map(str.strip, parts, repeat("\r\n"))) if has_breaks else parts
+        origin = None
+        if "" in batch:
+            origin = [j for j, text in enumerate(batch) if text]
+            batch = [batch[j] for j in origin]
+        if batch:
+            self._number += len(self._batch)
+            self._batch, self._parts, self._origin = batch, parts, origin
+            self._base, self._starts, self._where = base, None, None
+            self.index = -1
+        return batch
+
+    def batches(self) -> Iterator[list[str]]:
+        """Yields lists of segment texts (elements not split); see the class docstring.
+
+        Within one list the delimiters (`delimiters`) do not change: a list ends at IEA.
+        """
         chunks = self._chunks()
         buf = ""
         base = 0  # stream offset of buf[0]
         eof = False
         delims: Delimiters | None = None
-        term = sep = ""
+        term = ""
         while True:
             if delims is None:
                 # Between interchanges: skip line breaks (and a BOM), then read the next ISA.
@@ -330,49 +391,54 @@ class SegmentReader:
                         buf += more
                 if not buf:
                     return
-                self.segment_id = buf[:3]
-                self.offset = base
+                self._where = (buf[:3], self.segment_number, base)
                 delims, _ = parse_isa(buf, segment_number=self.segment_number + 1, offset=base)
                 self.delimiters = delims
-                term, sep = delims.segment, delims.element
+                term, self._sep = delims.segment, delims.element
+                self._number += len(self._batch)
+                self._batch = []
             parts = buf.split(term)
             tail = parts.pop()
-            pos = base
-            for i, raw in enumerate(parts):
-                start = pos
-                pos += len(raw) + 1
-                if raw and raw[0] in "\r\n":
-                    stripped = raw.lstrip("\r\n")
-                    start += len(raw) - len(stripped)
-                    raw = stripped
-                if raw and raw[-1] in "\r\n":
-                    raw = raw.rstrip("\r\n")
-                if not raw:
-                    continue
-                elements = raw.split(sep)
-                self.segment_number += 1
-                self.offset = start
-                self.segment_id = elements[0]
-                yield elements
-                if elements[0] == "IEA":
-                    # The next interchange may use other delimiters: re-read them from its ISA.
-                    rest = term.join(parts[i + 1 :])
-                    buf = (rest + term + tail) if i + 1 < len(parts) else tail
-                    base = pos
-                    delims = None
-                    break
+            iea = _find_iea(buf, term, delims.element)
+            if iea >= 0 and (last := buf.count(term, 0, iea)) < len(parts):
+                # The next interchange may use other delimiters: re-read them from its ISA.
+                rest = parts[last + 1 :]
+                del parts[last + 1 :]
+                size = sum(map(len, parts)) + len(parts)
+                batch = self._install(parts, base, "\r" in buf or "\n" in buf)
+                if batch:
+                    yield batch
+                buf = term.join(rest) + term + tail if rest else tail
+                base += size
+                delims = None
+                continue
+            size = len(buf) - len(tail)
+            batch = self._install(parts, base, "\r" in buf or "\n" in buf)
+            if batch:
+                yield batch
+            base += size
+            buf = tail
+            if eof:
+                if buf.strip("\r\n\t "):
+                    self._where = (buf.strip("\r\n")[:3], self.segment_number + 1, base)
+                    raise self.error("the last segment has no segment terminator")
+                return
+            more = next(chunks, None)
+            if more is None:
+                eof = True
             else:
-                base = pos
-                buf = tail
-                if eof:
-                    if buf.strip("\r\n\t "):
-                        self.segment_id = buf.strip("\r\n")[:3]
-                        self.offset = base
-                        self.segment_number += 1
-                        raise self.error("the last segment has no segment terminator")
-                    return
-                more = next(chunks, None)
-                if more is None:
-                    eof = True
-                else:
-                    buf += more
+                buf += more
+
+
+def _find_iea(text: str, term: str, sep: str) -> int:
+    """Where the first IEA segment of `text` starts (after any line breaks), or -1."""
+    breaks = "\r\n".replace(term, "")
+    i = text.find("IEA")
+    while i >= 0:
+        j = i
+        while j > 0 and text[j - 1] in breaks:
+            j -= 1
+        if (j == 0 or text[j - 1] == term) and text[i + 3 : i + 4] in (sep, term):
+            return i
+        i = text.find("IEA", i + 1)
+    return -1
