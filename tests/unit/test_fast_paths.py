@@ -185,3 +185,60 @@ def test_clean_claims_are_written_once_and_a_bad_one_again_checked(
     with pytest.raises(X12ValueError):
         build_837([professional(patient_control_number="P0"), bad], PARAMS)
     assert calls == ["P0", "P~1", "P~1"]
+
+
+# --- reader ------------------------------------------------------------------------------
+
+
+def test_fast_constructor_builds_the_same_objects() -> None:
+    from dataclasses import dataclass, fields
+
+    from edi.read_837 import _constructor
+
+    for claim in SHAPES:
+        for obj in (claim, *claim.service_lines):
+            cls = type(obj)
+            values = [getattr(obj, f.name) for f in fields(cls)]
+            made = _constructor(cls)(*values)
+            assert type(made) is cls
+            assert made == obj and hash(made) == hash(obj) and repr(made) == repr(obj)
+    with pytest.raises(TypeError, match="takes"):
+        _constructor(Procedure)("99213")
+
+    @dataclass(slots=True)
+    class Mutable:
+        x: int
+
+    with pytest.raises(TypeError, match="frozen"):
+        _constructor(Mutable)
+
+
+def test_a_bad_value_is_reported_each_time_it_occurs() -> None:
+    # Values are memoized by their text; a failure is not, so every claim holding it is caught.
+    from edi.read_837 import UnreadableClaim, read_837
+
+    text = build_837([professional(patient_control_number=f"P{i}") for i in range(4)], PARAMS)
+    text = text.replace("*20261102~", "*20261302~")
+    items = list(read_837(text))
+    assert len(items) == 4
+    assert all(isinstance(i, UnreadableClaim) and i.segment_id == "DTP" for i in items)
+    offsets = [i.offset for i in items]
+    assert len(set(offsets)) == 4
+    assert all(text[o:].startswith("DTP*472*D8*20261302~") for o in offsets)
+
+
+def test_memoized_composites_follow_each_interchanges_separator() -> None:
+    from edi.read_837 import read_837
+    from tests.unit.strategies import canonical
+
+    def with_procedure(procedure: Procedure) -> Claim:
+        line = replace(professional().service_lines[0], procedure=procedure)
+        return professional(service_lines=(line,))
+
+    # The same SV101 text, "HC:99213>25", means different procedures under ":" and ">".
+    first = with_procedure(Procedure("99213>25"))
+    second = with_procedure(Procedure("25", qualifier="HC:99213"))
+    a = build_837([first], PARAMS)
+    b = build_837([second], replace(PARAMS, delimiters=Delimiters("|", ">", "!", "\n")))
+    assert "SV1*HC:99213>25*" in a and "SV1|HC:99213>25|" in b
+    assert list(read_837(a + b + a)) == [canonical(first), canonical(second), canonical(first)]
