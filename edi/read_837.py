@@ -271,14 +271,15 @@ class _Reader:
         return self.reader.error(message)
 
     def claims(self) -> Iterator[Claim | UnreadableClaim]:
+        # Segments that end the claim being read, with their handlers (None: nothing to read).
+        finishing = {"CLM": self.clm, "HL": self.hl, "GS": self.gs, "ST": self.st, "SE": None,
+                     "GE": None, "IEA": None, "ISA": None}  # fmt: skip
         handlers = {
-            "GS": self.gs, "ST": self.st, "NM1": self.nm1, "N3": self.n3, "N4": self.n4,
-            "REF": self.ref, "PER": self.per, "PRV": self.prv, "DMG": self.dmg, "HL": self.hl,
-            "SBR": self.sbr_, "PAT": self.pat_, "DTP": self.dtp, "CL1": self.cl1, "HI": self.hi,
-            "LX": self.lx, "SV1": self.sv, "SV2": self.sv, "SVD": self.svd_, "CAS": self.cas,
-            "AMT": self.amt,
+            "NM1": self.nm1, "N3": self.n3, "N4": self.n4, "REF": self.ref, "PER": self.per,
+            "PRV": self.prv, "DMG": self.dmg, "SBR": self.sbr_, "PAT": self.pat_, "DTP": self.dtp,
+            "CL1": self.cl1, "HI": self.hi, "LX": self.lx, "SV1": self.sv, "SV2": self.sv,
+            "SVD": self.svd_, "CAS": self.cas, "AMT": self.amt,
         }  # fmt: skip
-        finishing = {"CLM", "HL", "SE", "GE", "IEA", "ISA", "GS", "ST"}
         reader = self.reader
         seen_any = False
         # SegmentReader's batches rather than its iterator: one loop, and the reader's location
@@ -292,9 +293,13 @@ class _Reader:
                 reader.index = k
                 seg = raw.split(sep)
                 seg_id = seg[0]
-                if seg_id in finishing:
+                handler = handlers.get(seg_id)
+                if handler is None:
+                    if seg_id not in finishing:
+                        continue  # a segment the model has no field for
                     if self.claim is not None:
                         yield self.finish()
+                    handler = finishing[seg_id]
                     if seg_id == "CLM":
                         self.clm(seg)
                         continue
@@ -304,9 +309,8 @@ class _Reader:
                         self._pointers.clear()
                         self._diagnoses.clear()
                         continue
-                handler = handlers.get(seg_id)
-                if handler is None:
-                    continue
+                    if handler is None:
+                        continue
                 try:
                     handler(seg)
                 except UnsupportedVersionError:
@@ -419,10 +423,10 @@ class _Reader:
         self._n3 = None
 
     def ref(self, seg: list[str]) -> None:
-        qualifier, value = _e(seg, 1), _e(seg, 2)
-        if self.line is not None:
+        qualifier, value = (seg[1], seg[2]) if len(seg) > 2 else (_e(seg, 1), "")
+        if (line := self.line) is not None:
             if qualifier == "6R" and self.svd is None:
-                self.line.control_number = value
+                line.control_number = value
             return
         if self.entity is not None:
             self.entity.refs.setdefault(qualifier, value)
@@ -496,14 +500,13 @@ class _Reader:
         self.entity = self.line = self.other = self.svd = None
 
     def dtp(self, seg: list[str]) -> None:
-        qualifier = _e(seg, 1)
+        qualifier = seg[1] if len(seg) > 1 else ""
         if self.svd is not None:
             if qualifier == "573":
                 self.svd["date"] = self._date(_e(seg, 3))
-        elif self.line is not None:
+        elif (line := self.line) is not None:
             if qualifier == "472":
-                start, end = self._period(seg)
-                self.line.service_date, self.line.service_date_end = start, end
+                line.service_date, line.service_date_end = self._period(seg)
         elif self.other is not None:
             if qualifier == "573" and self.other["entity"] == "payer":
                 self.other["date"] = self._date(_e(seg, 3))
@@ -577,8 +580,10 @@ class _Reader:
 
     def _period(self, seg: list[str]) -> tuple[date, date | None]:
         """DTP D8 -> (date, None); RD8 -> (start, end). A one-date RD8 is read as a D8."""
-        value = _e(seg, 3)
-        if _e(seg, 2) == "RD8" and "-" in value:
+        if len(seg) < 4:
+            seg = seg + _PAD[: 4 - len(seg)]
+        value = seg[3]
+        if seg[2] == "RD8" and "-" in value:
             start, _, end = value.partition("-")
             return self._dates[start], self._dates[end]
         return self._dates[value[:8]], None
