@@ -21,6 +21,7 @@ send": the subscriber's DMG when the patient is someone else.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
@@ -159,7 +160,9 @@ def _at(index: int, prefix: str, fn, w: SegmentWriter, *args) -> None:  # type: 
         raise X12ValueError(f"claims[{index}].{prefix}{exc.field}", exc.value, exc.reason) from None
 
 
+@functools.lru_cache(maxsize=4096)
 def _d8(d: date) -> str:
+    # Cached: a file repeats few dates (service, birth, adjudication) over many segments.
     return d.isoformat().replace("-", "")
 
 
