@@ -389,13 +389,22 @@ def _claim(w: SegmentWriter, c: Claim, professional: bool) -> None:
             "payer_claim_number", None, "a replacement (7) or void (8) needs REF*F8"
         )
     if professional:
-        _refuse("facility_type", c.facility_type, "institutional only (CLM05-1 of 837I)")
-        _refuse("statement_from", c.statement_from, "institutional only (DTP*434)")
-        _refuse("statement_to", c.statement_to, "institutional only (DTP*434)")
-        _refuse("admission", c.admission, "institutional only (DTP*435, CL1)")
-        _refuse("patient_status", c.patient_status, "institutional only (CL103)")
-        _refuse("admitting_diagnosis", c.admitting_diagnosis, "institutional only (HI*ABJ)")
-        _refuse("attending_provider", c.attending_provider, "institutional only (2310A)")
+        if (  # one test for the usual case, where none of these is given
+            c.facility_type is not None
+            or c.statement_from is not None
+            or c.statement_to is not None
+            or c.admission is not None
+            or c.patient_status is not None
+            or c.admitting_diagnosis is not None
+            or c.attending_provider is not None
+        ):
+            _refuse("facility_type", c.facility_type, "institutional only (CLM05-1 of 837I)")
+            _refuse("statement_from", c.statement_from, "institutional only (DTP*434)")
+            _refuse("statement_to", c.statement_to, "institutional only (DTP*434)")
+            _refuse("admission", c.admission, "institutional only (DTP*435, CL1)")
+            _refuse("patient_status", c.patient_status, "institutional only (CL103)")
+            _refuse("admitting_diagnosis", c.admitting_diagnosis, "institutional only (HI*ABJ)")
+            _refuse("attending_provider", c.attending_provider, "institutional only (2310A)")
         if c.place_of_service is None:
             raise X12ValueError("place_of_service", None, "837P CLM05-1 is required")
         accident = c.accident
@@ -505,11 +514,19 @@ def _claim(w: SegmentWriter, c: Claim, professional: bool) -> None:
         w.flat(("REF", "F8", c.payer_claim_number), ("", "payer_claim_number"))
     _diagnoses(w, c, professional)
     if professional:
-        _provider(
-            w, c.referring_provider, "referring_provider", "DN", person_only=True, taxonomy=False
-        )
-        _provider(w, c.rendering_provider, "rendering_provider", "82", prv="PE")
-        _facility(w, c.service_facility)
+        if c.referring_provider is not None:
+            _provider(
+                w,
+                c.referring_provider,
+                "referring_provider",
+                "DN",
+                person_only=True,
+                taxonomy=False,
+            )
+        if c.rendering_provider is not None:
+            _provider(w, c.rendering_provider, "rendering_provider", "82", prv="PE")
+        if c.service_facility is not None:
+            _facility(w, c.service_facility)
     else:
         _provider(w, c.attending_provider, "attending_provider", "71", person_only=True, prv="AT")
         _provider(
