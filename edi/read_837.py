@@ -14,6 +14,7 @@ given, in canonical form: ICD-10 codes with their dot, no receiver when 1000B is
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from datetime import date
@@ -260,15 +261,23 @@ class _Reader:
         self.header_level = ""
         self._n3: list[str] | None = None  # N3 waits for its N4 to make an Address
         self._billing_taxonomy: str | None = None
+        # Memos make values from text alone (no reference back to this reader, which would
+        # make a cycle that only the cyclic GC frees); composites are read per separator.
         self._decimals = _Memo(Decimal)
-        self._dates = _Memo(self._read_date)
-        # These read composites, so they are emptied when an ISA may change the separator.
-        self._procedures = _Memo(self._read_procedure)
-        self._pointers = _Memo(self._read_pointers)
-        self._diagnoses = _Memo(self._read_diagnosis)
+        self._dates = _Memo(_read_date)
+        self._use_component(self.comp)
 
     def error(self, message: str) -> X12SyntaxError:
         return self.reader.error(message)
+
+    def _use_component(self, comp: str) -> None:
+        """Read composites with `comp` (each ISA names its own component separator)."""
+        if comp == self.comp and hasattr(self, "_procedures"):
+            return
+        self.comp = comp
+        self._procedures = _Memo(functools.partial(_read_procedure, comp))
+        self._pointers = _Memo(functools.partial(_read_pointers, comp))
+        self._diagnoses = _Memo(functools.partial(_read_diagnosis, comp))
 
     def claims(self) -> Iterator[Claim | UnreadableClaim]:
         # Segments that end the claim being read, with their handlers (None: nothing to read).
@@ -304,10 +313,7 @@ class _Reader:
                         self.clm(seg)
                         continue
                     if seg_id == "ISA":
-                        self.comp = delims.component
-                        self._procedures.clear()
-                        self._pointers.clear()
-                        self._diagnoses.clear()
+                        self._use_component(delims.component)
                         continue
                     if handler is None:
                         continue
@@ -571,12 +577,10 @@ class _Reader:
     # --- values ---------------------------------------------------------------------------
 
     def _date(self, text: str) -> date:
-        return self._dates[text]
-
-    def _read_date(self, text: str) -> date:
-        if len(text) < 8 or not text[:8].isdigit():
-            raise self.error(f"{text!r} is not a CCYYMMDD date")
-        return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+        try:
+            return self._dates[text]
+        except _NotADate:
+            raise self.error(f"{text!r} is not a CCYYMMDD date") from None
 
     def _period(self, seg: list[str]) -> tuple[date, date | None]:
         """DTP D8 -> (date, None); RD8 -> (start, end). A one-date RD8 is read as a D8."""
@@ -585,25 +589,8 @@ class _Reader:
         value = seg[3]
         if seg[2] == "RD8" and "-" in value:
             start, _, end = value.partition("-")
-            return self._dates[start], self._dates[end]
-        return self._dates[value[:8]], None
-
-    def _read_pointers(self, text: str) -> tuple[int, ...]:
-        """SV107 -> diagnosis pointers."""
-        return tuple(_pointer(p) for p in _comp(text, self.comp) if p)
-
-    def _read_diagnosis(self, element: str) -> tuple[str, str] | Diagnosis | None:
-        """One HI composite: a Diagnosis, ("admitting", code), or None for other qualifiers."""
-        c = element.split(self.comp)
-        qualifier = c[0]
-        if qualifier in ("ABK", "BK", "ABF", "BF"):
-            return Diagnosis(
-                code=_icd(c[1], qualifier),
-                present_on_admission=_e(c, 8) or None,  # type: ignore[arg-type]
-            )
-        if qualifier in ("ABJ", "BJ"):
-            return ("admitting", _icd(c[1], qualifier))
-        return None
+            return self._date(start), self._date(end)
+        return self._date(value[:8]), None
 
     # --- assembling a claim ---------------------------------------------------------------
 
@@ -722,17 +709,6 @@ class _Reader:
 
     def _procedure(self, composite: str) -> Procedure | None:
         return self._procedures[composite]
-
-    def _read_procedure(self, composite: str) -> Procedure | None:
-        parts = _comp(composite, self.comp)
-        if len(parts) < 2:
-            return None
-        return Procedure(
-            code=parts[1],
-            qualifier=parts[0],
-            modifiers=tuple(m for m in parts[2:6] if m),
-            description=_e(parts, 6) or None,
-        )
 
     def _build(self, parts: _ClaimParts) -> Claim:
         # Steps run in the order that decides which problem is reported when there are several.
@@ -933,6 +909,47 @@ class _Reader:
             group_number=_e(sbr, 3) or None,
             adjustments=tuple(o["cas"]),
         )
+
+
+class _NotADate(ValueError):
+    """Raised by _read_date; the reader turns it into an X12SyntaxError at the segment."""
+
+
+def _read_date(text: str) -> date:
+    if len(text) < 8 or not text[:8].isdigit():
+        raise _NotADate(text)
+    return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+
+
+def _read_procedure(comp: str, composite: str) -> Procedure | None:
+    parts = _comp(composite, comp)
+    if len(parts) < 2:
+        return None
+    return Procedure(
+        code=parts[1],
+        qualifier=parts[0],
+        modifiers=tuple(m for m in parts[2:6] if m),
+        description=_e(parts, 6) or None,
+    )
+
+
+def _read_pointers(comp: str, text: str) -> tuple[int, ...]:
+    """SV107 -> diagnosis pointers."""
+    return tuple(_pointer(p) for p in _comp(text, comp) if p)
+
+
+def _read_diagnosis(comp: str, element: str) -> tuple[str, str] | Diagnosis | None:
+    """One HI composite: a Diagnosis, ("admitting", code), or None for other qualifiers."""
+    c = element.split(comp)
+    qualifier = c[0]
+    if qualifier in ("ABK", "BK", "ABF", "BF"):
+        return Diagnosis(
+            code=_icd(c[1], qualifier),
+            present_on_admission=_e(c, 8) or None,  # type: ignore[arg-type]
+        )
+    if qualifier in ("ABJ", "BJ"):
+        return ("admitting", _icd(c[1], qualifier))
+    return None
 
 
 def _provider(entities: dict[str, _Entity], role: str) -> Provider | None:

@@ -2,7 +2,9 @@
 
 build_837 writes each claim as one `SegmentWriter.batch` (values checked with one search at
 the end); these tests compare it with the element-by-element path and check that a refused
-value is still caught and named when the batch is taken.
+value is still caught and named when the batch is taken. read_837 memoizes values by their
+text, builds Claim and ServiceLine through their slots, and SegmentReader locates segments
+only when asked; these tests check errors, separators and locations on those paths.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from edi.claim import Claim, Diagnosis, Procedure
 from edi.envelope import EnvelopeParams
 from edi.errors import X12ValueError
 from edi.write_837 import build_837
-from edi.x12 import Delimiters, SegmentWriter
+from edi.x12 import Delimiters, SegmentReader, SegmentWriter
 from tests.unit.claims import (
     INSTITUTIONAL_SHAPES,
     PATIENT,
@@ -242,3 +245,58 @@ def test_memoized_composites_follow_each_interchanges_separator() -> None:
     b = build_837([second], replace(PARAMS, delimiters=Delimiters("|", ">", "!", "\n")))
     assert "SV1*HC:99213>25*" in a and "SV1|HC:99213>25|" in b
     assert list(read_837(a + b + a)) == [canonical(first), canonical(second), canonical(first)]
+
+
+def _reference_locations(text: str) -> list[tuple[str, int, int]]:
+    """(id, number, offset) of each segment, worked out the slow way (one delimiter set)."""
+    out = []
+    pos = 0
+    for raw in text.split("~")[:-1]:
+        start = pos + len(raw) - len(raw.lstrip("\r\n"))
+        pos += len(raw) + 1
+        if raw.strip("\r\n"):
+            out.append((raw.strip("\r\n").split("*")[0], len(out) + 1, start))
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    breaks=st.lists(st.sampled_from(["", "\n", "\r\n", "~", "\r\n~\n"]), min_size=1),
+    chunk=st.integers(min_value=1, max_value=300),
+)
+def test_segment_locations_are_worked_out_right(breaks: list[str], chunk: int) -> None:
+    import io
+
+    base = build_837([professional(patient_control_number=f"P{i}") for i in range(3)], PARAMS)
+    segments = base.split("~")[:-1]
+    # Line breaks and empty segments between segments (not after IEA: an ISA must follow it).
+    text = "".join(s + "~" + breaks[i % len(breaks)] for i, s in enumerate(segments[:-1]))
+    text += segments[-1] + "~"
+    expected = _reference_locations(text)
+    reader = SegmentReader(io.StringIO(text), chunk_size=chunk)
+    seen = [(seg[0], reader.segment_number, reader.offset) for seg in reader]
+    assert seen == expected
+    assert reader.segment_id == "IEA"
+
+
+def test_a_reader_is_freed_without_the_cyclic_gc() -> None:
+    # Memos hold no reference back to the reader, so a finished or abandoned read_837 frees its
+    # buffers at once rather than when the cyclic GC next runs.
+    import gc
+    import weakref
+
+    from edi.read_837 import _Reader
+
+    text = build_837([professional(), professional(patient_control_number="P2")], PARAMS)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for consume in (list, next):
+            reader = _Reader(SegmentReader(text))
+            ref = weakref.ref(reader)
+            consume(reader.claims())
+            del reader
+            assert ref() is None
+    finally:
+        if enabled:
+            gc.enable()
