@@ -85,7 +85,7 @@ class SegmentWriter:
     """
 
     __slots__ = ("_bad", "_bad_batch", "_checking", "_comp", "_comps", "_pending", "_sep",
-                 "_term", "count", "delims", "parts")  # fmt: skip
+                 "_term", "delims", "parts")  # fmt: skip
 
     def __init__(self, delims: Delimiters = DEFAULT_DELIMITERS, *, newline: bool = False) -> None:
         self.delims = delims
@@ -97,8 +97,7 @@ class SegmentWriter:
         self._checking = True
         self._pending: list[str] = []  # element texts written unchecked inside `batch`
         self._comps = 0  # component separators the composites in _pending hold
-        self.parts: list[str] = []
-        self.count = 0
+        self.parts: list[str] = []  # one formatted segment each
 
     def seg(
         self,
@@ -124,7 +123,6 @@ class SegmentWriter:
         while out and not out[-1]:
             out.pop()
         self.parts.append(self._sep.join(out) + self._term)
-        self.count += 1
 
     def flat(
         self,
@@ -141,7 +139,6 @@ class SegmentWriter:
         self._pending.extend(elements)  # type: ignore[arg-type]
         text = self._sep.join(elements)  # type: ignore[arg-type]
         self.parts.append(text.rstrip(self._sep) + self._term)
-        self.count += 1
 
     def composite(self, parts: tuple[str, ...]) -> str | tuple[str, ...]:
         """A composite element for `flat`: inside a batch its text, trailing empty parts
@@ -165,7 +162,7 @@ class SegmentWriter:
         if not self._checking:  # already inside a batch: the outer one checks
             write(self, *args)
             return
-        parts_before, count_before = len(self.parts), self.count
+        parts_before = len(self.parts)
         self._checking = False
         try:
             write(self, *args)
@@ -180,13 +177,16 @@ class SegmentWriter:
         if clean:
             return
         del self.parts[parts_before:]
-        self.count = count_before
         write(self, *args)
 
     def raw(self, text: str) -> None:
         """Add a segment already formatted by this writer (a cached, checked segment)."""
         self.parts.append(text)
-        self.count += 1
+
+    @property
+    def count(self) -> int:
+        """Segments written so far."""
+        return len(self.parts)
 
     def _fail(
         self,
