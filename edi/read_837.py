@@ -45,7 +45,7 @@ from edi.claim import (
     Subscriber,
 )
 from edi.errors import UnsupportedVersionError, X12SyntaxError
-from edi.x12 import SegmentReader
+from edi.x12 import Mark, SegmentReader
 
 # GS08 values read as each claim type. The later errata (X222A2, X223A3) change guide notes
 # and code lists, not the segments this reader uses, so intake accepts them; outbound 837s are
@@ -173,30 +173,34 @@ class _Entity:
 class _Line:
     """A service line being read (plain slots: made once per line, so kept cheap)."""
 
-    __slots__ = ("adjudications", "control_number", "number", "offset", "pointers", "seg",
+    __slots__ = ("adjudications", "control_number", "mark", "number", "pointers", "seg",
                  "service_date", "service_date_end")  # fmt: skip
 
-    def __init__(self, seg: list[str], number: int, offset: int) -> None:
+    def __init__(self, seg: list[str], number: int, mark: Mark) -> None:
         self.seg = seg  # SV1 or SV2
         self.number = number
-        self.offset = offset
+        self.mark = mark
         self.service_date: date | None = None
         self.service_date_end: date | None = None
         self.control_number: str | None = None
         self.pointers: tuple[int, ...] = ()
         self.adjudications: list[dict[str, Any]] = []
 
+    @property
+    def offset(self) -> int:
+        return SegmentReader.offset_of(self.mark)
+
 
 class _ClaimParts:
     """The segments of the claim being read, turned into a Claim when its last one is read."""
 
-    __slots__ = ("cl1", "clm", "dates", "entities", "error", "hi", "lines", "number", "offset",
+    __slots__ = ("cl1", "clm", "dates", "entities", "error", "hi", "lines", "mark", "number",
                  "other_payers", "refs")  # fmt: skip
 
-    def __init__(self, clm: list[str], number: int, offset: int) -> None:
+    def __init__(self, clm: list[str], number: int, mark: Mark) -> None:
         self.clm = clm
         self.number = number  # segment number of CLM, for errors found when the claim is complete
-        self.offset = offset
+        self.mark = mark
         self.dates: dict[str, list[str]] = {}  # DTP01 -> DTP
         self.refs: dict[str, str] = {}
         self.cl1: list[str] | None = None
@@ -205,6 +209,10 @@ class _ClaimParts:
         self.other_payers: list[dict[str, Any]] = []
         self.lines: list[_Line] = []
         self.error: X12SyntaxError | None = None  # the first bad segment inside this claim
+
+    @property
+    def offset(self) -> int:
+        return SegmentReader.offset_of(self.mark)
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,7 +510,7 @@ class _Reader:
     # --- claim ----------------------------------------------------------------------------
 
     def clm(self, seg: list[str]) -> None:
-        self.claim = _ClaimParts(seg, self.reader.segment_number, self.reader.offset)
+        self.claim = _ClaimParts(seg, self.reader.segment_number, self.reader.mark())
         self.entity = self.line = self.other = self.svd = None
 
     def dtp(self, seg: list[str]) -> None:
@@ -540,7 +548,7 @@ class _Reader:
             raise self.error("service line outside a claim")
         self.svd = None
         reader = self.reader
-        self.line = line = _Line(seg, reader.segment_number, reader.offset)
+        self.line = line = _Line(seg, reader.segment_number, reader.mark())
         if seg[0] == "SV1":
             line.pointers = self._pointers[seg[7] if len(seg) > 7 else ""]
         claim.lines.append(line)

@@ -251,6 +251,30 @@ def parse_isa(text: str, *, segment_number: int = 1, offset: int = 0) -> tuple[D
 _CHUNK = 1 << 20
 
 
+class _Layout:
+    """Where the segments of one batch sit in the stream, worked out when first asked."""
+
+    __slots__ = ("base", "origin", "parts", "starts")
+
+    def __init__(self, parts: list[str], origin: list[int] | None, base: int) -> None:
+        self.parts = parts  # the segment texts as split from the stream
+        self.origin = origin  # batch index -> parts index, when empty segments were dropped
+        self.base = base  # stream offset of parts[0]
+        self.starts: list[int] | None = None
+
+    def offset(self, index: int) -> int:
+        """Stream offset of the batch's `index`-th segment."""
+        j = index if self.origin is None else self.origin[index]
+        if self.starts is None:
+            self.starts = list(accumulate(map(len, self.parts), initial=self.base))
+        raw = self.parts[j]
+        # Each part ended with a one-character terminator; skip the line breaks it starts with.
+        return self.starts[j] + j + len(raw) - len(raw.lstrip("\r\n"))
+
+
+Mark = tuple[int, _Layout]  # a segment's place, from SegmentReader.mark
+
+
 class SegmentReader:
     """Yields the segments of a stream of X12 interchanges as lists of elements ([0] is the id).
 
@@ -273,11 +297,8 @@ class SegmentReader:
         self.delimiters: Delimiters | None = None
         self.index = -1  # position in the current batch of the segment last yielded
         self._batch: list[str] = []  # segment texts, line breaks stripped, none empty
-        self._parts: list[str] = []  # the same texts as split from the stream
-        self._origin: list[int] | None = None  # batch index -> parts index, if they differ
-        self._base = 0  # stream offset of _parts[0]
+        self._layout = _Layout([], None, 0)
         self._number = 0  # segments before the batch
-        self._starts: list[int] | None = None  # stream offsets of _parts, when first needed
         self._sep = "*"
         # A location that is not a segment of the batch (the ISA being read, a cut-off tail).
         self._where: tuple[str, int, int] | None = ("", 0, 0)
@@ -292,12 +313,17 @@ class SegmentReader:
     def offset(self) -> int:
         if self._where is not None:
             return self._where[2]
-        j = self.index if self._origin is None else self._origin[self.index]
-        if self._starts is None:
-            self._starts = list(accumulate(map(len, self._parts), initial=self._base))
-        raw = self._parts[j]
-        # Each part ended with a one-character terminator; skip the line breaks it starts with.
-        return self._starts[j] + j + len(raw) - len(raw.lstrip("\r\n"))
+        return self._layout.offset(self.index)
+
+    def mark(self) -> Mark:
+        """The place of the segment last yielded, cheaper than `offset`; `offset_of` turns it
+        into that offset later (for a claim, only if it turns out to be unreadable)."""
+        return self.index, self._layout
+
+    @staticmethod
+    def offset_of(mark: Mark) -> int:
+        index, layout = mark
+        return layout.offset(index)
 
     @property
     def segment_id(self) -> str:
@@ -359,8 +385,8 @@ class SegmentReader:
             batch = [batch[j] for j in origin]
         if batch:
             self._number += len(self._batch)
-            self._batch, self._parts, self._origin = batch, parts, origin
-            self._base, self._starts, self._where = base, None, None
+            self._batch, self._layout = batch, _Layout(parts, origin, base)
+            self._where = None
             self.index = -1
         return batch
 

@@ -300,3 +300,26 @@ def test_a_reader_is_freed_without_the_cyclic_gc() -> None:
     finally:
         if enabled:
             gc.enable()
+
+
+@pytest.mark.parametrize("chunk", [5, 64, 1 << 20])
+def test_claims_found_unreadable_later_are_located_across_chunks(chunk: int) -> None:
+    # The CLM and SV1 locations are kept as marks and resolved only for an unreadable claim,
+    # which may be finished several chunks after those segments were read.
+    import io
+
+    from edi.read_837 import UnreadableClaim, _Reader
+
+    text = build_837([professional(patient_control_number=f"P{i}") for i in range(3)], PARAMS)
+    segments = text.split("~")[:-1]
+    dtp = [i for i, s in enumerate(segments) if s.startswith("DTP*472")][1]
+    text = "~".join(segments[:dtp] + segments[dtp + 1 :]) + "~"
+    items = list(_Reader(SegmentReader(io.StringIO(text), chunk_size=chunk)).claims())
+    (bad,) = [i for i in items if isinstance(i, UnreadableClaim)]
+    assert bad.patient_control_number == "P1" and bad.segment_id == "SV1"
+    assert text[bad.offset :].startswith("SV1*")
+    assert text.split("~")[bad.segment_number - 1].startswith("SV1*")
+    nopayer = "~".join(s for s in text.split("~")[:-1] if not s.startswith("NM1*PR")) + "~"
+    items = list(_Reader(SegmentReader(io.StringIO(nopayer), chunk_size=chunk)).claims())
+    assert all(isinstance(i, UnreadableClaim) and i.segment_id == "CLM" for i in items)
+    assert [nopayer[i.offset :][:7] for i in items] == ["CLM*P0*", "CLM*P1*", "CLM*P2*"]
