@@ -173,18 +173,21 @@ class _Entity:
 class _Line:
     """A service line being read (plain slots: made once per line, so kept cheap)."""
 
-    __slots__ = ("adjudications", "control_number", "mark", "number", "pointers", "seg",
-                 "service_date", "service_date_end")  # fmt: skip
+    __slots__ = ("adjudications", "control_number", "mark", "pointers", "seg", "service_date",
+                 "service_date_end")  # fmt: skip
 
-    def __init__(self, seg: list[str], number: int, mark: Mark) -> None:
+    def __init__(self, seg: list[str], mark: Mark) -> None:
         self.seg = seg  # SV1 or SV2
-        self.number = number
-        self.mark = mark
+        self.mark = mark  # where it is, for errors found when the claim is complete
         self.service_date: date | None = None
         self.service_date_end: date | None = None
         self.control_number: str | None = None
         self.pointers: tuple[int, ...] = ()
         self.adjudications: list[dict[str, Any]] = []
+
+    @property
+    def number(self) -> int:
+        return SegmentReader.number_of(self.mark)
 
     @property
     def offset(self) -> int:
@@ -194,13 +197,12 @@ class _Line:
 class _ClaimParts:
     """The segments of the claim being read, turned into a Claim when its last one is read."""
 
-    __slots__ = ("cl1", "clm", "dates", "entities", "error", "hi", "lines", "mark", "number",
+    __slots__ = ("cl1", "clm", "dates", "entities", "error", "hi", "lines", "mark",
                  "other_payers", "refs")  # fmt: skip
 
-    def __init__(self, clm: list[str], number: int, mark: Mark) -> None:
+    def __init__(self, clm: list[str], mark: Mark) -> None:
         self.clm = clm
-        self.number = number  # segment number of CLM, for errors found when the claim is complete
-        self.mark = mark
+        self.mark = mark  # where CLM is, for errors found when the claim is complete
         self.dates: dict[str, list[str]] = {}  # DTP01 -> DTP
         self.refs: dict[str, str] = {}
         self.cl1: list[str] | None = None
@@ -209,6 +211,10 @@ class _ClaimParts:
         self.other_payers: list[dict[str, Any]] = []
         self.lines: list[_Line] = []
         self.error: X12SyntaxError | None = None  # the first bad segment inside this claim
+
+    @property
+    def number(self) -> int:
+        return SegmentReader.number_of(self.mark)
 
     @property
     def offset(self) -> int:
@@ -510,7 +516,7 @@ class _Reader:
     # --- claim ----------------------------------------------------------------------------
 
     def clm(self, seg: list[str]) -> None:
-        self.claim = _ClaimParts(seg, self.reader.segment_number, self.reader.mark())
+        self.claim = _ClaimParts(seg, self.reader.mark())
         self.entity = self.line = self.other = self.svd = None
 
     def dtp(self, seg: list[str]) -> None:
@@ -520,7 +526,11 @@ class _Reader:
                 self.svd["date"] = self._date(_e(seg, 3))
         elif (line := self.line) is not None:
             if qualifier == "472":
-                line.service_date, line.service_date_end = self._period(seg)
+                if len(seg) == 4 and seg[2] == "D8":  # the usual one-day line: no _period call
+                    line.service_date = self._date(seg[3][:8])
+                    line.service_date_end = None
+                else:
+                    line.service_date, line.service_date_end = self._period(seg)
         elif self.other is not None:
             if qualifier == "573" and self.other["entity"] == "payer":
                 self.other["date"] = self._date(_e(seg, 3))
@@ -547,8 +557,7 @@ class _Reader:
         if claim is None:
             raise self.error("service line outside a claim")
         self.svd = None
-        reader = self.reader
-        self.line = line = _Line(seg, reader.segment_number, reader.mark())
+        self.line = line = _Line(seg, self.reader.mark())
         if seg[0] == "SV1":
             line.pointers = self._pointers[seg[7] if len(seg) > 7 else ""]
         claim.lines.append(line)

@@ -254,12 +254,13 @@ _CHUNK = 1 << 20
 class _Layout:
     """Where the segments of one batch sit in the stream, worked out when first asked."""
 
-    __slots__ = ("base", "origin", "parts", "starts")
+    __slots__ = ("base", "number", "origin", "parts", "starts")
 
-    def __init__(self, parts: list[str], origin: list[int] | None, base: int) -> None:
+    def __init__(self, parts: list[str], origin: list[int] | None, base: int, number: int) -> None:
         self.parts = parts  # the segment texts as split from the stream
         self.origin = origin  # batch index -> parts index, when empty segments were dropped
         self.base = base  # stream offset of parts[0]
+        self.number = number  # segments in the stream before the batch
         self.starts: list[int] | None = None
 
     def offset(self, index: int) -> int:
@@ -297,7 +298,7 @@ class SegmentReader:
         self.delimiters: Delimiters | None = None
         self.index = -1  # position in the current batch of the segment last yielded
         self._batch: list[str] = []  # segment texts, line breaks stripped, none empty
-        self._layout = _Layout([], None, 0)
+        self._layout = _Layout([], None, 0, 0)
         self._number = 0  # segments before the batch
         self._sep = "*"
         # A location that is not a segment of the batch (the ISA being read, a cut-off tail).
@@ -316,9 +317,15 @@ class SegmentReader:
         return self._layout.offset(self.index)
 
     def mark(self) -> Mark:
-        """The place of the segment last yielded, cheaper than `offset`; `offset_of` turns it
-        into that offset later (for a claim, only if it turns out to be unreadable)."""
+        """The place of the segment last yielded, cheaper than `segment_number` and `offset`,
+        which `number_of` and `offset_of` work out later (for a claim, only if it turns out to
+        be unreadable)."""
         return self.index, self._layout
+
+    @staticmethod
+    def number_of(mark: Mark) -> int:
+        index, layout = mark
+        return layout.number + index + 1
 
     @staticmethod
     def offset_of(mark: Mark) -> int:
@@ -385,7 +392,7 @@ class SegmentReader:
             batch = [batch[j] for j in origin]
         if batch:
             self._number += len(self._batch)
-            self._batch, self._layout = batch, _Layout(parts, origin, base)
+            self._batch, self._layout = batch, _Layout(parts, origin, base, self._number)
             self._where = None
             self.index = -1
         return batch
