@@ -471,7 +471,11 @@ def _find_iea(text: str, term: str, sep: str) -> int:
         j = i
         while j > 0 and text[j - 1] in breaks:
             j -= 1
-        if (j == 0 or text[j - 1] == term) and text[i + 3 : i + 4] in (sep, term):
+        k = i + 3  # the id ends at a separator, or at the terminator after any line breaks
+        while k < len(text) and text[k] in breaks:
+            k += 1
+        after = text[k : k + 1]
+        if (j == 0 or text[j - 1] == term) and (after == term or (after == sep and k == i + 3)):
             return i
         i = text.find("IEA", i + 1)
     return -1

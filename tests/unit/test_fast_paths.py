@@ -323,3 +323,21 @@ def test_claims_found_unreadable_later_are_located_across_chunks(chunk: int) -> 
     items = list(_Reader(SegmentReader(io.StringIO(nopayer), chunk_size=chunk)).claims())
     assert all(isinstance(i, UnreadableClaim) and i.segment_id == "CLM" for i in items)
     assert [nopayer[i.offset :][:7] for i in items] == ["CLM*P0*", "CLM*P1*", "CLM*P2*"]
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("ISA*1~IEA*1~", 6),
+        ("ISA*1~\r\nIEA*1~", 8),
+        ("ISA*1~IEA\r\n~", 6),  # the id ends at the terminator once line breaks are stripped
+        ("ISA*1~IEA\r\n*1~", -1),  # the id would be "IEA\r\n", as the iterator splits it
+        ("ISA*1~NM1*IEA*1~", -1),
+        ("ISA*1~XIEA*1~", -1),
+        ("ISA*1~IEA", -1),  # not terminated yet: the next chunk decides
+    ],
+)
+def test_the_end_of_an_interchange_is_found_as_the_segment_id_iea(text: str, found: int) -> None:
+    from edi.x12 import _find_iea
+
+    assert _find_iea(text, "~", "*") == found
