@@ -14,11 +14,14 @@ given, in canonical form: ICD-10 codes with their dot, no receiver when 1000B is
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import IO, Any
+from itertools import repeat
+from operator import call
+from typing import IO, Any, TypeVar
 
 from edi.claim import (
     Accident,
@@ -42,7 +45,7 @@ from edi.claim import (
     Subscriber,
 )
 from edi.errors import UnsupportedVersionError, X12SyntaxError
-from edi.x12 import SegmentReader
+from edi.x12 import Mark, SegmentReader
 
 # GS08 values read as each claim type. The later errata (X222A2, X223A3) change guide notes
 # and code lists, not the segments this reader uses, so intake accepts them; outbound 837s are
@@ -61,6 +64,70 @@ _CLAIM_ENTITIES = {"DN": "referring", "P3": "referring", "82": "rendering", "77"
 
 def _e(seg: list[str], i: int) -> str:
     return seg[i] if len(seg) > i else ""
+
+
+_T = TypeVar("_T")
+
+
+def _constructor(cls: type[_T]) -> Callable[..., _T]:
+    """A positional constructor for a frozen, slotted dataclass that sets its slots directly.
+
+    A frozen dataclass's __init__ goes through object.__setattr__ once per field, which is a
+    large part of building a Claim (34 fields). This makes the same object (same class, every
+    slot set, so equal and hashable as before) with one C-level pass over the slot setters.
+    Every field is given, in field order; the classes have no __post_init__ to skip.
+    """
+    params = getattr(cls, "__dataclass_params__", None)
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    if (
+        params is None
+        or not params.frozen
+        or tuple(names) != cls.__slots__  # type: ignore[attr-defined]
+        or hasattr(cls, "__post_init__")
+        or not all(f.init for f in fields(cls))  # type: ignore[arg-type]
+    ):
+        raise TypeError(f"{cls.__name__} is not a plain frozen slotted dataclass")
+    setters = tuple(cls.__dict__[name].__set__ for name in names)
+    count = len(setters)
+    new = object.__new__
+
+    def make(*values: object) -> _T:
+        if len(values) != count:
+            raise TypeError(f"{cls.__name__} takes {count} values, got {len(values)}")
+        obj = new(cls)
+        any(map(call, setters, repeat(obj), values))  # each setter returns None: runs them all
+        return obj
+
+    make.__name__ = make.__qualname__ = f"make_{cls.__name__}"
+    return make
+
+
+_make_claim = _constructor(Claim)
+_make_line = _constructor(ServiceLine)
+_PAD = [""] * 12
+
+
+class _Memo(dict[str, Any]):
+    """Values made from element text that repeats claim after claim (amounts, dates, codes).
+
+    The objects are immutable, so claims may share them. Only successful results are kept, so
+    bad text raises exactly as it would without the memo; cleared when it grows past `limit`,
+    so memory stays flat whatever the file.
+    """
+
+    __slots__ = ("limit", "make")
+
+    def __init__(self, make: Callable[[str], Any], limit: int = 4096) -> None:
+        super().__init__()
+        self.make = make
+        self.limit = limit
+
+    def __missing__(self, key: str) -> Any:
+        value = self.make(key)
+        if len(self) >= self.limit:
+            self.clear()
+        self[key] = value
+        return value
 
 
 def _comp(value: str, sep: str) -> list[str]:
@@ -103,31 +170,55 @@ class _Entity:
         )
 
 
-@dataclass(slots=True)
 class _Line:
-    seg: list[str]  # SV1 or SV2
-    number: int
-    offset: int
-    service_date: date | None = None
-    service_date_end: date | None = None
-    control_number: str | None = None
-    pointers: tuple[int, ...] = ()
-    adjudications: list[dict[str, Any]] = field(default_factory=list)
+    """A service line being read (plain slots: made once per line, so kept cheap)."""
+
+    __slots__ = ("adjudications", "control_number", "mark", "pointers", "seg", "service_date",
+                 "service_date_end")  # fmt: skip
+
+    def __init__(self, seg: list[str], mark: Mark) -> None:
+        self.seg = seg  # SV1 or SV2
+        self.mark = mark  # where it is, for errors found when the claim is complete
+        self.service_date: date | None = None
+        self.service_date_end: date | None = None
+        self.control_number: str | None = None
+        self.pointers: tuple[int, ...] = ()
+        self.adjudications: list[dict[str, Any]] = []
+
+    @property
+    def number(self) -> int:
+        return SegmentReader.number_of(self.mark)
+
+    @property
+    def offset(self) -> int:
+        return SegmentReader.offset_of(self.mark)
 
 
-@dataclass(slots=True)
 class _ClaimParts:
-    clm: list[str]
-    number: int  # segment number of CLM, for errors found when the claim is complete
-    offset: int
-    dates: dict[str, list[str]] = field(default_factory=dict)  # DTP01 -> DTP
-    refs: dict[str, str] = field(default_factory=dict)
-    cl1: list[str] | None = None
-    hi: list[list[str]] = field(default_factory=list)
-    entities: dict[str, _Entity] = field(default_factory=dict)
-    other_payers: list[dict[str, Any]] = field(default_factory=list)
-    lines: list[_Line] = field(default_factory=list)
-    error: X12SyntaxError | None = None  # the first bad segment inside this claim
+    """The segments of the claim being read, turned into a Claim when its last one is read."""
+
+    __slots__ = ("cl1", "clm", "dates", "entities", "error", "hi", "lines", "mark",
+                 "other_payers", "refs")  # fmt: skip
+
+    def __init__(self, clm: list[str], mark: Mark) -> None:
+        self.clm = clm
+        self.mark = mark  # where CLM is, for errors found when the claim is complete
+        self.dates: dict[str, list[str]] = {}  # DTP01 -> DTP
+        self.refs: dict[str, str] = {}
+        self.cl1: list[str] | None = None
+        self.hi: list[list[str]] = []
+        self.entities: dict[str, _Entity] = {}
+        self.other_payers: list[dict[str, Any]] = []
+        self.lines: list[_Line] = []
+        self.error: X12SyntaxError | None = None  # the first bad segment inside this claim
+
+    @property
+    def number(self) -> int:
+        return SegmentReader.number_of(self.mark)
+
+    @property
+    def offset(self) -> int:
+        return SegmentReader.offset_of(self.mark)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,46 +275,70 @@ class _Reader:
         self.header_level = ""
         self._n3: list[str] | None = None  # N3 waits for its N4 to make an Address
         self._billing_taxonomy: str | None = None
+        # Memos make values from text alone (no reference back to this reader, which would
+        # make a cycle that only the cyclic GC frees); composites are read per separator.
+        self._decimals = _Memo(Decimal)
+        self._dates = _Memo(_read_date)
+        self._use_component(self.comp)
 
     def error(self, message: str) -> X12SyntaxError:
         return self.reader.error(message)
 
+    def _use_component(self, comp: str) -> None:
+        """Read composites with `comp` (each ISA names its own component separator)."""
+        if comp == self.comp and hasattr(self, "_procedures"):
+            return
+        self.comp = comp
+        self._procedures = _Memo(functools.partial(_read_procedure, comp))
+        self._pointers = _Memo(functools.partial(_read_pointers, comp))
+        self._diagnoses = _Memo(functools.partial(_read_diagnosis, comp))
+
     def claims(self) -> Iterator[Claim | UnreadableClaim]:
+        # Segments that end the claim being read, with their handlers (None: nothing to read).
+        finishing = {"CLM": self.clm, "HL": self.hl, "GS": self.gs, "ST": self.st, "SE": None,
+                     "GE": None, "IEA": None, "ISA": None}  # fmt: skip
         handlers = {
-            "GS": self.gs, "ST": self.st, "NM1": self.nm1, "N3": self.n3, "N4": self.n4,
-            "REF": self.ref, "PER": self.per, "PRV": self.prv, "DMG": self.dmg, "HL": self.hl,
-            "SBR": self.sbr_, "PAT": self.pat_, "DTP": self.dtp, "CL1": self.cl1, "HI": self.hi,
-            "LX": self.lx, "SV1": self.sv, "SV2": self.sv, "SVD": self.svd_, "CAS": self.cas,
-            "AMT": self.amt,
+            "NM1": self.nm1, "N3": self.n3, "N4": self.n4, "REF": self.ref, "PER": self.per,
+            "PRV": self.prv, "DMG": self.dmg, "SBR": self.sbr_, "PAT": self.pat_, "DTP": self.dtp,
+            "CL1": self.cl1, "HI": self.hi, "LX": self.lx, "SV1": self.sv, "SV2": self.sv,
+            "SVD": self.svd_, "CAS": self.cas, "AMT": self.amt,
         }  # fmt: skip
-        finishing = {"CLM", "HL", "SE", "GE", "IEA", "ISA", "GS", "ST"}
         reader = self.reader
         seen_any = False
-        for seg in reader:
-            seg_id = seg[0]
+        # SegmentReader's batches rather than its iterator: one loop, and the reader's location
+        # is only an index to set (delimiters do not change within a batch).
+        for batch in reader.batches():
             seen_any = True
-            if seg_id in finishing:
-                if self.claim is not None:
-                    yield self.finish()
-                if seg_id == "CLM":
-                    self.clm(seg)
-                    continue
-                if seg_id == "ISA":
-                    delims = reader.delimiters
-                    assert delims is not None
-                    self.comp = delims.component
-                    continue
-            handler = handlers.get(seg_id)
-            if handler is None:
-                continue
-            try:
-                handler(seg)
-            except UnsupportedVersionError:
-                raise
-            except X12SyntaxError as exc:
-                self.problem(seg_id, exc)
-            except (ValueError, IndexError, KeyError, InvalidOperation) as exc:
-                self.problem(seg_id, self.error(f"cannot read {seg_id}: {exc}"))
+            delims = reader.delimiters
+            assert delims is not None
+            sep = delims.element
+            for k, raw in enumerate(batch):
+                reader.index = k
+                seg = raw.split(sep)
+                seg_id = seg[0]
+                handler = handlers.get(seg_id)
+                if handler is None:
+                    if seg_id not in finishing:
+                        continue  # a segment the model has no field for
+                    if self.claim is not None:
+                        yield self.finish()
+                    handler = finishing[seg_id]
+                    if seg_id == "CLM":
+                        self.clm(seg)
+                        continue
+                    if seg_id == "ISA":
+                        self._use_component(delims.component)
+                        continue
+                    if handler is None:
+                        continue
+                try:
+                    handler(seg)
+                except UnsupportedVersionError:
+                    raise
+                except X12SyntaxError as exc:
+                    self.problem(seg_id, exc)
+                except (ValueError, IndexError, KeyError, InvalidOperation) as exc:
+                    self.problem(seg_id, self.error(f"cannot read {seg_id}: {exc}"))
         if self.claim is not None:
             yield self.finish()
         if not seen_any:
@@ -328,10 +443,10 @@ class _Reader:
         self._n3 = None
 
     def ref(self, seg: list[str]) -> None:
-        qualifier, value = _e(seg, 1), _e(seg, 2)
-        if self.line is not None:
+        qualifier, value = (seg[1], seg[2]) if len(seg) > 2 else (_e(seg, 1), "")
+        if (line := self.line) is not None:
             if qualifier == "6R" and self.svd is None:
-                self.line.control_number = value
+                line.control_number = value
             return
         if self.entity is not None:
             self.entity.refs.setdefault(qualifier, value)
@@ -401,18 +516,21 @@ class _Reader:
     # --- claim ----------------------------------------------------------------------------
 
     def clm(self, seg: list[str]) -> None:
-        self.claim = _ClaimParts(seg, self.reader.segment_number, self.reader.offset)
+        self.claim = _ClaimParts(seg, self.reader.mark())
         self.entity = self.line = self.other = self.svd = None
 
     def dtp(self, seg: list[str]) -> None:
-        qualifier = _e(seg, 1)
+        qualifier = seg[1] if len(seg) > 1 else ""
         if self.svd is not None:
             if qualifier == "573":
                 self.svd["date"] = self._date(_e(seg, 3))
-        elif self.line is not None:
+        elif (line := self.line) is not None:
             if qualifier == "472":
-                start, end = self._period(seg)
-                self.line.service_date, self.line.service_date_end = start, end
+                if len(seg) == 4 and seg[2] == "D8":  # the usual one-day line: no _period call
+                    line.service_date = self._date(seg[3][:8])
+                    line.service_date_end = None
+                else:
+                    line.service_date, line.service_date_end = self._period(seg)
         elif self.other is not None:
             if qualifier == "573" and self.other["entity"] == "payer":
                 self.other["date"] = self._date(_e(seg, 3))
@@ -439,10 +557,10 @@ class _Reader:
         if claim is None:
             raise self.error("service line outside a claim")
         self.svd = None
-        self.line = _Line(seg, self.reader.segment_number, self.reader.offset)
+        self.line = line = _Line(seg, self.reader.mark())
         if seg[0] == "SV1":
-            self.line.pointers = tuple(_pointer(p) for p in _comp(_e(seg, 7), self.comp) if p)
-        claim.lines.append(self.line)
+            line.pointers = self._pointers[seg[7] if len(seg) > 7 else ""]
+        claim.lines.append(line)
 
     def svd_(self, seg: list[str]) -> None:
         if self.line is None:
@@ -476,14 +594,17 @@ class _Reader:
     # --- values ---------------------------------------------------------------------------
 
     def _date(self, text: str) -> date:
-        if len(text) < 8 or not text[:8].isdigit():
-            raise self.error(f"{text!r} is not a CCYYMMDD date")
-        return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+        try:
+            return self._dates[text]
+        except _NotADate:
+            raise self.error(f"{text!r} is not a CCYYMMDD date") from None
 
     def _period(self, seg: list[str]) -> tuple[date, date | None]:
         """DTP D8 -> (date, None); RD8 -> (start, end). A one-date RD8 is read as a D8."""
-        value = _e(seg, 3)
-        if _e(seg, 2) == "RD8" and "-" in value:
+        if len(seg) < 4:
+            seg = seg + _PAD[: 4 - len(seg)]
+        value = seg[3]
+        if seg[2] == "RD8" and "-" in value:
             start, _, end = value.partition("-")
             return self._date(start), self._date(end)
         return self._date(value[:8]), None
@@ -604,20 +725,14 @@ class _Reader:
         return self.patient_obj
 
     def _procedure(self, composite: str) -> Procedure | None:
-        parts = _comp(composite, self.comp)
-        if len(parts) < 2:
-            return None
-        return Procedure(
-            code=parts[1],
-            qualifier=parts[0],
-            modifiers=tuple(m for m in parts[2:6] if m),
-            description=_e(parts, 6) or None,
-        )
+        return self._procedures[composite]
 
     def _build(self, parts: _ClaimParts) -> Claim:
+        # Steps run in the order that decides which problem is reported when there are several.
         clm = parts.clm
         professional = self.claim_type == "professional"
         comp = self.comp
+        decimals = self._decimals
         subscriber, payer = self._subscriber(parts)
         billing, pay_to = self._billing_provider(parts)
         submitter = self._submitter(parts)
@@ -627,28 +742,26 @@ class _Reader:
             payer.payer_id,
         ):
             receiver = None  # canonical form: no receiver means "the payer"
-        clm05 = _comp(_e(clm, 5), comp)
+        padded = clm if len(clm) >= 12 else clm + _PAD[: 12 - len(clm)]  # CLM01..CLM11
+        clm05 = _comp(padded[5], comp)
         refs = parts.refs
         dates = parts.dates
 
         diagnoses: list[Diagnosis] = []
         admitting: str | None = None
+        memo = self._diagnoses
         for hi in parts.hi:
             for element in hi[1:]:
-                c = element.split(comp)
-                qualifier = c[0]
-                if qualifier in ("ABK", "BK", "ABF", "BF"):
-                    diagnoses.append(
-                        Diagnosis(
-                            code=_icd(c[1], qualifier),
-                            present_on_admission=_e(c, 8) or None,  # type: ignore[arg-type]
-                        )
-                    )
-                elif qualifier in ("ABJ", "BJ"):
-                    admitting = _icd(c[1], qualifier)
+                found = memo[element]
+                if type(found) is Diagnosis:
+                    diagnoses.append(found)
+                elif found is not None:
+                    admitting = found[1]
 
-        lines = tuple(self._service_line(line, professional, parts) for line in parts.lines)
-        other_payers = tuple(self._other_payer(o) for o in parts.other_payers)
+        lines = tuple([self._service_line(line, professional, parts) for line in parts.lines])
+        other_payers = (
+            tuple([self._other_payer(o) for o in parts.other_payers]) if parts.other_payers else ()
+        )
         entities = parts.entities
 
         accident = None
@@ -657,7 +770,7 @@ class _Reader:
         place_of_service = facility_type = None
         if professional:
             place_of_service = _e(clm05, 0) or None
-            clm11 = _comp(_e(clm, 11), comp)
+            clm11 = _comp(padded[11], comp)
             accident_dtp = dates.get("439")
             if clm11 or accident_dtp:
                 accident = Accident(
@@ -685,59 +798,65 @@ class _Reader:
                 )
             patient_status = _e(cl1, 3) or None
 
-        def provider(role: str) -> Provider | None:
-            entity = entities.get(role)
-            return entity.provider() if entity is not None else None
-
-        return Claim(
-            claim_type=self.claim_type,  # type: ignore[arg-type]
-            submitter=submitter,
-            billing_provider=billing,
-            subscriber=subscriber,
-            payer=payer,
-            patient_control_number=clm[1],
-            total_charge=Decimal(_e(clm, 2)),
-            diagnoses=tuple(diagnoses),
-            service_lines=lines,
-            receiver=receiver,
-            pay_to_address=pay_to,
-            patient=self._patient(parts),
-            place_of_service=place_of_service,
-            facility_type=facility_type,
-            frequency_code=_e(clm05, 2) or "1",
-            provider_signature_on_file=_e(clm, 6) != "N" if professional else True,
-            assignment_participation=_e(clm, 7) or "A",
-            benefits_assigned=_e(clm, 8) != "N",
-            release_of_information=_e(clm, 9) or "Y",
-            payer_claim_number=refs.get("F8"),
-            prior_authorization=refs.get("G1"),
-            referral_number=refs.get("9F"),
-            accident=accident,
-            onset_date=onset,
-            statement_from=statement_from,
-            statement_to=statement_to,
-            admission=admission,
-            patient_status=patient_status,
-            admitting_diagnosis=admitting,
-            rendering_provider=provider("rendering"),
-            referring_provider=provider("referring"),
-            attending_provider=provider("attending"),
-            service_facility=provider("facility"),
-            other_payers=other_payers,
+        pcn = clm[1]
+        total_charge = decimals[padded[2]]
+        patient = self._patient(parts)
+        rendering = referring = attending = facility = None
+        if entities:
+            rendering = _provider(entities, "rendering")
+            referring = _provider(entities, "referring")
+            attending = _provider(entities, "attending")
+            facility = _provider(entities, "facility")
+        return _make_claim(
+            self.claim_type,
+            submitter,
+            billing,
+            subscriber,
+            payer,
+            pcn,
+            total_charge,
+            tuple(diagnoses),
+            lines,
+            receiver,
+            pay_to,
+            patient,
+            place_of_service,
+            facility_type,
+            _e(clm05, 2) or "1",  # frequency_code
+            padded[6] != "N" if professional else True,  # provider_signature_on_file
+            padded[7] or "A",  # assignment_participation
+            padded[8] != "N",  # benefits_assigned
+            padded[9] or "Y",  # release_of_information
+            refs.get("F8"),  # payer_claim_number
+            refs.get("G1"),  # prior_authorization
+            refs.get("9F"),  # referral_number
+            accident,
+            onset,
+            statement_from,
+            statement_to,
+            admission,
+            patient_status,
+            admitting,
+            rendering,
+            referring,
+            attending,
+            facility,
+            other_payers,
         )
 
     def _service_line(self, line: _Line, professional: bool, parts: _ClaimParts) -> ServiceLine:
         sv = line.seg
+        padded = sv if len(sv) >= 6 else sv + _PAD[: 6 - len(sv)]  # SV101..SV105, SV201..SV205
         if professional:
-            procedure = self._procedure(_e(sv, 1))
+            procedure = self._procedures[padded[1]]
             revenue = None
-            charge, unit_type, units = _e(sv, 2), _e(sv, 3), _e(sv, 4)
-            place = _e(sv, 5) or None
+            charge, unit_type, units = padded[2], padded[3], padded[4]
+            place = padded[5] or None
             pointers = line.pointers
         else:
-            revenue = _e(sv, 1) or None
-            procedure = self._procedure(_e(sv, 2))
-            charge, unit_type, units = _e(sv, 3), _e(sv, 4), _e(sv, 5)
+            revenue = padded[1] or None
+            procedure = self._procedures[padded[2]]
+            charge, unit_type, units = padded[3], padded[4], padded[5]
             place = None
             pointers = ()
         service_date = line.service_date
@@ -775,18 +894,19 @@ class _Reader:
                     adjustments=tuple(adj["cas"]),
                 )
             )
-        return ServiceLine(
-            charge=Decimal(charge),
-            units=Decimal(units or "0"),
-            service_date=service_date,
-            procedure=procedure,
-            revenue_code=revenue,
-            unit_type=unit_type or "UN",
-            service_date_end=line.service_date_end,
-            place_of_service=place,
-            diagnosis_pointers=pointers,
-            line_control_number=line.control_number,
-            adjudications=tuple(adjudications),
+        decimals = self._decimals
+        return _make_line(
+            decimals[charge],
+            decimals[units or "0"],
+            service_date,
+            procedure,
+            revenue,
+            unit_type or "UN",
+            line.service_date_end,
+            place,
+            pointers,
+            line.control_number,
+            tuple(adjudications) if adjudications else (),
         )
 
     def _other_payer(self, o: dict[str, Any]) -> OtherPayer:
@@ -806,6 +926,52 @@ class _Reader:
             group_number=_e(sbr, 3) or None,
             adjustments=tuple(o["cas"]),
         )
+
+
+class _NotADate(ValueError):
+    """Raised by _read_date; the reader turns it into an X12SyntaxError at the segment."""
+
+
+def _read_date(text: str) -> date:
+    if len(text) < 8 or not text[:8].isdigit():
+        raise _NotADate(text)
+    return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+
+
+def _read_procedure(comp: str, composite: str) -> Procedure | None:
+    parts = _comp(composite, comp)
+    if len(parts) < 2:
+        return None
+    return Procedure(
+        code=parts[1],
+        qualifier=parts[0],
+        modifiers=tuple(m for m in parts[2:6] if m),
+        description=_e(parts, 6) or None,
+    )
+
+
+def _read_pointers(comp: str, text: str) -> tuple[int, ...]:
+    """SV107 -> diagnosis pointers."""
+    return tuple(_pointer(p) for p in _comp(text, comp) if p)
+
+
+def _read_diagnosis(comp: str, element: str) -> tuple[str, str] | Diagnosis | None:
+    """One HI composite: a Diagnosis, ("admitting", code), or None for other qualifiers."""
+    c = element.split(comp)
+    qualifier = c[0]
+    if qualifier in ("ABK", "BK", "ABF", "BF"):
+        return Diagnosis(
+            code=_icd(c[1], qualifier),
+            present_on_admission=_e(c, 8) or None,  # type: ignore[arg-type]
+        )
+    if qualifier in ("ABJ", "BJ"):
+        return ("admitting", _icd(c[1], qualifier))
+    return None
+
+
+def _provider(entities: dict[str, _Entity], role: str) -> Provider | None:
+    entity = entities.get(role)
+    return entity.provider() if entity is not None else None
 
 
 def _pointer(text: str) -> int:

@@ -21,6 +21,7 @@ send": the subscriber's DMG when the patient is someone else.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
@@ -108,7 +109,7 @@ def _write_body(
 
     first = claims[0]
     created = params.created
-    w.seg(
+    w.flat(
         (
             "BHT",
             "0019",  # BHT01 structure: information source, subscriber, dependent
@@ -125,14 +126,15 @@ def _write_body(
         hl += 1
         billing_hl = hl
         i0 = next(iter(next(iter(subscribers.values())).values()))[0]
-        _at(f"claims[{i0}].", _billing_provider, w, billing, pay_to, billing_hl, professional)
+        _at(i0, "", _billing_provider, w, billing, pay_to, billing_hl, professional)
         for (subscriber, payer, is_patient), patients in subscribers.items():
             hl += 1
             subscriber_hl = hl
             has_dependents = not is_patient
             i0 = next(iter(patients.values()))[0]
             _at(
-                f"claims[{i0}].",
+                i0,
+                "",
                 _subscriber,
                 w,
                 subscriber,
@@ -145,20 +147,22 @@ def _write_body(
             for patient, indexes in patients.items():
                 if patient is not None:
                     hl += 1
-                    _at(f"claims[{indexes[0]}].patient.", _patient, w, patient, hl, subscriber_hl)
+                    _at(indexes[0], "patient.", _patient, w, patient, hl, subscriber_hl)
                 for i in indexes:
-                    _at(f"claims[{i}].", _claim, w, claims[i], professional)
+                    _at(i, "", _claim, w, claims[i], professional)
 
 
-def _at(prefix: str, fn, *args) -> None:  # type: ignore[no-untyped-def]
-    """Call fn, naming the claim in any X12ValueError it raises."""
+def _at(index: int, prefix: str, fn, w: SegmentWriter, *args) -> None:  # type: ignore[no-untyped-def]
+    """Call fn(w, *args) as one checked batch, naming claims[index] in any X12ValueError."""
     try:
-        fn(*args)
+        w.batch(fn, *args)
     except X12ValueError as exc:
-        raise X12ValueError(prefix + exc.field, exc.value, exc.reason) from None
+        raise X12ValueError(f"claims[{index}].{prefix}{exc.field}", exc.value, exc.reason) from None
 
 
+@functools.lru_cache(maxsize=4096)
 def _d8(d: date) -> str:
+    # Cached: a file repeats few dates (service, birth, adjudication) over many segments.
     return d.isoformat().replace("-", "")
 
 
@@ -177,8 +181,8 @@ def _refuse(field: str, value: object, reason: str) -> None:
 
 def _address(w: SegmentWriter, a: Address, prefix: str = "address.") -> None:
     try:
-        w.seg(("N3", a.line1, a.line2 or ""), ("line1", "line2"))
-        w.seg(
+        w.flat(("N3", a.line1, a.line2 or ""), ("line1", "line2"))
+        w.flat(
             ("N4", a.city, a.state, a.postal_code, a.country_code or ""),
             ("city", "state", "postal_code", "country_code"),
         )
@@ -199,7 +203,7 @@ def _contact(w: SegmentWriter, c: Contact, prefix: str = "contact.") -> None:
     if len(elements) == 3:
         raise X12ValueError(prefix + "phone", None, "PER needs a phone, email or fax")
     try:
-        w.seg(elements, names)
+        w.flat(elements, names)
     except X12ValueError as exc:
         raise X12ValueError(prefix + exc.field, exc.value, exc.reason) from None
 
@@ -215,7 +219,7 @@ _ORG_FIELDS = ("", "", "organization_name", "", "", "", "", "", "npi")
 def _submitter(w: SegmentWriter, claim: Claim, receiver: Receiver) -> None:
     s = claim.submitter
     try:
-        w.seg(
+        w.flat(
             (
                 "NM1",
                 "41",  # 1000A submitter
@@ -236,7 +240,7 @@ def _submitter(w: SegmentWriter, claim: Claim, receiver: Receiver) -> None:
     except X12ValueError as exc:
         raise X12ValueError("claims[0].submitter." + exc.field, exc.value, exc.reason) from None
     try:
-        w.seg(
+        w.flat(
             ("NM1", "40", "2", receiver.name, "", "", "", "", "46", receiver.identifier),
             ("", "", "name", "", "", "", "", "", "identifier"),
         )
@@ -272,24 +276,24 @@ def _billing_provider(
     professional: bool,
 ) -> None:
     try:
-        w.seg(("HL", str(hl), "", "20", "1"))
+        w.flat(("HL", str(hl), "", "20", "1"))
         if b.taxonomy:
-            w.seg(("PRV", "BI", "PXC", b.taxonomy), ("", "", "taxonomy"))
+            w.flat(("PRV", "BI", "PXC", b.taxonomy), ("", "", "taxonomy"))
         names, fields = _person_or_org(b)
         if not professional and names[0] == "1":
             raise X12ValueError("last_name", b.last_name, "an 837I billing provider is an org")
-        w.seg(("NM1", "85", *names, "XX", b.npi), ("", *fields, "", "npi"))
+        w.flat(("NM1", "85", *names, "XX", b.npi), ("", *fields, "", "npi"))
         _address(w, b.address)
         if not professional and b.tax_id_type != "EI":
             raise X12ValueError("tax_id_type", b.tax_id_type, "837I REF01 is EI only")
-        w.seg(("REF", b.tax_id_type, b.tax_id), ("", "tax_id"))
+        w.flat(("REF", b.tax_id_type, b.tax_id), ("", "tax_id"))
         if b.contact is not None:
             _contact(w, b.contact)
     except X12ValueError as exc:
         raise X12ValueError("billing_provider." + exc.field, exc.value, exc.reason) from None
     if pay_to is not None:
         # 2010AB: the entity type follows the billing provider's (NM102 is required).
-        w.seg(("NM1", "87", "2" if b.organization_name is not None or not professional else "1"))
+        w.flat(("NM1", "87", "2" if b.organization_name is not None or not professional else "1"))
         _address(w, pay_to, "pay_to_address.")
 
 
@@ -302,8 +306,8 @@ def _subscriber(
     parent: int,
     has_dependents: bool,
 ) -> None:
-    w.seg(("HL", str(hl), str(parent), "22", "1" if has_dependents else "0"))
-    w.seg(
+    w.flat(("HL", str(hl), str(parent), "22", "1" if has_dependents else "0"))
+    w.flat(
         (
             "SBR",
             payer.responsibility,
@@ -320,7 +324,7 @@ def _subscriber(
         + ("",) * 4
         + ("payer.claim_filing_indicator",),
     )
-    w.seg(
+    w.flat(
         (
             "NM1",
             "IL",
@@ -342,8 +346,8 @@ def _subscriber(
             raise X12ValueError(
                 "subscriber.birth_date", s.birth_date, "DMG needs both birth date and gender"
             )
-        w.seg(("DMG", "D8", _d8(s.birth_date), s.gender))
-    w.seg(
+        w.flat(("DMG", "D8", _d8(s.birth_date), s.gender))
+    w.flat(
         ("NM1", "PR", "2", payer.name, "", "", "", "", "PI", payer.payer_id),
         ("", "", "payer.name", "", "", "", "", "", "payer.payer_id"),
     )
@@ -352,9 +356,9 @@ def _subscriber(
 
 
 def _patient(w: SegmentWriter, p: Patient, hl: int, parent: int) -> None:
-    w.seg(("HL", str(hl), str(parent), "23", "0"))
-    w.seg(("PAT", p.relationship_to_subscriber), ("relationship_to_subscriber",))
-    w.seg(
+    w.flat(("HL", str(hl), str(parent), "23", "0"))
+    w.flat(("PAT", p.relationship_to_subscriber), ("relationship_to_subscriber",))
+    w.flat(
         (
             "NM1",
             "QC",
@@ -368,7 +372,7 @@ def _patient(w: SegmentWriter, p: Patient, hl: int, parent: int) -> None:
         _NAME_FIELDS[:7],
     )
     _address(w, p.address)
-    w.seg(("DMG", "D8", _d8(p.birth_date), p.gender), ("", "birth_date", "gender"))
+    w.flat(("DMG", "D8", _d8(p.birth_date), p.gender), ("", "birth_date", "gender"))
 
 
 def _claim(w: SegmentWriter, c: Claim, professional: bool) -> None:
@@ -385,36 +389,45 @@ def _claim(w: SegmentWriter, c: Claim, professional: bool) -> None:
             "payer_claim_number", None, "a replacement (7) or void (8) needs REF*F8"
         )
     if professional:
-        _refuse("facility_type", c.facility_type, "institutional only (CLM05-1 of 837I)")
-        _refuse("statement_from", c.statement_from, "institutional only (DTP*434)")
-        _refuse("statement_to", c.statement_to, "institutional only (DTP*434)")
-        _refuse("admission", c.admission, "institutional only (DTP*435, CL1)")
-        _refuse("patient_status", c.patient_status, "institutional only (CL103)")
-        _refuse("admitting_diagnosis", c.admitting_diagnosis, "institutional only (HI*ABJ)")
-        _refuse("attending_provider", c.attending_provider, "institutional only (2310A)")
+        if (  # one test for the usual case, where none of these is given
+            c.facility_type is not None
+            or c.statement_from is not None
+            or c.statement_to is not None
+            or c.admission is not None
+            or c.patient_status is not None
+            or c.admitting_diagnosis is not None
+            or c.attending_provider is not None
+        ):
+            _refuse("facility_type", c.facility_type, "institutional only (CLM05-1 of 837I)")
+            _refuse("statement_from", c.statement_from, "institutional only (DTP*434)")
+            _refuse("statement_to", c.statement_to, "institutional only (DTP*434)")
+            _refuse("admission", c.admission, "institutional only (DTP*435, CL1)")
+            _refuse("patient_status", c.patient_status, "institutional only (CL103)")
+            _refuse("admitting_diagnosis", c.admitting_diagnosis, "institutional only (HI*ABJ)")
+            _refuse("attending_provider", c.attending_provider, "institutional only (2310A)")
         if c.place_of_service is None:
             raise X12ValueError("place_of_service", None, "837P CLM05-1 is required")
         accident = c.accident
-        clm11: str | tuple[str, ...] = ""
+        clm11: tuple[str, ...] = ()
         if accident is not None:
             causes = accident.related_causes
             if not 1 <= len(causes) <= 2:
                 raise X12ValueError("accident.related_causes", causes, "one or two causes")
             clm11 = (causes[0], causes[1] if len(causes) > 1 else "", "", accident.state or "")
-        w.seg(
+        w.flat(
             (
                 "CLM",
                 c.patient_control_number,
                 _amount(c.total_charge),
                 "",
                 "",
-                (c.place_of_service, "B", c.frequency_code),
+                w.composite((c.place_of_service, "B", c.frequency_code)),
                 _yn(c.provider_signature_on_file),
                 c.assignment_participation,
                 _yn(c.benefits_assigned),
                 c.release_of_information,
                 "",
-                clm11,
+                w.composite(clm11) if clm11 else "",
             ),
             (
                 "patient_control_number",
@@ -431,9 +444,9 @@ def _claim(w: SegmentWriter, c: Claim, professional: bool) -> None:
             ),
         )
         if c.onset_date is not None:
-            w.seg(("DTP", "431", "D8", _d8(c.onset_date)))
+            w.flat(("DTP", "431", "D8", _d8(c.onset_date)))
         if accident is not None and accident.accident_date is not None:
-            w.seg(("DTP", "439", "D8", _d8(accident.accident_date)))
+            w.flat(("DTP", "439", "D8", _d8(accident.accident_date)))
     else:
         _refuse("place_of_service", c.place_of_service, "professional only (CLM05-1 of 837P)")
         _refuse("onset_date", c.onset_date, "professional only (DTP*431)")
@@ -449,14 +462,14 @@ def _claim(w: SegmentWriter, c: Claim, professional: bool) -> None:
             if getattr(c, name) is None:
                 raise X12ValueError(name, None, "required on an 837I claim")
         assert c.statement_from is not None and c.statement_to is not None
-        w.seg(
+        w.flat(
             (
                 "CLM",
                 c.patient_control_number,
                 _amount(c.total_charge),
                 "",
                 "",
-                (c.facility_type or "", "A", c.frequency_code),
+                w.composite((c.facility_type or "", "A", c.frequency_code)),
                 "",
                 c.assignment_participation,
                 _yn(c.benefits_assigned),
@@ -474,17 +487,17 @@ def _claim(w: SegmentWriter, c: Claim, professional: bool) -> None:
                 "release_of_information",
             ),
         )
-        w.seg(("DTP", "434", "RD8", f"{_d8(c.statement_from)}-{_d8(c.statement_to)}"))
+        w.flat(("DTP", "434", "RD8", f"{_d8(c.statement_from)}-{_d8(c.statement_to)}"))
         adm = c.admission
         if adm is not None:
             if adm.hour is not None:
-                w.seg(
+                w.flat(
                     ("DTP", "435", "DT", _d8(adm.admission_date) + adm.hour),
                     ("", "", "admission.hour"),
                 )
             else:
-                w.seg(("DTP", "435", "D8", _d8(adm.admission_date)))
-        w.seg(
+                w.flat(("DTP", "435", "D8", _d8(adm.admission_date)))
+        w.flat(
             (
                 "CL1",
                 adm.type_code if adm else "",
@@ -494,18 +507,26 @@ def _claim(w: SegmentWriter, c: Claim, professional: bool) -> None:
             ("admission.type_code", "admission.source_code", "patient_status"),
         )
     if c.referral_number:
-        w.seg(("REF", "9F", c.referral_number), ("", "referral_number"))
+        w.flat(("REF", "9F", c.referral_number), ("", "referral_number"))
     if c.prior_authorization:
-        w.seg(("REF", "G1", c.prior_authorization), ("", "prior_authorization"))
+        w.flat(("REF", "G1", c.prior_authorization), ("", "prior_authorization"))
     if c.payer_claim_number:
-        w.seg(("REF", "F8", c.payer_claim_number), ("", "payer_claim_number"))
+        w.flat(("REF", "F8", c.payer_claim_number), ("", "payer_claim_number"))
     _diagnoses(w, c, professional)
     if professional:
-        _provider(
-            w, c.referring_provider, "referring_provider", "DN", person_only=True, taxonomy=False
-        )
-        _provider(w, c.rendering_provider, "rendering_provider", "82", prv="PE")
-        _facility(w, c.service_facility)
+        if c.referring_provider is not None:
+            _provider(
+                w,
+                c.referring_provider,
+                "referring_provider",
+                "DN",
+                person_only=True,
+                taxonomy=False,
+            )
+        if c.rendering_provider is not None:
+            _provider(w, c.rendering_provider, "rendering_provider", "82", prv="PE")
+        if c.service_facility is not None:
+            _facility(w, c.service_facility)
     else:
         _provider(w, c.attending_provider, "attending_provider", "71", person_only=True, prv="AT")
         _provider(
@@ -520,41 +541,47 @@ def _claim(w: SegmentWriter, c: Claim, professional: bool) -> None:
             _other_payer(w, other, c, professional)
         except X12ValueError as exc:
             raise X12ValueError(f"other_payers[{i}].{exc.field}", exc.value, exc.reason) from None
+    ndiagnoses = len(c.diagnoses)
     for n, line in enumerate(c.service_lines, 1):
         try:
-            _line(w, line, n, professional, c)
+            _line(w, line, n, professional, ndiagnoses)
         except X12ValueError as exc:
             raise X12ValueError(
                 f"service_lines[{n - 1}].{exc.field}", exc.value, exc.reason
             ) from None
 
 
+_DIAGNOSIS_FIELDS = tuple(f"diagnoses[{i}].code" for i in range(MAX_DIAGNOSES))
+
+
 def _diagnoses(w: SegmentWriter, c: Claim, professional: bool) -> None:
-    composites: list[tuple[str, ...]] = []
+    composite = w.composite
+    composites: list[str | tuple[str, ...]] = []
     for i, dx in enumerate(c.diagnoses):
         qualifier = "ABK" if i == 0 else "ABF"
         code = dx.code.replace(".", "")  # ICD-10-CM goes without its dot in X12
         if professional:
-            _refuse(
-                f"diagnoses[{i}].present_on_admission",
-                dx.present_on_admission,
-                "837P has no present-on-admission indicator",
-            )
-            composites.append((qualifier, code))
+            if dx.present_on_admission is not None:
+                raise X12ValueError(
+                    f"diagnoses[{i}].present_on_admission",
+                    dx.present_on_admission,
+                    "837P has no present-on-admission indicator",
+                )
+            composites.append(composite((qualifier, code)))
         else:
-            composites.append(
-                (qualifier, code, "", "", "", "", "", "", dx.present_on_admission or "")
-            )
-    names = tuple(f"diagnoses[{i}].code" for i in range(len(composites)))
+            poa = dx.present_on_admission or ""
+            composites.append(composite((qualifier, code, "", "", "", "", "", "", poa)))
+    names = _DIAGNOSIS_FIELDS
     if professional:
-        w.seg(("HI", *composites), names)
+        w.flat(("HI", *composites), names)
         return
     # 837I: principal (ABK), admitting (ABJ) and other diagnoses (ABF) are separate HI segments.
-    w.seg(("HI", composites[0]), names[:1])
+    w.flat(("HI", composites[0]), names[:1])
     if c.admitting_diagnosis:
-        w.seg(("HI", ("ABJ", c.admitting_diagnosis.replace(".", ""))), ("admitting_diagnosis",))
+        abj = composite(("ABJ", c.admitting_diagnosis.replace(".", "")))
+        w.flat(("HI", abj), ("admitting_diagnosis",))
     if len(composites) > 1:
-        w.seg(("HI", *composites[1:]), names[1:])
+        w.flat(("HI", *composites[1:]), names[1:])
 
 
 def _provider(
@@ -577,11 +604,11 @@ def _provider(
         if person_only and names[0] != "1":
             raise X12ValueError("organization_name", p.organization_name, "must be a person")
         npi = ("XX", p.npi) if p.npi else ("", "")
-        w.seg(("NM1", entity, *names, *npi), ("", *fields, "", "npi"))
+        w.flat(("NM1", entity, *names, *npi), ("", *fields, "", "npi"))
         if prv and p.taxonomy:
-            w.seg(("PRV", prv, "PXC", p.taxonomy), ("", "", "taxonomy"))
+            w.flat(("PRV", prv, "PXC", p.taxonomy), ("", "", "taxonomy"))
         if p.secondary_id:
-            w.seg(("REF", "G2", p.secondary_id), ("", "secondary_id"))
+            w.flat(("REF", "G2", p.secondary_id), ("", "secondary_id"))
     except X12ValueError as exc:
         raise X12ValueError(f"{field}.{exc.field}", exc.value, exc.reason) from None
 
@@ -597,10 +624,10 @@ def _facility(w: SegmentWriter, p: Provider | None) -> None:
             raise X12ValueError("address", None, "the service facility needs an address (N3/N4)")
         names, fields = _person_or_org(p)
         npi = ("XX", p.npi) if p.npi else ("", "")
-        w.seg(("NM1", "77", *names, *npi), ("", *fields, "", "npi"))
+        w.flat(("NM1", "77", *names, *npi), ("", *fields, "", "npi"))
         _address(w, p.address)
         if p.secondary_id:
-            w.seg(("REF", "G2", p.secondary_id), ("", "secondary_id"))
+            w.flat(("REF", "G2", p.secondary_id), ("", "secondary_id"))
     except X12ValueError as exc:
         raise X12ValueError(f"service_facility.{exc.field}", exc.value, exc.reason) from None
 
@@ -619,12 +646,12 @@ def _adjustments(w: SegmentWriter, adjustments: Sequence[Adjustment]) -> None:
             elements += [a.reason, _amount(a.amount), quantity]
             names += [f"adjustments[{j}].reason", "", ""]
             j += 1
-        w.seg(elements, names)
+        w.flat(elements, names)
         i = j
 
 
 def _other_payer(w: SegmentWriter, o: OtherPayer, c: Claim, professional: bool) -> None:
-    w.seg(
+    w.flat(
         (
             "SBR",
             o.responsibility,
@@ -651,13 +678,13 @@ def _other_payer(w: SegmentWriter, o: OtherPayer, c: Claim, professional: bool) 
     )
     _adjustments(w, o.adjustments)
     if o.paid_amount is not None:
-        w.seg(("AMT", "D", _amount(o.paid_amount)))
+        w.flat(("AMT", "D", _amount(o.paid_amount)))
     if o.remaining_patient_liability is not None:
-        w.seg(("AMT", "EAF", _amount(o.remaining_patient_liability)))
+        w.flat(("AMT", "EAF", _amount(o.remaining_patient_liability)))
     # OI03/OI06 repeat the claim's own assignment and release answers for this payer.
-    w.seg(("OI", "", "", _yn(c.benefits_assigned), "", "", c.release_of_information))
+    w.flat(("OI", "", "", _yn(c.benefits_assigned), "", "", c.release_of_information))
     s = o.subscriber
-    w.seg(
+    w.flat(
         ("NM1", "IL", "1", s.last_name, s.first_name or "", "", "", "", "MI", s.member_id),
         (
             "",
@@ -671,12 +698,12 @@ def _other_payer(w: SegmentWriter, o: OtherPayer, c: Claim, professional: bool) 
             "subscriber.member_id",
         ),
     )
-    w.seg(
+    w.flat(
         ("NM1", "PR", "2", o.name, "", "", "", "", "PI", o.payer_id),
         ("", "", "name", "", "", "", "", "", "payer_id"),
     )
     if o.adjudication_date is not None:
-        w.seg(("DTP", "573", "D8", _d8(o.adjudication_date)))
+        w.flat(("DTP", "573", "D8", _d8(o.adjudication_date)))
 
 
 def _procedure(p: Procedure) -> tuple[str, ...]:
@@ -686,28 +713,28 @@ def _procedure(p: Procedure) -> tuple[str, ...]:
     return (p.qualifier, p.code, *mods, *("",) * (4 - len(mods)), p.description or "")
 
 
-def _line(w: SegmentWriter, line: ServiceLine, n: int, professional: bool, c: Claim) -> None:
-    w.seg(("LX", str(n)))
+def _line(w: SegmentWriter, line: ServiceLine, n: int, professional: bool, ndiagnoses: int) -> None:
+    w.flat(("LX", str(n)))
     proc = line.procedure
     if professional:
         if proc is None:
             raise X12ValueError("procedure", None, "required on an 837P line (SV101)")
         _refuse("revenue_code", line.revenue_code, "institutional only (SV201)")
         pointers = line.diagnosis_pointers
-        if not 1 <= len(pointers) <= 4 or not all(1 <= p <= len(c.diagnoses) for p in pointers):
+        if not 1 <= len(pointers) <= 4 or not 1 <= min(pointers) <= max(pointers) <= ndiagnoses:
             raise X12ValueError(
                 "diagnosis_pointers", pointers, "1..4 pointers into the claim's diagnoses"
             )
-        w.seg(
+        w.flat(
             (
                 "SV1",
-                _procedure(proc),
+                w.composite(_procedure(proc)),
                 _amount(line.charge),
                 line.unit_type,
                 _amount(line.units),
                 line.place_of_service or "",
                 "",
-                tuple(str(p) for p in pointers),
+                w.composite(tuple(map(str, pointers))),
             ),
             ("procedure", "charge", "unit_type", "units", "place_of_service"),
         )
@@ -716,11 +743,11 @@ def _line(w: SegmentWriter, line: ServiceLine, n: int, professional: bool, c: Cl
             raise X12ValueError("revenue_code", None, "required on an 837I line (SV201)")
         _refuse("place_of_service", line.place_of_service, "professional only (SV105)")
         _refuse("diagnosis_pointers", line.diagnosis_pointers, "professional only (SV107)")
-        w.seg(
+        w.flat(
             (
                 "SV2",
                 line.revenue_code,
-                _procedure(proc) if proc is not None else "",
+                w.composite(_procedure(proc)) if proc is not None else "",
                 _amount(line.charge),
                 line.unit_type,
                 _amount(line.units),
@@ -728,11 +755,11 @@ def _line(w: SegmentWriter, line: ServiceLine, n: int, professional: bool, c: Cl
             ("revenue_code", "procedure", "charge", "unit_type", "units"),
         )
     if line.service_date_end is not None:
-        w.seg(("DTP", "472", "RD8", f"{_d8(line.service_date)}-{_d8(line.service_date_end)}"))
+        w.flat(("DTP", "472", "RD8", f"{_d8(line.service_date)}-{_d8(line.service_date_end)}"))
     else:
-        w.seg(("DTP", "472", "D8", _d8(line.service_date)))
+        w.flat(("DTP", "472", "D8", _d8(line.service_date)))
     if line.line_control_number:
-        w.seg(("REF", "6R", line.line_control_number), ("", "line_control_number"))
+        w.flat(("REF", "6R", line.line_control_number), ("", "line_control_number"))
     for i, adj in enumerate(line.adjudications):
         try:
             # SVD03/SVD04 default to the line's own procedure and revenue code.
@@ -744,18 +771,18 @@ def _line(w: SegmentWriter, line: ServiceLine, n: int, professional: bool, c: Cl
                 revenue = ""
             else:
                 revenue = adj.revenue_code or line.revenue_code or ""
-            w.seg(
+            w.flat(
                 (
                     "SVD",
                     adj.payer_id,
                     _amount(adj.paid_amount),
-                    _procedure(svd_proc) if svd_proc is not None else "",
+                    w.composite(_procedure(svd_proc)) if svd_proc is not None else "",
                     revenue,
                     _amount(adj.paid_units),
                 ),
                 ("payer_id", "paid_amount", "procedure", "revenue_code", "paid_units"),
             )
             _adjustments(w, adj.adjustments)
-            w.seg(("DTP", "573", "D8", _d8(adj.adjudication_date)))
+            w.flat(("DTP", "573", "D8", _d8(adj.adjudication_date)))
         except X12ValueError as exc:
             raise X12ValueError(f"adjudications[{i}].{exc.field}", exc.value, exc.reason) from None

@@ -8,9 +8,10 @@ from __future__ import annotations
 import codecs
 import functools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO
+from itertools import accumulate, repeat
+from typing import IO, Any
 
 from edi.errors import X12SyntaxError, X12ValueError
 
@@ -47,6 +48,14 @@ def _bad_chars(delims: Delimiters) -> re.Pattern[str]:
     return re.compile(f"[^ -~]|[{used}]")
 
 
+@functools.cache
+def _bad_batch_chars(delims: Delimiters) -> re.Pattern[str]:
+    """`_bad_chars` letting the component separator through: a batch counts those instead."""
+    comp = re.escape(delims.component)
+    used = re.escape(delims.element + delims.repetition + delims.segment)
+    return re.compile(f"[^ -~{comp}]|[{used}]")
+
+
 def check_value(value: str, field: str, delims: Delimiters = DEFAULT_DELIMITERS) -> str:
     """Return `value` if it can stand in an X12 element, else raise X12ValueError naming `field`."""
     bad = _bad_chars(delims).search(value)
@@ -65,9 +74,18 @@ class SegmentWriter:
 
     Elements are strings; a tuple element is a composite, its parts joined by the component
     separator. Trailing empty elements and components are dropped, as X12 requires.
+
+    `seg` checks each element as it goes, so a refused value names its field. A regex search
+    per element costs more than formatting it, so `batch` runs a group of writes (one claim,
+    one loop header) unchecked and then checks all their values at once: one search of their
+    concatenation for a character that is never allowed, and a count of the component
+    separators against the number the composites put there. Only when that fails (or the group
+    raises) is the group dropped and written again element by element, which raises the error
+    the checked path always raised, naming the field.
     """
 
-    __slots__ = ("_bad", "_comp", "_sep", "_term", "count", "delims", "parts")
+    __slots__ = ("_bad", "_bad_batch", "_checking", "_comp", "_comps", "_pending", "_sep",
+                 "_term", "delims", "parts")  # fmt: skip
 
     def __init__(self, delims: Delimiters = DEFAULT_DELIMITERS, *, newline: bool = False) -> None:
         self.delims = delims
@@ -75,8 +93,11 @@ class SegmentWriter:
         self._comp = delims.component
         self._term = delims.segment + ("\n" if newline else "")
         self._bad = _bad_chars(delims).search
-        self.parts: list[str] = []
-        self.count = 0
+        self._bad_batch = _bad_batch_chars(delims).search
+        self._checking = True
+        self._pending: list[str] = []  # element texts written unchecked inside `batch`
+        self._comps = 0  # component separators the composites in _pending hold
+        self.parts: list[str] = []  # one formatted segment each
 
     def seg(
         self,
@@ -84,26 +105,88 @@ class SegmentWriter:
         fields: Sequence[str] | None = None,
     ) -> None:
         """Add one segment; `fields` names each element for error messages (same order)."""
+        if not self._checking:
+            self.flat([self.composite(e) if type(e) is tuple else e for e in elements])
+            return
         out: list[str] = []
+        comp = self._comp
         bad = self._bad
         for i, e in enumerate(elements):
             if type(e) is tuple:
                 for j, part in enumerate(e):
                     if bad(part):
                         self._fail(elements, fields, i, part, j)
-                e = self._comp.join(e).rstrip(self._comp)
+                e = comp.join(e).rstrip(comp)
             elif bad(e):  # type: ignore[arg-type]
                 self._fail(elements, fields, i, e)  # type: ignore[arg-type]
             out.append(e)  # type: ignore[arg-type]
         while out and not out[-1]:
             out.pop()
         self.parts.append(self._sep.join(out) + self._term)
-        self.count += 1
+
+    def flat(
+        self,
+        elements: Sequence[str | tuple[str, ...]],
+        fields: Sequence[str] | None = None,
+    ) -> None:
+        """`seg` for a segment whose composites come from `composite`: inside a batch, one
+        join and no loop over the elements."""
+        if self._checking:
+            self.seg(elements, fields)
+            return
+        # Stripping trailing separators equals dropping trailing empty elements unless a value
+        # ends with a separator; such a value fails the batch check, so its text is not kept.
+        self._pending.extend(elements)  # type: ignore[arg-type]
+        text = self._sep.join(elements)  # type: ignore[arg-type]
+        self.parts.append(text.rstrip(self._sep) + self._term)
+
+    def composite(self, parts: tuple[str, ...]) -> str | tuple[str, ...]:
+        """A composite element for `flat`: inside a batch its text, trailing empty parts
+        dropped; else the parts themselves, for `seg` to check one by one."""
+        if self._checking:
+            return parts
+        comp = self._comp
+        text = comp.join(parts)
+        kept = text.rstrip(comp)
+        # Separators this composite should leave; a part holding one makes the count differ.
+        self._comps += len(parts) - 1 - (len(text) - len(kept))
+        return kept
+
+    def batch(self, write: Callable[..., None], *args: Any) -> None:
+        """Call `write(self, *args)`, checking all the values it writes at once.
+
+        The result equals calling it directly: the same text, or the same exception. When a
+        value is refused, or `write` raises, its segments are dropped and `write` runs again
+        with every element checked, so the exception names the field as `seg` does.
+        """
+        if not self._checking:  # already inside a batch: the outer one checks
+            write(self, *args)
+            return
+        parts_before = len(self.parts)
+        self._checking = False
+        try:
+            write(self, *args)
+            text = "".join(self._pending)
+            clean = self._bad_batch(text) is None and text.count(self._comp) == self._comps
+        except Exception:
+            clean = False
+        finally:
+            self._checking = True
+            self._pending.clear()
+            self._comps = 0
+        if clean:
+            return
+        del self.parts[parts_before:]
+        write(self, *args)
 
     def raw(self, text: str) -> None:
         """Add a segment already formatted by this writer (a cached, checked segment)."""
         self.parts.append(text)
-        self.count += 1
+
+    @property
+    def count(self) -> int:
+        """Segments written so far."""
+        return len(self.parts)
 
     def _fail(
         self,
@@ -168,6 +251,31 @@ def parse_isa(text: str, *, segment_number: int = 1, offset: int = 0) -> tuple[D
 _CHUNK = 1 << 20
 
 
+class _Layout:
+    """Where the segments of one batch sit in the stream, worked out when first asked."""
+
+    __slots__ = ("base", "number", "origin", "parts", "starts")
+
+    def __init__(self, parts: list[str], origin: list[int] | None, base: int, number: int) -> None:
+        self.parts = parts  # the segment texts as split from the stream
+        self.origin = origin  # batch index -> parts index, when empty segments were dropped
+        self.base = base  # stream offset of parts[0]
+        self.number = number  # segments in the stream before the batch
+        self.starts: list[int] | None = None
+
+    def offset(self, index: int) -> int:
+        """Stream offset of the batch's `index`-th segment."""
+        j = index if self.origin is None else self.origin[index]
+        if self.starts is None:
+            self.starts = list(accumulate(map(len, self.parts), initial=self.base))
+        raw = self.parts[j]
+        # Each part ended with a one-character terminator; skip the line breaks it starts with.
+        return self.starts[j] + j + len(raw) - len(raw.lstrip("\r\n"))
+
+
+Mark = tuple[int, _Layout]  # a segment's place, from SegmentReader.mark
+
+
 class SegmentReader:
     """Yields the segments of a stream of X12 interchanges as lists of elements ([0] is the id).
 
@@ -175,6 +283,11 @@ class SegmentReader:
     Delimiters are taken from each ISA; line breaks between segments are ignored. After each
     yielded segment, `segment_number` (1-based, whole stream) and `offset` (characters from the
     start of the stream; bytes for ASCII files) locate it for error messages.
+
+    Each chunk is split on the segment terminator once into a batch of segment texts; the
+    location of a segment is worked out only when asked for (errors, and the CLM and service
+    lines the 837 reader remembers), not for every segment. `batches` hands the batches out
+    for a caller that splits elements itself; it sets `index` to the segment it is at.
     """
 
     def __init__(
@@ -183,9 +296,47 @@ class SegmentReader:
         self._source = source
         self._chunk_size = chunk_size
         self.delimiters: Delimiters | None = None
-        self.segment_number = 0
-        self.offset = 0
-        self.segment_id = ""
+        self.index = -1  # position in the current batch of the segment last yielded
+        self._batch: list[str] = []  # segment texts, line breaks stripped, none empty
+        self._layout = _Layout([], None, 0, 0)
+        self._number = 0  # segments before the batch
+        self._sep = "*"
+        # A location that is not a segment of the batch (the ISA being read, a cut-off tail).
+        self._where: tuple[str, int, int] | None = ("", 0, 0)
+
+    @property
+    def segment_number(self) -> int:
+        if self._where is not None:
+            return self._where[1]
+        return self._number + self.index + 1
+
+    @property
+    def offset(self) -> int:
+        if self._where is not None:
+            return self._where[2]
+        return self._layout.offset(self.index)
+
+    def mark(self) -> Mark:
+        """The place of the segment last yielded, cheaper than `segment_number` and `offset`,
+        which `number_of` and `offset_of` work out later (for a claim, only if it turns out to
+        be unreadable)."""
+        return self.index, self._layout
+
+    @staticmethod
+    def number_of(mark: Mark) -> int:
+        index, layout = mark
+        return layout.number + index + 1
+
+    @staticmethod
+    def offset_of(mark: Mark) -> int:
+        index, layout = mark
+        return layout.offset(index)
+
+    @property
+    def segment_id(self) -> str:
+        if self._where is not None:
+            return self._where[0]
+        return self._batch[self.index].split(self._sep, 1)[0]
 
     def error(self, message: str) -> X12SyntaxError:
         """An X12SyntaxError located at the segment last yielded."""
@@ -226,12 +377,37 @@ class SegmentReader:
             raise self.error(f"input is not UTF-8 text ({exc.reason})") from None
 
     def __iter__(self) -> Iterator[list[str]]:
+        for batch in self.batches():
+            sep = self._sep
+            for k, raw in enumerate(batch):
+                self.index = k
+                yield raw.split(sep)
+
+    def _install(self, parts: list[str], base: int, has_breaks: bool) -> list[str]:
+        """Make `parts` (terminated segment texts from stream offset `base`) the batch."""
+        batch = list(map(str.strip, parts, repeat("\r\n"))) if has_breaks else parts
+        origin = None
+        if "" in batch:
+            origin = [j for j, text in enumerate(batch) if text]
+            batch = [batch[j] for j in origin]
+        if batch:
+            self._number += len(self._batch)
+            self._batch, self._layout = batch, _Layout(parts, origin, base, self._number)
+            self._where = None
+            self.index = -1
+        return batch
+
+    def batches(self) -> Iterator[list[str]]:
+        """Yields lists of segment texts (elements not split); see the class docstring.
+
+        Within one list the delimiters (`delimiters`) do not change: a list ends at IEA.
+        """
         chunks = self._chunks()
         buf = ""
         base = 0  # stream offset of buf[0]
         eof = False
         delims: Delimiters | None = None
-        term = sep = ""
+        term = ""
         while True:
             if delims is None:
                 # Between interchanges: skip line breaks (and a BOM), then read the next ISA.
@@ -248,49 +424,58 @@ class SegmentReader:
                         buf += more
                 if not buf:
                     return
-                self.segment_id = buf[:3]
-                self.offset = base
+                self._where = (buf[:3], self.segment_number, base)
                 delims, _ = parse_isa(buf, segment_number=self.segment_number + 1, offset=base)
                 self.delimiters = delims
-                term, sep = delims.segment, delims.element
+                term, self._sep = delims.segment, delims.element
+                self._number += len(self._batch)
+                self._batch = []
             parts = buf.split(term)
             tail = parts.pop()
-            pos = base
-            for i, raw in enumerate(parts):
-                start = pos
-                pos += len(raw) + 1
-                if raw and raw[0] in "\r\n":
-                    stripped = raw.lstrip("\r\n")
-                    start += len(raw) - len(stripped)
-                    raw = stripped
-                if raw and raw[-1] in "\r\n":
-                    raw = raw.rstrip("\r\n")
-                if not raw:
-                    continue
-                elements = raw.split(sep)
-                self.segment_number += 1
-                self.offset = start
-                self.segment_id = elements[0]
-                yield elements
-                if elements[0] == "IEA":
-                    # The next interchange may use other delimiters: re-read them from its ISA.
-                    rest = term.join(parts[i + 1 :])
-                    buf = (rest + term + tail) if i + 1 < len(parts) else tail
-                    base = pos
-                    delims = None
-                    break
+            iea = _find_iea(buf, term, delims.element)
+            if iea >= 0 and (last := buf.count(term, 0, iea)) < len(parts):
+                # The next interchange may use other delimiters: re-read them from its ISA.
+                rest = parts[last + 1 :]
+                del parts[last + 1 :]
+                size = sum(map(len, parts)) + len(parts)
+                batch = self._install(parts, base, "\r" in buf or "\n" in buf)
+                if batch:
+                    yield batch
+                buf = term.join(rest) + term + tail if rest else tail
+                base += size
+                delims = None
+                continue
+            size = len(buf) - len(tail)
+            batch = self._install(parts, base, "\r" in buf or "\n" in buf)
+            if batch:
+                yield batch
+            base += size
+            buf = tail
+            if eof:
+                if buf.strip("\r\n\t "):
+                    self._where = (buf.strip("\r\n")[:3], self.segment_number + 1, base)
+                    raise self.error("the last segment has no segment terminator")
+                return
+            more = next(chunks, None)
+            if more is None:
+                eof = True
             else:
-                base = pos
-                buf = tail
-                if eof:
-                    if buf.strip("\r\n\t "):
-                        self.segment_id = buf.strip("\r\n")[:3]
-                        self.offset = base
-                        self.segment_number += 1
-                        raise self.error("the last segment has no segment terminator")
-                    return
-                more = next(chunks, None)
-                if more is None:
-                    eof = True
-                else:
-                    buf += more
+                buf += more
+
+
+def _find_iea(text: str, term: str, sep: str) -> int:
+    """Where the first IEA segment of `text` starts (after any line breaks), or -1."""
+    breaks = "\r\n".replace(term, "")
+    i = text.find("IEA")
+    while i >= 0:
+        j = i
+        while j > 0 and text[j - 1] in breaks:
+            j -= 1
+        k = i + 3  # the id ends at a separator, or at the terminator after any line breaks
+        while k < len(text) and text[k] in breaks:
+            k += 1
+        after = text[k : k + 1]
+        if (j == 0 or text[j - 1] == term) and (after == term or (after == sep and k == i + 3)):
+            return i
+        i = text.find("IEA", i + 1)
+    return -1
