@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.tables import jobs
@@ -167,3 +167,11 @@ async def pending_count(conn: AsyncConnection, kind: str | None = None) -> int:
     if kind:
         query = query.where(jobs.c.kind == kind)
     return int((await conn.execute(query)).scalar_one())
+
+
+async def prune(conn: AsyncConnection, *, finished_before: datetime) -> int:
+    """Delete done jobs finished before the given time; dead jobs stay for people to see."""
+    result = await conn.execute(
+        delete(jobs).where(jobs.c.state == DONE, jobs.c.updated_at < finished_before)
+    )
+    return int(result.rowcount or 0)

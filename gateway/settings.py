@@ -86,6 +86,7 @@ class WorkerSettings:
     max_attempts: int = 8
     backoff_base_seconds: float = 2.0
     backoff_max_seconds: float = 600.0
+    keep_done_jobs_hours: int = 168  # finished jobs are deleted after this long
 
 
 @dataclass(frozen=True)

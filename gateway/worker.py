@@ -12,6 +12,7 @@ import contextlib
 import os
 import random
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from gateway.settings import WorkerSettings
 from gateway.store import StaleClaim
 
 log = structlog.get_logger("gateway.worker")
+PRUNE_EVERY_SECONDS = 600.0
 
 
 class LeaseLost(Exception):
@@ -120,8 +122,12 @@ class Worker:
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         log.info("worker_started", worker_id=self.worker_id, kinds=sorted(self.handlers))
+        next_prune = 0.0
         while not stop.is_set():
             try:
+                if time.monotonic() >= next_prune:
+                    await self.prune()
+                    next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
                 busy = await self.run_once()
             except Exception as error:  # the database may be away; keep polling
                 log.warning("worker_poll_failed", error_type=type(error).__name__)
@@ -130,6 +136,14 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.settings.poll_interval_seconds)
         log.info("worker_stopped", worker_id=self.worker_id)
+
+    async def prune(self) -> int:
+        keep = timedelta(hours=self.settings.keep_done_jobs_hours)
+        async with self.engine.begin() as conn:
+            removed = await jobs.prune(conn, finished_before=datetime.now(UTC) - keep)
+        if removed:
+            log.info("jobs_pruned", removed=removed)
+        return removed
 
     async def _run(self, job: jobs.Job) -> None:
         async with self._slots:

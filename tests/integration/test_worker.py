@@ -87,3 +87,22 @@ def test_backoff_grows_and_is_capped() -> None:
     for attempts, ceiling in [(1, 2), (2, 4), (3, 8), (10, 60)]:
         delays = [worker.backoff(attempts) for _ in range(50)]
         assert all(ceiling / 2 <= d <= ceiling for d in delays)
+
+
+async def test_finished_jobs_are_pruned_dead_ones_kept(engine: Any) -> None:
+    async with engine.begin() as conn:
+        await jobs.enqueue(conn, "quick")
+        await jobs.enqueue(conn, "broken")
+
+    async def quick(step: Step) -> None:
+        async with step.finishing():
+            pass
+
+    async def broken(step: Step) -> None:
+        raise RuntimeError
+
+    settings = WorkerSettings(max_attempts=1, keep_done_jobs_hours=0)
+    worker = Worker(engine, SEALER, {"quick": quick, "broken": broken}, settings)
+    await worker.run_until_idle()
+    assert await worker.prune() == 1
+    assert [s for s, _, _ in await states(engine)] == ["dead"]
