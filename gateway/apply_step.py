@@ -80,7 +80,13 @@ def apply_handler() -> Handler:
         except EdiError as error:
             async with step.finishing() as conn:
                 await ix.set_state(conn, inbound.id, ix.UNREADABLE, error=str(error)[:2000])
-            log.warning("response_unreadable", interchange_id=inbound.id, error=str(error)[:200])
+            log.warning(
+                "response_unreadable",
+                interchange_id=inbound.id,
+                error_type=type(error).__name__,
+                segment_id=getattr(error, "segment_id", None),
+                segment_number=getattr(error, "segment_number", None),
+            )
             return
         kinds = parsed.kinds
         outcome = Outcome(kinds)

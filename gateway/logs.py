@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 
 import structlog
 
@@ -28,7 +29,6 @@ def configure_logging(settings: LoggingSettings) -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
@@ -43,3 +43,13 @@ def configure_logging(settings: LoggingSettings) -> None:
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     return structlog.get_logger(name)
+
+
+def where(error: BaseException) -> list[str]:
+    """Where an unexpected error was raised, as file:line:function frames, innermost last.
+
+    Logged instead of the traceback text: exception messages can quote the data being
+    processed (a value that failed to parse may be a birth date), so they stay out of logs.
+    """
+    frames = traceback.extract_tb(error.__traceback__)[-8:]
+    return [f"{f.filename.rsplit('/', 2)[-2:][-1]}:{f.lineno}:{f.name}" for f in frames]

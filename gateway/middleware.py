@@ -20,6 +20,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from gateway.context import METRICS
 from gateway.errors import ProblemError, problem
+from gateway.logs import where
 
 log = structlog.get_logger("gateway.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -111,7 +112,7 @@ async def _answer(request: web.Request, handler: Handler, request_id: str) -> we
 
 
 def _internal_error(request: web.Request, request_id: str, error: Exception) -> web.Response:
-    log.error("unhandled_error", error_type=type(error).__name__, exc_info=error)
+    log.error("unhandled_error", error_type=type(error).__name__, where=where(error))
     return problem_response(
         problem(
             500,

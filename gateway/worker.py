@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway import jobs
 from gateway.crypto import Sealer
+from gateway.logs import where
 from gateway.settings import WorkerSettings
 from gateway.store import StaleClaim
 
@@ -166,7 +167,7 @@ class Worker:
                     # Another step moved the same claim first: redo this one against it.
                     await self._fail(job, "claim changed concurrently", 0.0, None)
                 except Exception as error:
-                    log.error("job_failed", error_type=type(error).__name__, exc_info=error)
+                    log.error("job_failed", error_type=type(error).__name__, where=where(error))
                     await self._fail(job, type(error).__name__, None, None)
 
     async def _fail(
