@@ -24,7 +24,7 @@ from gateway.delivery import Delivery
 from gateway.lifecycle import ClaimStatus
 from gateway.transports import RejectedByPayer, TransportError
 from gateway.worker import Defer, Handler, Retry, Step
-from payers.profile import PayerProfile
+from payers.profile import PayerDirectory, PayerProfile
 
 log = structlog.get_logger("gateway.submit")
 
@@ -44,7 +44,7 @@ def should_validate(profile: PayerProfile, interchange: ix.Interchange) -> bool:
     return bucket < profile.delivery.validate_sample_percent
 
 
-def submit_handler(payers: dict[str, PayerProfile] | Any, delivery: Delivery) -> Handler:
+def submit_handler(payers: PayerDirectory, delivery: Delivery) -> Handler:
     async def run(step: Step) -> None:
         interchange_id = str(step.job.payload["interchange_id"])
         async with step.engine.connect() as conn:
