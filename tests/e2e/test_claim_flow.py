@@ -197,3 +197,27 @@ async def test_many_claims_reach_the_predicted_status(gateway: Any) -> None:
         Decimal(0),
     )
     assert paid_total == remitted
+
+
+async def test_no_phi_in_logs_along_the_whole_pipeline(gateway: Any, caplog: Any) -> None:
+    from structlog.testing import capture_logs
+
+    caplog.set_level("DEBUG")
+    _, api_key = await new_submitter(gateway)
+    claim = example("professional-secondary.json")
+    with capture_logs() as events:
+        claim_id = await submit(gateway, api_key, claim)
+        await drive(gateway, lambda: all_final(gateway, api_key, [claim_id]))
+    kinds = {e["event"] for e in events}
+    assert {"claim_scrubbed", "interchange_built", "interchange_sent", "response_applied"} <= kinds
+    logged = json.dumps(events, default=str) + caplog.text
+    for phi in (
+        claim["subscriber"]["last_name"],
+        claim["patient"]["first_name"],
+        claim["subscriber"]["member_id"],
+        claim["patient"]["birth_date"],
+        claim["subscriber"]["birth_date"].replace("-", ""),
+        claim["subscriber"]["address"]["line1"],
+        claim["other_payers"][0]["subscriber"]["member_id"],
+    ):
+        assert phi not in logged, phi
