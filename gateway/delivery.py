@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import structlog
 
 from gateway.credentials import Credential, authorization, require, tls_context
 from gateway.sftp import SftpMailbox, SftpTarget, check_credential
 from gateway.transports import DirectoryMailbox, HttpMailbox, Transport
 from payers.profile import PayerProfile
+
+log = structlog.get_logger("gateway.delivery")
 
 
 @dataclass
@@ -85,6 +88,14 @@ class Delivery:
                 check_credential(credential, payer_id=profile.payer_id)
             elif delivery.transport in ("http", "simulator"):
                 self._tls_for(credential)  # load the certificate files now, to fail early
+                url = delivery.url or self.simulator_url
+                if authorization(credential) and not url.startswith("https:"):
+                    log.warning(
+                        "credential_without_tls",
+                        payer_id=profile.payer_id,
+                        advice="the payer's password or token crosses the network in clear; "
+                        "use an https url",
+                    )
 
     def transport(self, profile: PayerProfile) -> Transport:
         delivery = profile.delivery

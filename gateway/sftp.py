@@ -168,7 +168,8 @@ class SftpMailbox:
             raise RejectedByPayer(f"SFTP server {target.host} denied access to a file") from None
         except asyncssh.SFTPNoSuchFile:
             raise RejectedByPayer(
-                f"SFTP folder missing on {target.host} (delivery.inbound_dir / outbound_dir)"
+                f"no such file or folder on {target.host} "
+                "(check delivery.inbound_dir and outbound_dir)"
             ) from None
         except (asyncssh.Error, OSError, TimeoutError, EOFError) as error:
             await self.close()
