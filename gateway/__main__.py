@@ -15,14 +15,14 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway import db, store
 from gateway.app import create_app, make_sealer
+from gateway.credentials import CredentialsError
 from gateway.crypto import SealError
-from gateway.delivery import Delivery
 from gateway.logs import configure_logging
 from gateway.pipeline import (
     load_payers,
+    make_delivery,
     run_worker,
     simulator_config,
-    simulator_url,
     step_handlers,
 )
 from gateway.settings import Settings, SettingsError, load_settings
@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.logging)
     try:
         return int(args.run(settings, args) or 0)
-    except (ProfileError, SealError) as error:
+    except (ProfileError, SealError, CredentialsError) as error:
         print(f"clearway: {error}", file=sys.stderr)
         return 2
 
@@ -109,7 +109,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work() -> None:
         engine = db.create_engine(settings.database)
-        delivery = Delivery(simulator_url(settings))
+        delivery = make_delivery(settings, payers)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

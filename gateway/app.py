@@ -16,10 +16,9 @@ from gateway import db
 from gateway.api import claims, files, health, interchanges, payers
 from gateway.context import DELIVERY, ENGINE, METRICS, PAYERS, SEALER, SETTINGS
 from gateway.crypto import Sealer, load_or_create_key_file, parse_keys
-from gateway.delivery import Delivery
 from gateway.metrics import Metrics
 from gateway.middleware import request_context
-from gateway.pipeline import in_process_worker, load_payers, simulator_config, simulator_url
+from gateway.pipeline import in_process_worker, load_payers, make_delivery, simulator_config
 from gateway.settings import CryptoSettings, Settings
 from payers import icd10
 from payers.simulator.app import create_simulator_app
@@ -36,7 +35,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SEALER] = make_sealer(settings.crypto)
     app[PAYERS] = load_payers(settings.payers)
     icd10.warm_up()  # load ICD-10-CM now (about 2 s), not inside the first scrub
-    app[DELIVERY] = Delivery(simulator_url(settings))
+    app[DELIVERY] = make_delivery(settings, app[PAYERS])
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(in_process_worker)
     app.on_cleanup.append(_close_delivery)

@@ -1,4 +1,5 @@
-"""Per-process delivery state: one HTTP client session, a transport and a breaker per payer.
+"""Per-process delivery state: one HTTP client session, one SSH connection per SFTP payer,
+a transport and a breaker per payer, and the credentials the profiles name.
 
 The circuit breaker stops sending to a payer after `breaker_failures` consecutive failures,
 waits `breaker_reset_seconds`, then lets one probe through; a success closes it again. Each
@@ -8,15 +9,22 @@ sends, which costs less than sharing state through the database.
 
 from __future__ import annotations
 
+import ssl
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import structlog
 
+from gateway.credentials import Credential, authorization, require, tls_context
+from gateway.sftp import SftpMailbox, SftpTarget, check_credential
 from gateway.transports import DirectoryMailbox, HttpMailbox, Transport
 from payers.profile import PayerProfile
+
+log = structlog.get_logger("gateway.delivery")
 
 
 @dataclass
@@ -64,17 +72,76 @@ class Delivery:
     """Transports and breakers, created on first use inside the running event loop."""
 
     simulator_url: str
+    credentials: Mapping[str, Credential] = field(default_factory=dict)
     _session: aiohttp.ClientSession | None = None
     _breakers: dict[str, Breaker] = field(default_factory=dict)
+    _sftp: dict[str, SftpMailbox] = field(default_factory=dict)
+    _tls: dict[str, ssl.SSLContext | None] = field(default_factory=dict)
+
+    def check(self, payers: Iterable[PayerProfile]) -> None:
+        """At start-up: every credential a profile names exists and suits its transport, so
+        a missing secret is found before the first claim waits on it."""
+        for profile in payers:
+            delivery = profile.delivery
+            credential = require(self.credentials, delivery.credential, payer_id=profile.payer_id)
+            if delivery.transport == "sftp" and credential is not None:
+                check_credential(credential, payer_id=profile.payer_id)
+            elif delivery.transport in ("http", "simulator"):
+                self._tls_for(credential)  # load the certificate files now, to fail early
+                url = delivery.url or self.simulator_url
+                if authorization(credential) and not url.startswith("https:"):
+                    log.warning(
+                        "credential_without_tls",
+                        payer_id=profile.payer_id,
+                        advice="the payer's password or token crosses the network in clear; "
+                        "use an https url",
+                    )
 
     def transport(self, profile: PayerProfile) -> Transport:
         delivery = profile.delivery
         if delivery.transport == "directory":
             return DirectoryMailbox(Path(delivery.path or f"var/payers/{profile.payer_id}"))
+        credential = require(self.credentials, delivery.credential, payer_id=profile.payer_id)
+        if delivery.transport == "sftp":
+            return self._sftp_mailbox(profile, credential)
         if self._session is None:
             self._session = aiohttp.ClientSession()
         url = delivery.url or f"{self.simulator_url.rstrip('/')}/{profile.payer_id}"
-        return HttpMailbox(self._session, url, timeout=float(delivery.timeout_seconds))
+        return HttpMailbox(
+            self._session,
+            url,
+            timeout=float(delivery.timeout_seconds),
+            headers=authorization(credential),
+            tls=self._tls_for(credential) if url.startswith("https:") else None,
+        )
+
+    def _tls_for(self, credential: Credential | None) -> ssl.SSLContext | None:
+        # Built once per credential: loading certificates on every send would read files
+        # (and parse keys) thousands of times a minute under load.
+        if credential is None:
+            return None
+        if credential.id not in self._tls:
+            self._tls[credential.id] = tls_context(credential)
+        return self._tls[credential.id]
+
+    def _sftp_mailbox(self, profile: PayerProfile, credential: Credential | None) -> SftpMailbox:
+        mailbox = self._sftp.get(profile.payer_id)
+        if mailbox is None:
+            delivery = profile.delivery
+            assert delivery.host is not None and credential is not None  # checked at load
+            mailbox = SftpMailbox(
+                SftpTarget(
+                    payer_id=profile.payer_id,
+                    host=delivery.host,
+                    port=delivery.port,
+                    inbound_dir=delivery.inbound_dir,
+                    outbound_dir=delivery.outbound_dir,
+                    credential=credential,
+                    timeout=float(delivery.timeout_seconds),
+                )
+            )
+            self._sftp[profile.payer_id] = mailbox
+        return mailbox
 
     def breaker(self, profile: PayerProfile) -> Breaker:
         if profile.payer_id not in self._breakers:
@@ -99,6 +166,9 @@ class Delivery:
         }
 
     async def close(self) -> None:
+        for mailbox in self._sftp.values():
+            await mailbox.close()
+        self._sftp.clear()
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -13,6 +13,7 @@ from aiohttp import web
 from gateway.apply_step import apply_handler
 from gateway.batch_step import batch_handler
 from gateway.context import DELIVERY, ENGINE, PAYERS, SEALER, SETTINGS
+from gateway.credentials import load_credentials
 from gateway.delivery import Delivery
 from gateway.poll_step import ensure_polls, poll_handler
 from gateway.scrub_step import scrub_handler
@@ -35,6 +36,14 @@ def simulator_url(settings: Settings) -> str:
     if settings.simulator.url:
         return settings.simulator.url
     return f"http://{settings.server.host}:{settings.server.port}/simulator"
+
+
+def make_delivery(settings: Settings, payers: PayerDirectory) -> Delivery:
+    """Delivery with the credentials file read and checked against the payer profiles; raises
+    gateway.credentials.CredentialsError naming the file, payer or key at fault."""
+    delivery = Delivery(simulator_url(settings), load_credentials(settings.credentials.file))
+    delivery.check(payers.values())
+    return delivery
 
 
 def step_handlers(

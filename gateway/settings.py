@@ -77,6 +77,13 @@ class PayersSettings:
 
 
 @dataclass(frozen=True)
+class CredentialsSettings:
+    # TOML file of secrets for reaching payers, one table per credential id named by payer
+    # profiles ([delivery] credential). Empty: no payer needs credentials.
+    file: str = ""
+
+
+@dataclass(frozen=True)
 class WorkerSettings:
     in_process: bool = True
     concurrency: int = 4
@@ -97,6 +104,7 @@ class Settings:
     logging: LoggingSettings = LoggingSettings()
     worker: WorkerSettings = WorkerSettings()
     payers: PayersSettings = PayersSettings()
+    credentials: CredentialsSettings = CredentialsSettings()
     x12: X12Settings = X12Settings()
     simulator: SimulatorSettings = SimulatorSettings()
 

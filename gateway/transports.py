@@ -3,6 +3,7 @@
 Each transport sends a file (returning any response the payer gives at once, such as a 999)
 and lists, reads and removes files in the payer's mailbox. `TransportError` is a temporary
 failure worth retrying; `RejectedByPayer` is a refusal that resending will not change.
+The sftp transport lives in gateway/sftp.py; docs/operations.md describes them all.
 
 Clearway's HTTP mailbox protocol (spoken by the payer simulator and the `http` transport):
     POST   {url}/inbound?name=NAME   body: the X12 file; 200 with a body: an immediate
@@ -17,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -52,10 +55,25 @@ class Transport(Protocol):
 class HttpMailbox:
     """The HTTP mailbox protocol above, over one shared aiohttp client session."""
 
-    def __init__(self, session: aiohttp.ClientSession, url: str, *, timeout: float = 30.0):
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        headers: Mapping[str, str] | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.session = session
         self.url = url.rstrip("/")
         self.timeout = aiohttp.ClientTimeout(total=timeout)
+        # Authorization lives here, per payer, not on the shared session: one session talks
+        # to every payer, and one payer's secret must never reach another.
+        self.headers = dict(headers or {})
+        self.tls = tls
+
+    def __repr__(self) -> str:
+        return f"HttpMailbox({self.url!r})"  # never the headers: they carry the secret
 
     async def send(self, name: str, body: bytes) -> list[InboundFile]:
         status, answer = await self._request(
@@ -79,17 +97,31 @@ class HttpMailbox:
     async def remove(self, name: str) -> None:
         await self._request("DELETE", f"/outbound/{quote(name)}")
 
-    async def _request(self, method: str, path: str, **kwargs: object) -> tuple[int, bytes]:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, bytes]:
         try:
             async with self.session.request(
                 method,
                 self.url + path,
+                data=data,
+                headers={**self.headers, **(headers or {})},
                 timeout=self.timeout,
-                **kwargs,  # type: ignore[arg-type]
+                ssl=self.tls if self.tls is not None else True,
             ) as response:
                 body = await response.read()
                 if response.status >= 500 or response.status in (408, 429):
                     raise TransportError(f"payer answered HTTP {response.status}")
+                if response.status in (401, 403):
+                    # Resending with the same secret cannot succeed: stop, and say what to fix.
+                    raise RejectedByPayer(
+                        f"payer refused our credentials with HTTP {response.status}"
+                    )
                 if response.status >= 400:
                     raise RejectedByPayer(f"payer refused with HTTP {response.status}")
                 return response.status, body

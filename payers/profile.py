@@ -54,14 +54,20 @@ class Delivery:
     """The [delivery] table: how this payer's 837s are sent and its answers collected."""
 
     # simulator: the bundled payer simulator (in-process under `clearway serve`, or at url);
-    # http: Clearway's mailbox protocol at url; directory: drop/pick-up folders under path.
-    transport: Literal["simulator", "http", "directory"] = "simulator"
+    # http: Clearway's mailbox protocol at url; directory: drop/pick-up folders under path;
+    # sftp: upload to inbound_dir and collect from outbound_dir on host.
+    transport: Literal["simulator", "http", "directory", "sftp"] = "simulator"
     url: str | None = None  # base URL for http (and a separately run simulator)
     path: str | None = None  # directory transport: base folder with to-payer/ and from-payer/
+    credential: str | None = None  # id of the secrets in the credentials file (never secrets)
+    host: str | None = None  # sftp: the payer's SFTP server
+    port: int = 22  # sftp: its port
+    inbound_dir: str = "inbound"  # sftp: where 837s are uploaded (relative to the login folder)
+    outbound_dir: str = "outbound"  # sftp: where the payer leaves 999/277CA/835 files
     batch_max_claims: int = 500  # claims per 837 interchange
     batch_max_wait_seconds: int = 0  # hold scrubbed claims up to this long to fill a batch
     max_attempts: int = 8  # sends of one interchange before it is dead-lettered
-    timeout_seconds: int = 30  # one HTTP request to the payer, start to finish
+    timeout_seconds: int = 30  # one request (HTTP, or SFTP connect/operation), start to finish
     poll_interval_seconds: int = 15  # how often the payer's mailbox is checked
     validate_outbound: Literal["all", "sample", "none"] = "all"  # pyx12 before sending
     validate_sample_percent: int = 10  # with "sample": share of interchanges checked
@@ -181,6 +187,15 @@ def parse_profile(data: Mapping[str, Any], *, source: str) -> PayerProfile:
         raise ProfileError(source, "rules.max_lines", "must be at least 1")
     if not profile.claim_types:
         raise ProfileError(source, "claim_types", "must name at least one claim type")
+    delivery = profile.delivery
+    if delivery.transport == "http" and not delivery.url:
+        raise ProfileError(source, "delivery.url", 'required with transport "http"')
+    if delivery.transport == "sftp":
+        for key in ("host", "credential"):
+            if getattr(delivery, key) is None:
+                raise ProfileError(source, f"delivery.{key}", 'required with transport "sftp"')
+        if not 0 < delivery.port < 65536:
+            raise ProfileError(source, "delivery.port", "must be a port number (1-65535)")
     return profile
 
 

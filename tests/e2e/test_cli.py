@@ -119,3 +119,14 @@ def test_bad_settings_are_reported_not_raised(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "unknown environment variable CLEARWAY_SERVER_PROT" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_bad_credentials_file_is_reported_not_raised(tmp_path: Path) -> None:
+    credentials = tmp_path / "credentials.toml"
+    credentials.write_text('[simcom01]\nusername = "u"\npasword = "hunter2-secret"\n')
+    env = {**os.environ, "CLEARWAY_CREDENTIALS_FILE": str(credentials)}
+    result = run(["worker"], tmp_path, env)
+    assert result.returncode == 2
+    assert f"{credentials}: simcom01.pasword: unknown key" in result.stderr
+    assert "hunter2" not in result.stderr
+    assert "Traceback" not in result.stderr
