@@ -95,7 +95,8 @@ def test_serve_submit_and_read_back(workdir: tuple[Path, dict[str, str]]) -> Non
         status, events = http(
             "GET", f"{base}/v1/claims/{claim['id']}/events", Authorization=f"Bearer {api_key}"
         )
-        assert [e["kind"] for e in events["items"]] == ["received"]
+        # The worker inside serve may already have moved it on; its history starts here.
+        assert [e["kind"] for e in events["items"]][0] == "received"
     finally:
         server.terminate()
         _, stderr = server.communicate(timeout=20)
