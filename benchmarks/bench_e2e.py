@@ -11,6 +11,7 @@ import asyncio
 import base64
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -150,8 +151,17 @@ class Cluster:
                 process.kill()
                 process.wait()
 
-    def tracebacks(self) -> list[str]:
-        return [p.name for p in self.logs.iterdir() if "Traceback" in p.read_text(errors="replace")]
+    def tracebacks(self) -> dict[str, list[str]]:
+        """Per log with a traceback, the distinct exception lines (types and messages only)."""
+        found: dict[str, list[str]] = {}
+        for path in sorted(self.logs.iterdir()):
+            text = path.read_text(errors="replace")
+            if "Traceback" in text:
+                errors = re.findall(
+                    r"(?m)^(?:\w+\.)*\w+(?:Error|Exception|Lost)\b[^\n]{0,160}", text
+                )
+                found[path.name] = sorted(set(errors))[:5]
+        return found
 
 
 async def wait_ready(url: str, seconds: float = 60) -> None:
@@ -170,7 +180,12 @@ async def wait_ready(url: str, seconds: float = 60) -> None:
 
 
 async def drive(
-    cluster: Cluster, key: str, claims: list[dict[str, Any]], in_flight: int, result: Result
+    cluster: Cluster,
+    key: str,
+    claims: list[dict[str, Any]],
+    in_flight: int,
+    get_rate: float,
+    result: Result,
 ) -> list[str]:
     """Submit every claim with `in_flight` requests at once while GETs sample claim reads;
     returns the claim ids once every claim is final (or the time limit passes)."""
@@ -201,9 +216,12 @@ async def drive(
                     ids.append(body["id"])
 
             async def get_loop(n: int) -> None:
-                # Reads a biller would make while the pipeline works: one claim at a time.
+                # Reads a biller would make while the pipeline works, paced so that reading
+                # does not take the CPU the pipeline is being measured on.
                 i = n
+                pause = 4 / get_rate
                 while not done.is_set():
+                    await asyncio.sleep(pause)
                     if not ids:
                         await asyncio.sleep(0.01)
                         continue
@@ -261,7 +279,12 @@ def run_case(args: argparse.Namespace, backend: str, url: str, validate: str) ->
             key = cluster.run("submitters", "create", "Benchmark Billing").split("api key:")[1]
             key = key.split()[0]
             cluster.start("simulator", "simulate-payer")
-            cluster.start("api", "serve")
+            if args.profile_api:
+                profile_out = str(Path(args.profile_api).resolve())
+                command = [sys.executable, "-m", "cProfile", "-o", profile_out, "-m", "gateway"]
+                cluster.start("api", "serve", command=command)
+            else:
+                cluster.start("api", "serve")
             asyncio.run(wait_ready(f"{cluster.api}/readyz"))
             for n in range(args.workers):
                 if args.profile_worker and n == 0:
@@ -271,7 +294,7 @@ def run_case(args: argparse.Namespace, backend: str, url: str, validate: str) ->
                 else:
                     cluster.start(f"worker{n}", "worker")
             claims = varied_claims(args.claims, prefix=f"B{uuid.uuid4().hex[:4].upper()}")
-            ids = asyncio.run(drive(cluster, key, claims, args.in_flight, result))
+            ids = asyncio.run(drive(cluster, key, claims, args.in_flight, args.get_rate, result))
             result.rss_kib = cluster.peak_rss()
             statuses = asyncio.run(final_statuses(cluster, key, ids))
             profiles = load_profiles(Path(cluster.env["CLEARWAY_PAYERS_PROFILES_DIR"]))
@@ -285,9 +308,11 @@ def run_case(args: argparse.Namespace, backend: str, url: str, validate: str) ->
                     )
         finally:
             cluster.stop()
-            failing = cluster.tracebacks()
-            if failing:
-                print(f"  tracebacks logged by: {', '.join(sorted(failing))}", file=sys.stderr)
+            for name, errors in cluster.tracebacks().items():
+                print(f"  traceback in {name}: {errors}", file=sys.stderr)
+            if args.keep_logs:
+                target = Path(args.keep_logs) / f"{backend}-{validate}"
+                shutil.copytree(cluster.logs, target, dirs_exist_ok=True)
     return result
 
 
@@ -306,7 +331,8 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
     print()
     print(
         f"{args.claims} claims, {args.workers} worker process(es), {args.in_flight} POSTs in"
-        f" flight, 4 GET readers; {os.cpu_count()} CPU(s) shared by every process"
+        f" flight, about {args.get_rate:.0f} GET/s; {os.cpu_count()} CPU(s) shared by every"
+        " process"
     )
     header = (
         "| database | pyx12 | claims/s | submit s | total s | POST p50/p95/p99 ms "
@@ -344,6 +370,7 @@ def main() -> int:
     parser.add_argument("--claims", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2, help="clearway worker processes")
     parser.add_argument("--in-flight", type=int, default=24, help="concurrent POSTs")
+    parser.add_argument("--get-rate", type=float, default=40, help="claim reads per second")
     parser.add_argument("--postgres", default=os.environ.get("TEST_POSTGRES_URL", ""))
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--validate", default="all,none", help="pyx12 settings to run")
@@ -354,6 +381,8 @@ def main() -> int:
         metavar="CLEARWAY_X=V",
         help="extra setting for every process (repeatable), e.g. CLEARWAY_WORKER_CONCURRENCY=8",
     )
+    parser.add_argument("--keep-logs", metavar="DIR", help="copy every process's log here")
+    parser.add_argument("--profile-api", metavar="FILE", help="cProfile the API into FILE")
     parser.add_argument("--profile-worker", metavar="FILE", help="cProfile worker 0 into FILE")
     args = parser.parse_args()
 
