@@ -91,7 +91,10 @@ def build_837(claims: Sequence[Claim], params: EnvelopeParams) -> str:
 # Grouping keys. A subscriber who is the patient and the same subscriber as policy holder of a
 # dependent's claim get separate 2000B loops: the guide's DMG/SBR02 rules differ between them.
 _BillingKey = tuple[BillingProvider, Address | None]
-_SubscriberKey = tuple[Subscriber, Payer, bool]
+# The last part numbers the 2000B loops of one subscriber: the guide allows at most 100 claims
+# (loop 2300) under one 2000B or 2000C, so a busy subscriber's claims spill into another 2000B.
+_SubscriberKey = tuple[Subscriber, Payer, bool, int]
+_MAX_CLAIMS_PER_HL = 100
 
 
 def _write_body(
@@ -102,9 +105,13 @@ def _write_body(
     receiver: Receiver,
 ) -> None:
     groups: dict[_BillingKey, dict[_SubscriberKey, dict[Patient | None, list[int]]]] = {}
+    placed: dict[tuple[object, ...], int] = {}
     for i, c in enumerate(claims):
         subscribers = groups.setdefault((c.billing_provider, c.pay_to_address), {})
-        patients = subscribers.setdefault((c.subscriber, c.payer, c.patient is None), {})
+        base = (c.billing_provider, c.pay_to_address, c.subscriber, c.payer, c.patient is None)
+        part = placed.get(base, 0) // _MAX_CLAIMS_PER_HL
+        placed[base] = placed.get(base, 0) + 1
+        patients = subscribers.setdefault((c.subscriber, c.payer, c.patient is None, part), {})
         patients.setdefault(c.patient, []).append(i)
 
     first = claims[0]
@@ -127,7 +134,7 @@ def _write_body(
         billing_hl = hl
         i0 = next(iter(next(iter(subscribers.values())).values()))[0]
         _at(i0, "", _billing_provider, w, billing, pay_to, billing_hl, professional)
-        for (subscriber, payer, is_patient), patients in subscribers.items():
+        for (subscriber, payer, is_patient, _part), patients in subscribers.items():
             hl += 1
             subscriber_hl = hl
             has_dependents = not is_patient

@@ -205,3 +205,12 @@ def test_mixed_claims_are_refused() -> None:
         build_837([professional(), PROFESSIONAL_SHAPES["providers-and-references"]], PARAMS)
     with pytest.raises(X12ValueError, match="at least one"):
         build_837([], PARAMS)
+
+
+def test_more_than_100_claims_of_one_subscriber_spill_into_another_2000b() -> None:
+    # The guide allows at most 100 loop 2300 claims under one 2000B; pyx12 enforces it.
+    base = professional()
+    claims = [replace(base, patient_control_number=f"SPILL{n:04d}") for n in range(101)]
+    text = build_837(claims, PARAMS)
+    assert len(re.findall(r"HL\*\d+\*\d+\*22\*", text)) == 2
+    assert validate(text, AckControl(1, 1, 1, datetime(2026, 1, 1))).issues == ()

@@ -1,0 +1,414 @@
+"""End-to-end throughput: claims from POST /v1/claims to their final status, with real processes.
+
+Run: python benchmarks/bench_e2e.py [--claims N] [--workers W] [--postgres URL] [--validate on,off]
+`clearway serve` (API only), W `clearway worker` processes and `clearway simulate-payer`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gateway import db  # noqa: E402
+from gateway.settings import DatabaseSettings  # noqa: E402
+from gateway.tables import claims as claims_table  # noqa: E402
+from payers.profile import load_profiles  # noqa: E402
+from tests.e2e.support import (  # noqa: E402
+    FINAL,
+    free_port,
+    predicted,
+    varied_claims,
+    write_fast_profiles,
+)
+
+CLEARWAY = str(Path(sys.executable).with_name("clearway"))
+# A fixed key so every run seals alike; benchmarks hold synthetic claims only.
+BENCH_KEYS = "bench1:" + base64.b64encode(b"benchmark-only-key-32-bytes-long").decode()
+
+
+@dataclass
+class Result:
+    backend: str
+    validate: str
+    workers: int
+    claims: int
+    seconds: float = 0.0
+    submit_seconds: float = 0.0
+    post_ms: list[float] = field(default_factory=list)
+    get_ms: list[float] = field(default_factory=list)
+    mismatches: list[tuple[str, str, str]] = field(default_factory=list)
+    unfinished: int = 0
+    errors: int = 0
+    rss_kib: dict[str, int] = field(default_factory=dict)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+def peak_rss_kib(pid: int) -> int:
+    """VmHWM (the resident set's high-water mark) of a live process, Linux only; 0 elsewhere."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    match = re.search(r"^VmHWM:\s+(\d+) kB", text, re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def profiles_with(folder: Path, validate_outbound: str) -> Path:
+    """The shipped profiles without response delays, with pyx12 on outbound 837s set."""
+    write_fast_profiles(folder)
+    for path in folder.glob("*.toml"):
+        text = re.sub(r"(?m)^validate_outbound = .*\n", "", path.read_text())
+        text = text.replace(
+            "[delivery]\n", f'[delivery]\nvalidate_outbound = "{validate_outbound}"\n'
+        )
+        path.write_text(text)
+    return folder
+
+
+class Cluster:
+    """API, workers and simulator as separate processes on 127.0.0.1, stopped by `stop`."""
+
+    def __init__(
+        self, folder: Path, database_url: str, validate: str, extra: dict[str, str]
+    ) -> None:
+        self.folder = folder
+        port = free_port()
+        simulator_port = free_port()
+        self.api = f"http://127.0.0.1:{port}"
+        profiles = profiles_with(folder / "profiles", validate)
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("CLEARWAY_")},
+            "CLEARWAY_DATABASE_URL": database_url,
+            "CLEARWAY_CRYPTO_KEYS": BENCH_KEYS,
+            "CLEARWAY_SERVER_HOST": "127.0.0.1",
+            "CLEARWAY_SERVER_PORT": str(port),
+            "CLEARWAY_WORKER_IN_PROCESS": "false",
+            "CLEARWAY_SIMULATOR_IN_PROCESS": "false",
+            "CLEARWAY_SIMULATOR_HOST": "127.0.0.1",
+            "CLEARWAY_SIMULATOR_PORT": str(simulator_port),
+            "CLEARWAY_SIMULATOR_URL": f"http://127.0.0.1:{simulator_port}/simulator",
+            "CLEARWAY_SIMULATOR_DATA_DIR": str(folder / "simulator"),
+            "CLEARWAY_SIMULATOR_VALIDATE": validate,
+            "CLEARWAY_PAYERS_PROFILES_DIR": str(profiles),
+            "CLEARWAY_LOGGING_LEVEL": "warning",
+            **extra,
+        }
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.logs = folder / "logs"
+        self.logs.mkdir()
+
+    def start(self, name: str, *args: str, command: list[str] | None = None) -> None:
+        log = (self.logs / f"{name}.log").open("wb")
+        self.processes[name] = subprocess.Popen(
+            [*(command or [CLEARWAY]), *args], cwd=self.folder, env=self.env, stdout=log, stderr=log
+        )
+
+    def run(self, *args: str) -> str:
+        result = subprocess.run(
+            [CLEARWAY, *args], cwd=self.folder, env=self.env, capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"clearway {args[0]} failed: {result.stderr[-2000:]}")
+        return result.stdout
+
+    def peak_rss(self) -> dict[str, int]:
+        return {name: peak_rss_kib(p.pid) for name, p in self.processes.items()}
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def tracebacks(self) -> dict[str, list[str]]:
+        """Per log with a traceback, the distinct exception lines (types and messages only)."""
+        found: dict[str, list[str]] = {}
+        for path in sorted(self.logs.iterdir()):
+            text = path.read_text(errors="replace")
+            if "Traceback" in text:
+                errors = re.findall(
+                    r"(?m)^(?:\w+\.)*\w+(?:Error|Exception|Lost)\b[^\n]{0,160}", text
+                )
+                found[path.name] = sorted(set(errors))[:5]
+        return found
+
+
+async def wait_ready(url: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} not ready after {seconds:.0f}s")
+            await asyncio.sleep(0.2)
+
+
+async def drive(
+    cluster: Cluster,
+    key: str,
+    claims: list[dict[str, Any]],
+    in_flight: int,
+    get_rate: float,
+    result: Result,
+) -> list[str]:
+    """Submit every claim with `in_flight` requests at once while GETs sample claim reads;
+    returns the claim ids once every claim is final (or the time limit passes)."""
+    headers = {"Authorization": f"Bearer {key}"}
+    engine = db.create_engine(DatabaseSettings(url=cluster.env["CLEARWAY_DATABASE_URL"]))
+    connector = aiohttp.TCPConnector(limit=in_flight + 8)
+    ids: list[str] = []
+    done = asyncio.Event()
+    try:
+        async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
+            queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+            for claim in claims:
+                queue.put_nowait(claim)
+
+            async def post_loop() -> None:
+                while not queue.empty():
+                    claim = queue.get_nowait()
+                    headers = {"Idempotency-Key": claim["patient_control_number"]}
+                    begin = time.perf_counter()
+                    async with session.post(
+                        f"{cluster.api}/v1/claims", json=claim, headers=headers
+                    ) as response:
+                        body = await response.json()
+                    result.post_ms.append((time.perf_counter() - begin) * 1000)
+                    if response.status != 202:
+                        result.errors += 1
+                        continue
+                    ids.append(body["id"])
+
+            async def get_loop(n: int) -> None:
+                # Reads a biller would make while the pipeline works, paced so that reading
+                # does not take the CPU the pipeline is being measured on.
+                i = n
+                pause = 4 / get_rate
+                while not done.is_set():
+                    await asyncio.sleep(pause)
+                    if not ids:
+                        await asyncio.sleep(0.01)
+                        continue
+                    claim_id = ids[i % len(ids)]
+                    i += 7
+                    begin = time.perf_counter()
+                    async with session.get(f"{cluster.api}/v1/claims/{claim_id}") as response:
+                        await response.read()
+                    result.get_ms.append((time.perf_counter() - begin) * 1000)
+                    if response.status != 200:
+                        result.errors += 1
+
+            start = time.perf_counter()
+            readers = [asyncio.create_task(get_loop(n)) for n in range(4)]
+            await asyncio.gather(*(post_loop() for _ in range(in_flight)))
+            result.submit_seconds = time.perf_counter() - start
+            count = select(func.count()).where(claims_table.c.status.in_(sorted(FINAL)))
+            deadline = time.monotonic() + max(120.0, len(claims) / 5)
+            while time.monotonic() < deadline:
+                async with engine.connect() as conn:
+                    finished = int((await conn.execute(count)).scalar_one())
+                if finished >= len(ids):
+                    break
+                await asyncio.sleep(0.1)
+            result.seconds = time.perf_counter() - start
+            result.unfinished = len(ids) - finished
+            done.set()
+            await asyncio.gather(*readers)
+    finally:
+        await engine.dispose()
+    return ids
+
+
+async def final_statuses(cluster: Cluster, key: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {key}"}
+    out: dict[str, dict[str, Any]] = {}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        slots = asyncio.Semaphore(8)
+
+        async def one(claim_id: str) -> None:
+            async with slots, session.get(f"{cluster.api}/v1/claims/{claim_id}") as response:
+                out[claim_id] = await response.json()
+
+        await asyncio.gather(*(one(i) for i in ids))
+    return out
+
+
+def run_case(args: argparse.Namespace, backend: str, url: str, validate: str) -> Result:
+    result = Result(backend, validate, args.workers, args.claims)
+    extra = dict(item.split("=", 1) for item in args.set)
+    with tempfile.TemporaryDirectory(prefix="clearway-bench-") as tmp:
+        cluster = Cluster(Path(tmp), url, validate, extra)
+        try:
+            cluster.run("migrate")
+            key = cluster.run("submitters", "create", "Benchmark Billing").split("api key:")[1]
+            key = key.split()[0]
+            cluster.start("simulator", "simulate-payer")
+            if args.profile_api:
+                profile_out = str(Path(args.profile_api).resolve())
+                command = [sys.executable, "-m", "cProfile", "-o", profile_out, "-m", "gateway"]
+                cluster.start("api", "serve", command=command)
+            else:
+                cluster.start("api", "serve")
+            asyncio.run(wait_ready(f"{cluster.api}/readyz"))
+            for n in range(args.workers):
+                if args.profile_worker and n == 0:
+                    profile_out = str(Path(args.profile_worker).resolve())
+                    command = [sys.executable, "-m", "cProfile", "-o", profile_out, "-m", "gateway"]
+                    cluster.start(f"worker{n}", "worker", command=command)
+                else:
+                    cluster.start(f"worker{n}", "worker")
+            claims = varied_claims(args.claims, prefix=f"B{uuid.uuid4().hex[:4].upper()}")
+            ids = asyncio.run(drive(cluster, key, claims, args.in_flight, args.get_rate, result))
+            result.rss_kib = cluster.peak_rss()
+            statuses = asyncio.run(final_statuses(cluster, key, ids))
+            profiles = load_profiles(Path(cluster.env["CLEARWAY_PAYERS_PROFILES_DIR"]))
+            by_pcn = {c["patient_control_number"]: c for c in claims}
+            for body in statuses.values():
+                claim = by_pcn[body["patient_control_number"]]
+                expected = predicted(claim, profiles)
+                if body["status"] != expected:
+                    result.mismatches.append(
+                        (body["patient_control_number"], body["status"], expected)
+                    )
+        finally:
+            cluster.stop()
+            for name, errors in cluster.tracebacks().items():
+                print(f"  traceback in {name}: {errors}", file=sys.stderr)
+            if args.keep_logs:
+                target = Path(args.keep_logs) / f"{backend}-{validate}"
+                shutil.copytree(cluster.logs, target, dirs_exist_ok=True)
+    return result
+
+
+async def _admin(url: str, statement: str) -> None:
+    import asyncpg
+
+    plain = make_url(url).set(drivername="postgresql").render_as_string(False)
+    conn = await asyncpg.connect(plain, timeout=5)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def report(results: list[Result], args: argparse.Namespace) -> None:
+    print()
+    print(
+        f"{args.claims} claims, {args.workers} worker process(es), {args.in_flight} POSTs in"
+        f" flight, about {args.get_rate:.0f} GET/s; {os.cpu_count()} CPU(s) shared by every"
+        " process"
+    )
+    header = (
+        "| database | pyx12 | claims/s | submit s | total s | POST p50/p95/p99 ms "
+        "| GET p50/p95/p99 ms | as predicted | peak RSS MiB api/worker/sim |"
+    )
+    print(header)
+    print("|---" * 9 + "|")
+    for r in results:
+        post = "/".join(f"{percentile(r.post_ms, p):.0f}" for p in (50, 95, 99))
+        get = "/".join(f"{percentile(r.get_ms, p):.0f}" for p in (50, 95, 99))
+        workers = [v for k, v in r.rss_kib.items() if k.startswith("worker")]
+        rss = "/".join(
+            f"{v / 1024:.0f}"
+            for v in (r.rss_kib.get("api", 0), max(workers or [0]), r.rss_kib.get("simulator", 0))
+        )
+        ok = r.claims - len(r.mismatches) - r.unfinished - r.errors
+        verdict = f"{ok}/{r.claims}"
+        if r.unfinished:
+            verdict += f" ({r.unfinished} unfinished)"
+        print(
+            f"| {r.backend} | {r.validate} | {r.claims / r.seconds:.0f} | {r.submit_seconds:.1f}"
+            f" | {r.seconds:.1f} | {post} | {get} | {verdict} | {rss} |"
+        )
+    for r in results:
+        if r.mismatches or r.errors:
+            print(
+                f"\n{r.backend}/{r.validate}: {r.errors} HTTP errors, mismatches (pcn, got, want):"
+            )
+            for row in r.mismatches[:20]:
+                print("  ", *row)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--claims", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2, help="clearway worker processes")
+    parser.add_argument("--in-flight", type=int, default=24, help="concurrent POSTs")
+    parser.add_argument("--get-rate", type=float, default=40, help="claim reads per second")
+    parser.add_argument("--postgres", default=os.environ.get("TEST_POSTGRES_URL", ""))
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--validate", default="all,none", help="pyx12 settings to run")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="CLEARWAY_X=V",
+        help="extra setting for every process (repeatable), e.g. CLEARWAY_WORKER_CONCURRENCY=8",
+    )
+    parser.add_argument("--keep-logs", metavar="DIR", help="copy every process's log here")
+    parser.add_argument("--profile-api", metavar="FILE", help="cProfile the API into FILE")
+    parser.add_argument("--profile-worker", metavar="FILE", help="cProfile worker 0 into FILE")
+    args = parser.parse_args()
+
+    results = []
+    for backend in args.backends.split(","):
+        for validate in args.validate.split(","):
+            if backend == "postgresql":
+                if not args.postgres:
+                    print("postgresql skipped: give --postgres URL or set TEST_POSTGRES_URL")
+                    continue
+                name = f"clearway_bench_{uuid.uuid4().hex[:8]}"
+                asyncio.run(_admin(args.postgres, f'CREATE DATABASE "{name}"'))
+                url = make_url(args.postgres).set(database=name).render_as_string(False)
+                try:
+                    results.append(run_case(args, backend, url, validate))
+                finally:
+                    asyncio.run(_admin(args.postgres, f'DROP DATABASE "{name}" WITH (FORCE)'))
+            else:
+                with tempfile.TemporaryDirectory(prefix="clearway-bench-db-") as folder:
+                    url = f"sqlite:///{folder}/bench.db"
+                    results.append(run_case(args, backend, url, validate))
+            r = results[-1]
+            print(f"{backend}/{validate}: {r.claims / r.seconds:.0f} claims/s", file=sys.stderr)
+    report(results, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
