@@ -10,10 +10,12 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
+from gateway import file_store as fs
 from gateway.apply_step import apply_handler
 from gateway.batch_step import batch_handler
 from gateway.context import DELIVERY, ENGINE, PAYERS, SEALER, SETTINGS
 from gateway.delivery import Delivery
+from gateway.outbox import deliver_handler
 from gateway.poll_step import ensure_polls, poll_handler
 from gateway.scrub_step import scrub_handler
 from gateway.settings import PayersSettings, Settings
@@ -46,6 +48,7 @@ def step_handlers(
         "submit": submit_handler(payers, delivery),
         "poll": poll_handler(payers, delivery),
         "apply": apply_handler(),
+        fs.DELIVER_JOB: deliver_handler(settings),
     }
 
 

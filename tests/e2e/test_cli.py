@@ -47,6 +47,7 @@ def workdir(tmp_path: Path, database_url: str) -> Iterator[tuple[Path, dict[str,
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARWAY_")}
     if not database_url.startswith("sqlite"):
         env["CLEARWAY_DATABASE_URL"] = database_url
+    env["CLEARWAY_SFTP_PORT"] = str(free_port())  # `serve` also runs the SFTP drop
     yield tmp_path, env
 
 
