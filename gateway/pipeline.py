@@ -43,11 +43,11 @@ def step_handlers(
     settings: Settings, payers: PayerDirectory, delivery: Delivery
 ) -> dict[str, Handler]:
     return {
-        "scrub": scrub_handler(payers),
+        "scrub": scrub_handler(payers, settings.x12),
         "batch": batch_handler(payers, settings.x12),
         "submit": submit_handler(payers, delivery),
         "poll": poll_handler(payers, delivery),
-        "apply": apply_handler(),
+        "apply": apply_handler(settings.x12),
         fs.DELIVER_JOB: deliver_handler(settings),
     }
 

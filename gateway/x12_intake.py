@@ -235,7 +235,7 @@ async def receive_x12(
             claims_read=counts["read"],
             claims_accepted=counts["accepted"],
             claims_rejected=counts["rejected"],
-            detail={"response": _without_x12(response)},
+            detail={"response": _without_x12(response), "interchange_sender": sender},
         )
         stored = await fs.get_file(conn, received.id, submitter_id)
     assert stored is not None
