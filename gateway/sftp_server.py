@@ -52,6 +52,8 @@ class KeyFileError(ValueError):
 
 def parse_public_key(text: str) -> tuple[str, str]:
     """(the key in OpenSSH one-line form without its comment, its SHA256 fingerprint)."""
+    if "PRIVATE KEY" in text:
+        raise KeyFileError("this is a private key: give the public key (the .pub file)")
     try:
         key = asyncssh.import_public_key(text.strip())
     except (asyncssh.KeyImportError, ValueError) as error:

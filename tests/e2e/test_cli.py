@@ -120,3 +120,22 @@ def test_bad_settings_are_reported_not_raised(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "unknown environment variable CLEARWAY_SERVER_PROT" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_submitters_add_key(workdir: tuple[Path, dict[str, str]]) -> None:
+    cwd, env = workdir
+    key = cwd / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    assert run(["submitters", "create", "sunrise-billing"], cwd, env).returncode == 0
+    added = run(["submitters", "add-key", "sunrise-billing", f"{key}.pub"], cwd, env)
+    assert added.returncode == 0, added.stderr
+    assert "SHA256:" in added.stdout and "sunrise-billing@127.0.0.1" in added.stdout
+    again = run(["submitters", "add-key", "sunrise-billing", f"{key}.pub"], cwd, env)
+    assert again.returncode == 1 and "already registered" in again.stderr
+    unknown = run(["submitters", "add-key", "nobody", f"{key}.pub"], cwd, env)
+    assert unknown.returncode == 1 and "no active submitter named 'nobody'" in unknown.stderr
+    private = run(["submitters", "add-key", "sunrise-billing", str(key)], cwd, env)
+    assert private.returncode == 1 and "private key" in private.stderr
+    (cwd / "junk.pub").write_text("not a key")
+    junk = run(["submitters", "add-key", "sunrise-billing", str(cwd / "junk.pub")], cwd, env)
+    assert junk.returncode == 1 and "not a public key" in junk.stderr

@@ -25,9 +25,16 @@ from edi.validate import AckControl, validate
 from edi.write_837 import build_837
 from gateway import store
 from gateway.app import create_app
-from gateway.context import ENGINE
+from gateway.context import DELIVERY, ENGINE
+from gateway.drop import DROP_INTAKE, DropFolders
 from gateway.outbox import submitter_folder
-from gateway.settings import PayersSettings, Settings, SftpSettings, SimulatorSettings
+from gateway.settings import (
+    DropSettings,
+    PayersSettings,
+    Settings,
+    SftpSettings,
+    SimulatorSettings,
+)
 from gateway.sftp_server import SFTP_DROP, parse_public_key
 from gateway.tables import claims
 from tests.conftest import auth, example
@@ -68,8 +75,6 @@ def sftp_settings(settings: Settings, tmp_path: Path) -> Settings:
 @pytest.fixture
 async def gateway(aiohttp_client: Any, sftp_settings: Settings) -> Any:
     client = await aiohttp_client(create_app(sftp_settings))
-    from gateway.context import DELIVERY
-
     client.app[DELIVERY].simulator_url = str(client.make_url("/simulator"))
     return client
 
@@ -345,3 +350,52 @@ async def test_a_file_over_the_limit_is_refused_and_not_kept(gateway: Any, tmp_p
     assert await count(gateway, claims) == 0
     listing = await (await gateway.get("/v1/files", headers=auth(who.api_key))).json()
     assert listing["items"] == []
+
+
+async def test_no_shell_exec_or_forwarding(gateway: Any, tmp_path: Path) -> None:
+    who = await login(gateway, tmp_path, "shell-billing")
+    port = str(gateway.app[SFTP_DROP].settings.port)
+    common = ["-i", str(who.key), "-p", port, "-o", "StrictHostKeyChecking=no"]
+    common += ["-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes"]
+    for extra in (["ls", "/"], ["-N", "-o", "ExitOnForwardFailure=yes", "-L", "0:127.0.0.1:22"]):
+        process = await asyncio.create_subprocess_exec(
+            "ssh",
+            *common,
+            f"{who.user}@127.0.0.1",
+            *extra,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await asyncio.wait_for(process.communicate(), 30)
+        assert process.returncode != 0, (extra, output)
+        assert b"bin" not in output
+
+
+async def test_drop_folders_without_sftp(
+    aiohttp_client: Any, sftp_settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "drop"
+    settings = replace(
+        sftp_settings,
+        sftp=replace(sftp_settings.sftp, enabled=False),
+        drop=DropSettings(root=str(root), poll_interval_seconds=3600),
+    )
+    client = await aiohttp_client(create_app(settings))
+    client.app[DELIVERY].simulator_url = str(client.make_url("/simulator"))
+    who = await login(client, tmp_path, "folder-billing", register=False)
+    intake = client.app[DROP_INTAKE]
+    folders = DropFolders(intake, LIMIT, 3600)
+    await folders.poll_once()  # makes the folders
+    inbound = root / who.user / "inbound"
+    text = x12_file("institutional-outpatient.json", 61, "DROP-0001")
+    (inbound / ".claims.x12").write_text(text)  # still being written: left alone
+    assert await folders.poll_once() == 0
+    (inbound / ".claims.x12").rename(inbound / "claims.x12")
+    assert await folders.poll_once() == 1
+    await asyncio.wait_for(intake.idle.wait(), 60)
+    await drive(client, _true)
+    # The 999 at once, and once the payer has answered, its 277CA and 835 (the claim is paid).
+    names = sorted(p.name.split("-")[0] for p in (root / who.user / "outbound").iterdir())
+    assert names == ["277CA", "835", "999"]
+    assert not list(inbound.iterdir())
+    assert await count(client, claims) == 1
