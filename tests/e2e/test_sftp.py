@@ -311,6 +311,8 @@ async def test_no_way_out_of_the_submitter_folder(gateway: Any, tmp_path: Path) 
     for attempt in attempts:
         status, output = await sftp(gateway, alpha, f"lcd {local}\n{attempt}\n")
         assert status != 0, (attempt, output)
+        # Refused by the policy, not by an accident on the server side.
+        assert "Permission denied" in output or "not found" in output, (attempt, output)
     assert not list(local.iterdir())
     assert not list(folder(gateway, beta, "inbound").iterdir())
     assert not any(p.is_symlink() for p in folder(gateway, alpha, "").rglob("*"))
