@@ -8,6 +8,7 @@ import dataclasses
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import structlog
 from aiohttp import web
@@ -18,6 +19,7 @@ from gateway.app import create_app, make_sealer
 from gateway.credentials import CredentialsError
 from gateway.crypto import SealError
 from gateway.logs import configure_logging
+from gateway.outbox import usable_folder_name
 from gateway.pipeline import (
     load_payers,
     make_delivery,
@@ -26,6 +28,7 @@ from gateway.pipeline import (
     step_handlers,
 )
 from gateway.settings import Settings, SettingsError, load_settings
+from gateway.sftp_server import KeyFileError, parse_public_key
 from gateway.worker import Worker
 from payers import icd10
 from payers.profile import ProfileError
@@ -87,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     create.set_defaults(run=_submitters_create)
     listing = sub.add_parser("list", help="list submitters")
     listing.set_defaults(run=_submitters_list)
+    add_key = sub.add_parser(
+        "add-key", help="let a submitter log in to the SFTP drop (user name: the submitter name)"
+    )
+    add_key.add_argument("name", help="the submitter's name")
+    add_key.add_argument("public_key_file", help="an OpenSSH public key file (e.g. id_ed25519.pub)")
+    add_key.set_defaults(run=_submitters_add_key)
     return parser
 
 
@@ -177,6 +186,52 @@ def _submitters_list(settings: Settings, args: argparse.Namespace) -> int:
 
     for submitter in asyncio.run(listing()):
         print(f"{submitter.id}  {submitter.name}{'  (operator)' if submitter.operator else ''}")
+    return 0
+
+
+def _submitters_add_key(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        public_key, fingerprint = parse_public_key(Path(args.public_key_file).read_text())
+    except OSError as error:
+        print(f"clearway: cannot read {args.public_key_file}: {error.strerror}", file=sys.stderr)
+        return 1
+    except KeyFileError as error:
+        print(f"clearway: {args.public_key_file}: {error}", file=sys.stderr)
+        return 1
+    if not usable_folder_name(args.name):
+        print(
+            f"clearway: the submitter name {args.name!r} cannot be an SFTP user name "
+            "(letters, digits, dot, dash and underscore, starting with a letter or digit)",
+            file=sys.stderr,
+        )
+        return 1
+
+    async def add() -> str | None:
+        engine = db.create_engine(settings.database)
+        try:
+            if settings.database.auto_migrate:
+                await db.migrate(engine)
+            async with engine.begin() as conn:
+                submitter = await store.submitter_by_name(conn, args.name)
+                if submitter is None:
+                    return None
+                await store.add_sftp_key(
+                    conn, submitter.id, public_key=public_key, fingerprint=fingerprint
+                )
+                return submitter.id
+        finally:
+            await engine.dispose()
+
+    try:
+        submitter_id = asyncio.run(add())
+    except IntegrityError:
+        print(f"clearway: the key {fingerprint} is already registered", file=sys.stderr)
+        return 1
+    if submitter_id is None:
+        print(f"clearway: no active submitter named {args.name!r}", file=sys.stderr)
+        return 1
+    print(f"sftp key:  {fingerprint} for {args.name} ({submitter_id})")
+    print(f"log in as: sftp -P {settings.sftp.port} {args.name}@{settings.sftp.host}")
     return 0
 
 

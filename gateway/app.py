@@ -16,10 +16,12 @@ from gateway import db
 from gateway.api import claims, files, health, interchanges, payers
 from gateway.context import DELIVERY, ENGINE, METRICS, PAYERS, SEALER, SETTINGS
 from gateway.crypto import Sealer, load_or_create_key_file, parse_keys
+from gateway.drop import drop_folders
 from gateway.metrics import Metrics
 from gateway.middleware import request_context
 from gateway.pipeline import in_process_worker, load_payers, make_delivery, simulator_config
 from gateway.settings import CryptoSettings, Settings
+from gateway.sftp_server import sftp_drop
 from payers import icd10
 from payers.simulator.app import create_simulator_app
 
@@ -38,6 +40,8 @@ def create_app(settings: Settings) -> web.Application:
     app[DELIVERY] = make_delivery(settings, app[PAYERS])
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(in_process_worker)
+    app.cleanup_ctx.append(sftp_drop)
+    app.cleanup_ctx.append(drop_folders)
     app.on_cleanup.append(_close_delivery)
     app.add_routes(health.routes)
     app.add_routes(claims.routes)

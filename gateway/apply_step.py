@@ -27,6 +27,8 @@ from edi.x12 import SegmentReader
 from gateway import interchange_store as ix
 from gateway import store
 from gateway.lifecycle import ClaimStatus, can_transition
+from gateway.outbox_files import Forward, forward_responses
+from gateway.settings import X12Settings
 from gateway.worker import Handler, Step
 
 log = structlog.get_logger("gateway.apply")
@@ -40,6 +42,7 @@ class Outcome:
     claims_updated: int = 0
     events_only: int = 0
     unmatched: list[str] = field(default_factory=list)  # what could not be correlated
+    forward: Forward = field(default_factory=Forward)  # whose claims each answer concerns
 
     def detail(self) -> dict[str, Any]:
         return {
@@ -62,7 +65,9 @@ def transaction_kinds(body: bytes) -> list[str]:
     return kinds
 
 
-def apply_handler() -> Handler:
+def apply_handler(x12: X12Settings | None = None) -> Handler:
+    x12 = x12 or X12Settings()
+
     async def run(step: Step) -> None:
         interchange_id = str(step.job.payload["interchange_id"])
         async with step.engine.connect() as conn:
@@ -99,6 +104,8 @@ def apply_handler() -> Handler:
                 await _apply_277ca(conn, inbound, claim_ack, outcome)
             for remittance in parsed.remittances:
                 await _apply_835(conn, inbound, remittance, outcome)
+            # Each submitter gets its share of the payer's 277CA/835 in its outbox.
+            await forward_responses(conn, step.sealer, x12, outcome.forward, inbound.id)
             state = ix.UNMATCHED if outcome.unmatched else ix.APPLIED
             await ix.set_state(
                 conn,
@@ -307,6 +314,9 @@ async def _apply_277ca(
                     for code in s.codes
                 ],
             }
+            outcome.forward.claim_statuses.setdefault(record.submitter_id, []).append(
+                (ack, provider, status)
+            )
             if status.payer_claim_control_number:
                 await store.set_payer_claim_number(
                     conn, record.id, status.payer_claim_control_number
@@ -412,6 +422,7 @@ async def _apply_835(
         if not added:
             outcome.events_only += 1  # the same payment seen before, in another file
             continue
+        outcome.forward.payments.setdefault(record.submitter_id, []).append((remittance, payment))
         if payment.payer_claim_control_number:
             await store.set_payer_claim_number(conn, record.id, payment.payer_claim_control_number)
         detail = {

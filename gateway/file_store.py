@@ -10,12 +10,14 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway import jobs
 from gateway.crypto import Sealer
 from gateway.store import new_id, utcnow
 from gateway.tables import files
 
 INBOUND, OUTBOUND = "inbound", "outbound"
 RECEIVED, PROCESSING, PROCESSED, REJECTED = "received", "processing", "processed", "rejected"
+DELIVER_JOB = "deliver_file"  # writes an outbound file into the submitter's outbox folders
 
 
 @dataclass(frozen=True)
@@ -97,15 +99,18 @@ async def add_file(
         updated_at=now,
     )
     await conn.execute(insert(files).values(**values, body=sealer.seal(body, _aad(file_id))))
+    if direction == OUTBOUND:
+        # Queued with the file itself: a file recorded for a submitter always reaches its outbox.
+        await jobs.enqueue(conn, DELIVER_JOB, payload={"file_id": file_id})
     return File(**values)  # type: ignore[arg-type]
 
 
-async def get_file(conn: AsyncConnection, file_id: str, submitter_id: str) -> File | None:
-    row = (
-        await conn.execute(
-            select(*_COLUMNS).where(files.c.id == file_id, files.c.submitter_id == submitter_id)
-        )
-    ).first()
+async def get_file(conn: AsyncConnection, file_id: str, submitter_id: str | None) -> File | None:
+    """The file, if it belongs to `submitter_id` (None: whoever it belongs to)."""
+    query = select(*_COLUMNS).where(files.c.id == file_id)
+    if submitter_id is not None:
+        query = query.where(files.c.submitter_id == submitter_id)
+    row = (await conn.execute(query)).first()
     return File(**row._asdict()) if row else None
 
 

@@ -10,11 +10,13 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
+from gateway import file_store as fs
 from gateway.apply_step import apply_handler
 from gateway.batch_step import batch_handler
 from gateway.context import DELIVERY, ENGINE, PAYERS, SEALER, SETTINGS
 from gateway.credentials import load_credentials
 from gateway.delivery import Delivery
+from gateway.outbox import deliver_handler
 from gateway.poll_step import ensure_polls, poll_handler
 from gateway.scrub_step import scrub_handler
 from gateway.settings import PayersSettings, Settings
@@ -50,11 +52,12 @@ def step_handlers(
     settings: Settings, payers: PayerDirectory, delivery: Delivery
 ) -> dict[str, Handler]:
     return {
-        "scrub": scrub_handler(payers),
+        "scrub": scrub_handler(payers, settings.x12),
         "batch": batch_handler(payers, settings.x12),
         "submit": submit_handler(payers, delivery),
         "poll": poll_handler(payers, delivery),
-        "apply": apply_handler(),
+        "apply": apply_handler(settings.x12),
+        fs.DELIVER_JOB: deliver_handler(settings),
     }
 
 

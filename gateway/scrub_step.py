@@ -16,6 +16,8 @@ from edi.claim import Claim
 from edi.claim_json import claim_from_json
 from gateway import jobs, store
 from gateway.lifecycle import ClaimStatus
+from gateway.outbox_files import scrub_rejection_277ca
+from gateway.settings import X12Settings
 from gateway.worker import Handler, Step
 from payers.duplicates import DEFAULT_LOOKBACK_DAYS
 from payers.findings import Finding, has_errors
@@ -76,7 +78,9 @@ def findings_detail(findings: tuple[Finding, ...]) -> dict[str, Any]:
     }
 
 
-def scrub_handler(payers: PayerDirectory) -> Handler:
+def scrub_handler(payers: PayerDirectory, x12: X12Settings | None = None) -> Handler:
+    x12 = x12 or X12Settings()
+
     async def run(step: Step) -> None:
         now = datetime.now(UTC)
         async with step.finishing() as conn:
@@ -98,6 +102,8 @@ def scrub_handler(payers: PayerDirectory) -> Handler:
                 await store.change_status(
                     conn, record, ClaimStatus.SCRUB_REJECTED, "scrub_rejected", detail
                 )
+                # A claim sent as X12 is answered in X12 too: our own 277CA in the outbox.
+                await scrub_rejection_277ca(conn, step.sealer, x12, record, claim, findings)
             else:
                 await store.change_status(conn, record, ClaimStatus.SCRUBBED, "scrubbed", detail)
                 await jobs.enqueue(

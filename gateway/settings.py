@@ -97,6 +97,22 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class SftpSettings:
+    enabled: bool = True  # serve the SFTP drop inside `clearway serve`
+    host: str = "127.0.0.1"
+    port: int = 2222
+    root: str = "var/sftp"  # <root>/<submitter name>/inbound|outbound
+    host_key_file: str = "var/sftp-host-key"  # generated on first run when missing
+    max_file_bytes: int = 104_857_600  # a larger upload is refused while it is written
+
+
+@dataclass(frozen=True)
+class DropSettings:
+    root: str = ""  # empty: no drop folders; else <root>/<submitter name>/inbound|outbound
+    poll_interval_seconds: float = 2.0
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -107,6 +123,8 @@ class Settings:
     credentials: CredentialsSettings = CredentialsSettings()
     x12: X12Settings = X12Settings()
     simulator: SimulatorSettings = SimulatorSettings()
+    sftp: SftpSettings = SftpSettings()
+    drop: DropSettings = DropSettings()
 
 
 _SECTIONS: dict[str, type] = typing.get_type_hints(Settings)

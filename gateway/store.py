@@ -29,6 +29,7 @@ from gateway.tables import (
     interchange_claims,
     interchanges,
     remittances,
+    sftp_keys,
     submitters,
 )
 
@@ -148,6 +149,53 @@ async def list_submitters(conn: AsyncConnection) -> list[Submitter]:
         )
     )
     return [Submitter(r.id, r.name, r.operator) for r in rows]
+
+
+async def submitter_by_name(conn: AsyncConnection, name: str) -> Submitter | None:
+    row = (
+        await conn.execute(
+            select(submitters.c.id, submitters.c.name, submitters.c.operator).where(
+                submitters.c.name == name, submitters.c.active.is_(True)
+            )
+        )
+    ).first()
+    return Submitter(row.id, row.name, row.operator) if row else None
+
+
+async def add_sftp_key(
+    conn: AsyncConnection, submitter_id: str, *, public_key: str, fingerprint: str
+) -> str:
+    """Register a public key for the SFTP drop; IntegrityError when the key is already in use."""
+    key_id = new_id()
+    await conn.execute(
+        insert(sftp_keys).values(
+            id=key_id,
+            submitter_id=submitter_id,
+            fingerprint=fingerprint,
+            public_key=public_key,
+            created_at=utcnow(),
+        )
+    )
+    return key_id
+
+
+async def submitter_by_sftp_key(
+    conn: AsyncConnection, username: str, fingerprint: str
+) -> Submitter | None:
+    """The submitter logging in as `username` with this key, if the key is registered to it."""
+    row = (
+        await conn.execute(
+            select(submitters.c.id, submitters.c.name, submitters.c.operator)
+            .join(sftp_keys, sftp_keys.c.submitter_id == submitters.c.id)
+            .where(
+                submitters.c.name == username,
+                submitters.c.active.is_(True),
+                sftp_keys.c.fingerprint == fingerprint,
+                sftp_keys.c.revoked_at.is_(None),
+            )
+        )
+    ).first()
+    return Submitter(row.id, row.name, row.operator) if row else None
 
 
 # Claims -------------------------------------------------------------------------------------

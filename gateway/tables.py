@@ -274,3 +274,15 @@ files = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "submitter_id", "direction", "sha256"),
 )
+
+sftp_keys = Table(
+    "sftp_keys",
+    metadata,
+    # Public keys a submitter logs in to the SFTP drop with; one key belongs to one submitter.
+    Column("id", String(36), primary_key=True),
+    Column("submitter_id", String(36), ForeignKey("submitters.id"), nullable=False),
+    Column("fingerprint", String(64), nullable=False, unique=True),  # SHA256:base64
+    Column("public_key", Text, nullable=False),  # OpenSSH one-line form, comment dropped
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)

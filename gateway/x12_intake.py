@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from edi import codes
 from edi.ack import ImplementationAck, InterchangeAck
@@ -59,7 +60,79 @@ def _isa(text: str) -> dict[str, str]:
     elements = text[:106].split(text[3])
     if len(elements) < 17:
         return {}
-    return {"sender": elements[6].strip(), "usage": elements[15], "ack": elements[14]}
+    return {
+        "sender": elements[6].strip(),
+        "usage": elements[15],
+        "ack": elements[14],
+        "date": elements[9],
+        "time": elements[10],
+        "control": elements[13],
+    }
+
+
+def _readable_header(isa: dict[str, str]) -> InterchangeAck | None:
+    """A TA1 rejecting the interchange (024, invalid content) when its ISA can be read."""
+    try:
+        control = int(isa["control"])
+        when = datetime.strptime(isa["date"] + isa["time"], "%y%m%d%H%M")
+    except (KeyError, ValueError):
+        return None
+    if not 1 <= control <= 999_999_999:
+        return None
+    return InterchangeAck(control, when.date(), when.time(), "R", "024")
+
+
+async def _record_unreadable_answer(
+    conn: AsyncConnection,
+    sealer: Sealer,
+    x12: X12Settings,
+    received: fs.File,
+    isa: dict[str, str],
+    control: int,
+    now: datetime,
+    error: str,
+    *,
+    channel: str,
+) -> str:
+    """The answer to a file we cannot read goes to the outbox like any other: a TA1 when the
+    interchange header is readable, else a short JSON note naming the file and the problem."""
+    ta1 = _readable_header(isa)
+    if ta1 is not None:
+        params = EnvelopeParams(
+            sender_id=x12.sender_id,
+            sender_qualifier=x12.sender_qualifier,
+            receiver_id=(isa.get("sender") or "SUBMITTER")[:15],
+            interchange_control_number=control,
+            group_control_number=control,
+            transaction_control_number=1,
+            created=now,
+            usage_indicator="P" if isa.get("usage") == "P" else "T",
+        )
+        kind, name, body = "TA1", f"TA1-{control:09d}.x12", build_ta1([ta1], params).encode()
+    else:
+        note = {
+            "file": received.name,
+            "file_id": received.id,
+            "sha256": received.sha256,
+            "state": fs.REJECTED,
+            "error": f"not an X12 interchange we can read: {error[:500]}",
+        }
+        stem = received.name.rsplit(".", 1)[0] or "upload"
+        kind, name = "note", f"{stem}.rejected.json"
+        body = (json.dumps(note, indent=2) + "\n").encode()
+    await fs.add_file(
+        conn,
+        sealer,
+        submitter_id=received.submitter_id,
+        direction=fs.OUTBOUND,
+        channel=channel,
+        kind=kind,
+        name=name,
+        body=body,
+        state=fs.PROCESSED,
+        detail={"answers": received.id},
+    )
+    return kind
 
 
 async def receive_x12(
@@ -99,8 +172,14 @@ async def receive_x12(
         report = await asyncio.to_thread(validate, text, AckControl(control, control, 1, now))
     except EdiError as error:
         async with engine.begin() as conn:
+            answer = await _record_unreadable_answer(
+                conn, sealer, x12, received, isa, control, now, str(error), channel=channel
+            )
             await fs.update_file(
-                conn, received.id, state=fs.REJECTED, detail={"error": str(error)[:2000]}
+                conn,
+                received.id,
+                state=fs.REJECTED,
+                detail={"error": str(error)[:2000], "answer": answer},
             )
         raise UnreadableFile(str(error)[:500], file_id=received.id) from None
 
@@ -156,7 +235,7 @@ async def receive_x12(
             claims_read=counts["read"],
             claims_accepted=counts["accepted"],
             claims_rejected=counts["rejected"],
-            detail={"response": _without_x12(response)},
+            detail={"response": _without_x12(response), "interchange_sender": sender},
         )
         stored = await fs.get_file(conn, received.id, submitter_id)
     assert stored is not None

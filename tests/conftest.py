@@ -29,6 +29,7 @@ from gateway.settings import (
     LoggingSettings,
     ServerSettings,
     Settings,
+    SftpSettings,
     WorkerSettings,
 )
 from gateway.tables import metadata
@@ -114,6 +115,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         logging=LoggingSettings(level="warning"),
         # Tests run workers explicitly, so every step happens when the test says.
         worker=WorkerSettings(in_process=False, backoff_base_seconds=0, backoff_max_seconds=0),
+        # The SFTP drop has its own tests (tests/e2e/test_sftp.py), on a port of their own.
+        sftp=SftpSettings(enabled=False, root=str(tmp_path / "sftp")),
     )
 
 

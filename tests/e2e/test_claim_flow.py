@@ -51,6 +51,7 @@ def flow_settings(settings: Settings, fast_profiles: Path, tmp_path: Path) -> Se
         payers=PayersSettings(profiles_dir=str(fast_profiles)),
         x12=settings.x12,
         simulator=SimulatorSettings(data_dir=str(tmp_path / "simulator")),
+        sftp=settings.sftp,
     )
 
 

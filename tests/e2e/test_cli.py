@@ -47,6 +47,7 @@ def workdir(tmp_path: Path, database_url: str) -> Iterator[tuple[Path, dict[str,
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARWAY_")}
     if not database_url.startswith("sqlite"):
         env["CLEARWAY_DATABASE_URL"] = database_url
+    env["CLEARWAY_SFTP_PORT"] = str(free_port())  # `serve` also runs the SFTP drop
     yield tmp_path, env
 
 
@@ -96,7 +97,7 @@ def test_serve_submit_and_read_back(workdir: tuple[Path, dict[str, str]]) -> Non
             "GET", f"{base}/v1/claims/{claim['id']}/events", Authorization=f"Bearer {api_key}"
         )
         # The worker inside serve may already have moved it on; its history starts here.
-        assert [e["kind"] for e in events["items"]][0] == "received"
+        assert next(e["kind"] for e in events["items"]) == "received"
     finally:
         server.terminate()
         _, stderr = server.communicate(timeout=20)
@@ -131,3 +132,22 @@ def test_a_bad_credentials_file_is_reported_not_raised(tmp_path: Path) -> None:
     assert f"{credentials}: simcom01.pasword: unknown key" in result.stderr
     assert "hunter2" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_submitters_add_key(workdir: tuple[Path, dict[str, str]]) -> None:
+    cwd, env = workdir
+    key = cwd / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    assert run(["submitters", "create", "sunrise-billing"], cwd, env).returncode == 0
+    added = run(["submitters", "add-key", "sunrise-billing", f"{key}.pub"], cwd, env)
+    assert added.returncode == 0, added.stderr
+    assert "SHA256:" in added.stdout and "sunrise-billing@127.0.0.1" in added.stdout
+    again = run(["submitters", "add-key", "sunrise-billing", f"{key}.pub"], cwd, env)
+    assert again.returncode == 1 and "already registered" in again.stderr
+    unknown = run(["submitters", "add-key", "nobody", f"{key}.pub"], cwd, env)
+    assert unknown.returncode == 1 and "no active submitter named 'nobody'" in unknown.stderr
+    private = run(["submitters", "add-key", "sunrise-billing", str(key)], cwd, env)
+    assert private.returncode == 1 and "private key" in private.stderr
+    (cwd / "junk.pub").write_text("not a key")
+    junk = run(["submitters", "add-key", "sunrise-billing", str(cwd / "junk.pub")], cwd, env)
+    assert junk.returncode == 1 and "not a public key" in junk.stderr

@@ -83,7 +83,11 @@ def down_settings(settings: Settings) -> Settings:
         connect_timeout_seconds=2,
     )
     return Settings(
-        server=settings.server, database=database, crypto=settings.crypto, logging=settings.logging
+        server=settings.server,
+        database=database,
+        crypto=settings.crypto,
+        logging=settings.logging,
+        sftp=settings.sftp,
     )
 
 

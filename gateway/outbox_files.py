@@ -1,0 +1,251 @@
+"""X12 files the gateway writes for a submitter's outbox: its own 277CA for claims rejected in
+scrubbing, and each submitter's share of the payers' 277CAs and 835s, re-enveloped from us.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from edi.claim import Claim
+from edi.claim_ack import (
+    ClaimAcknowledgment,
+    ClaimStatus,
+    Party,
+    ProviderStatus,
+    Status,
+    StatusCode,
+)
+from edi.envelope import EnvelopeParams
+from edi.remittance import ClaimPayment, Remittance
+from edi.write_277ca import acknowledge_claims, build_277ca
+from edi.write_835 import build_835
+from gateway import file_store as fs
+from gateway import interchange_store as ix
+from gateway.crypto import Sealer
+from gateway.settings import X12Settings
+from gateway.store import ClaimRecord
+from gateway.tables import files, submitters
+from payers.findings import Finding
+
+X12_KEY_PREFIX = "x12:"  # idempotency keys of claims that came in an 837 file (x12_intake)
+
+
+@dataclasses.dataclass
+class Forward:
+    """What one applied response file said about each submitter's claims."""
+
+    claim_statuses: dict[str, list[tuple[ClaimAcknowledgment, ProviderStatus, ClaimStatus]]] = (
+        dataclasses.field(default_factory=dict)
+    )
+    payments: dict[str, list[tuple[Remittance, ClaimPayment]]] = dataclasses.field(
+        default_factory=dict
+    )
+
+
+async def _receiver(conn: AsyncConnection, submitter_id: str) -> tuple[str, str]:
+    """(name, interchange id) of the submitter: the ISA06 of its latest 837 file, or its name."""
+    name = (
+        await conn.execute(select(submitters.c.name).where(submitters.c.id == submitter_id))
+    ).scalar_one()
+    details = await conn.execute(
+        select(files.c.detail)
+        .where(files.c.submitter_id == submitter_id, files.c.direction == fs.INBOUND)
+        .order_by(files.c.pk.desc())
+        .limit(20)
+    )
+    for detail in details.scalars():
+        sender = (detail or {}).get("interchange_sender")
+        if sender:
+            return name, str(sender)[:15]
+    return name, "".join(c for c in name.upper() if c.isalnum())[:15] or "SUBMITTER"
+
+
+async def _envelope(
+    conn: AsyncConnection, x12: X12Settings, receiver_id: str, now: datetime
+) -> EnvelopeParams:
+    control = await ix.next_control_number(conn, x12.sender_id, receiver_id)
+    return EnvelopeParams(
+        sender_id=x12.sender_id,
+        sender_qualifier=x12.sender_qualifier,
+        receiver_id=receiver_id,
+        interchange_control_number=control,
+        group_control_number=control,
+        transaction_control_number=1,
+        created=now,
+    )
+
+
+async def _record(
+    conn: AsyncConnection,
+    sealer: Sealer,
+    submitter_id: str,
+    kind: str,
+    params: EnvelopeParams,
+    content: str,
+    detail: dict[str, object],
+) -> fs.File:
+    return await fs.add_file(
+        conn,
+        sealer,
+        submitter_id=submitter_id,
+        direction=fs.OUTBOUND,
+        channel="gateway",
+        kind=kind,
+        name=f"{kind}-{params.interchange_control_number:09d}.x12",
+        body=content.encode(),
+        state=fs.PROCESSED,
+        detail=detail,
+    )
+
+
+def _provider(claim: Claim) -> Party:
+    bp = claim.billing_provider
+    return Party(
+        name=bp.organization_name or bp.last_name or "PROVIDER",
+        identifier=bp.npi,
+        identifier_qualifier="XX",
+        first_name=bp.first_name,
+        is_person=bp.organization_name is None,
+    )
+
+
+def rejection_status(findings: tuple[Finding, ...]) -> StatusCode:
+    """A7 (rejected for invalid information) with 22 for a duplicate claim, else 21 (missing
+    or invalid information): codes every billing system reads. The rule codes go in STC12."""
+    errors = [f for f in findings if f.severity == "error"]
+    duplicate = any("DUPLICATE" in f.code for f in errors)
+    return StatusCode("A7", "22" if duplicate else "21", "41")
+
+
+async def scrub_rejection_277ca(
+    conn: AsyncConnection,
+    sealer: Sealer,
+    x12: X12Settings,
+    record: ClaimRecord,
+    claim: Claim,
+    findings: tuple[Finding, ...],
+) -> fs.File | None:
+    """Our 277CA for a claim that came in an 837 file and was rejected by the scrubber."""
+    if not (record.idempotency_key or "").startswith(X12_KEY_PREFIX):
+        return None  # a JSON claim: its submitter reads the findings over the API
+    now = datetime.now(UTC)
+    name, receiver_id = await _receiver(conn, record.submitter_id)
+    params = await _envelope(conn, x12, receiver_id, now)
+    person = claim.patient or claim.subscriber
+    rules = ",".join(sorted({f.code for f in findings if f.severity == "error"}))
+    status = ClaimStatus(
+        patient=Party(
+            name=person.last_name,
+            identifier=claim.subscriber.member_id,
+            identifier_qualifier="MI",
+            first_name=person.first_name,
+            is_person=True,
+        ),
+        patient_control_number=claim.patient_control_number,
+        statuses=(
+            Status(
+                rejection_status(findings), now.date(), "U", claim.total_charge, message=rules[:264]
+            ),
+        ),
+        clearinghouse_trace=record.id.replace("-", "")[:30],
+        service_date=claim.service_date_start,
+        service_end_date=claim.service_date_end
+        if claim.service_date_end != claim.service_date_start
+        else None,
+    )
+    reference = f"{params.interchange_control_number:09d}"
+    ack = acknowledge_claims(
+        [(_provider(claim), status)],
+        reference=reference,
+        created=now.date(),
+        source=Party("CLEARWAY", x12.sender_id, "46"),
+        receiver=Party(name[:60], receiver_id, "46"),
+        receiver_trace=record.idempotency_key.split(":")[1][:30] if record.idempotency_key else "",
+    )
+    return await _record(
+        conn,
+        sealer,
+        record.submitter_id,
+        "277CA",
+        params,
+        build_277ca([ack], params),
+        {"claims": [record.id], "source": "scrub"},
+    )
+
+
+async def forward_responses(
+    conn: AsyncConnection, sealer: Sealer, x12: X12Settings, forward: Forward, response_id: str
+) -> list[fs.File]:
+    """Each submitter's share of an applied payer 277CA/835, as files in its outbox."""
+    now = datetime.now(UTC)
+    recorded = []
+    for submitter_id, statuses in forward.claim_statuses.items():
+        name, receiver_id = await _receiver(conn, submitter_id)
+        params = await _envelope(conn, x12, receiver_id, now)
+        by_ack: dict[int, list[tuple[ClaimAcknowledgment, ProviderStatus, ClaimStatus]]] = {}
+        for item in statuses:
+            by_ack.setdefault(id(item[0]), []).append(item)
+        acks = [
+            acknowledge_claims(
+                [(provider.provider, status) for _, provider, status in items],
+                reference=items[0][0].reference,
+                created=items[0][0].created,
+                source=items[0][0].source,
+                source_trace=items[0][0].source_trace,
+                receiver=Party(name[:60], receiver_id, "46"),
+                receiver_trace=items[0][0].receiver_trace,
+            )
+            for items in by_ack.values()
+        ]
+        recorded.append(
+            await _record(
+                conn,
+                sealer,
+                submitter_id,
+                "277CA",
+                params,
+                build_277ca(acks, params),
+                {"source": "payer", "response_id": response_id},
+            )
+        )
+    for submitter_id, payments in forward.payments.items():
+        _, receiver_id = await _receiver(conn, submitter_id)
+        params = await _envelope(conn, x12, receiver_id, now)
+        by_remittance: dict[int, tuple[Remittance, list[ClaimPayment]]] = {}
+        for remittance, payment in payments:
+            by_remittance.setdefault(id(remittance), (remittance, []))[1].append(payment)
+        remittances = [_share(r, claims) for r, claims in by_remittance.values()]
+        recorded.append(
+            await _record(
+                conn,
+                sealer,
+                submitter_id,
+                "835",
+                params,
+                build_835(remittances, params),
+                {"source": "payer", "response_id": response_id},
+            )
+        )
+    return recorded
+
+
+def _share(remittance: Remittance, claims: list[ClaimPayment]) -> Remittance:
+    """The remittance as it concerns these claims. When it also pays other submitters' claims,
+    the amount is theirs alone and provider-level adjustments (PLB), which belong to no one
+    claim, are left out so that the copy still balances."""
+    if len(claims) == len(remittance.claims):
+        return dataclasses.replace(remittance, findings=(), envelope=None)
+    paid = sum((c.paid for c in claims), Decimal(0))
+    return dataclasses.replace(
+        remittance,
+        payment=dataclasses.replace(remittance.payment, amount=paid),
+        claims=tuple(claims),
+        provider_adjustments=(),
+        findings=(),
+        envelope=None,
+    )
