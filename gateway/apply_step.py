@@ -96,6 +96,7 @@ def apply_handler(x12: X12Settings | None = None) -> Handler:
         kinds = parsed.kinds
         outcome = Outcome(kinds)
         async with step.finishing() as conn:
+            await _lock_claims(conn, inbound.payer_id, parsed)
             for ta1 in parsed.acks.interchange_acks:
                 await _apply_ta1(conn, inbound, ta1, outcome)
             for ack in parsed.acks.implementation_acks:
@@ -140,6 +141,24 @@ def _parse(body: bytes) -> Parsed:
         read_277ca(body) if "277CA" in kinds else (),
         read_835(body) if "835" in kinds else (),
     )
+
+
+async def _lock_claims(conn: AsyncConnection, payer_id: str, parsed: Parsed) -> None:
+    ids: list[str] = []
+    controls = [t.control_number for t in parsed.acks.interchange_acks] + [
+        a.group_control_number for a in parsed.acks.implementation_acks
+    ]
+    for control in controls:
+        sent = await ix.outbound_by_control_number(conn, payer_id, control)
+        if sent is not None:
+            ids += [claim_id for claim_id, _ in await ix.claims_of(conn, sent.id)]
+    pcns = [
+        status.patient_control_number
+        for ack in parsed.claim_acks
+        for provider in ack.providers
+        for status in provider.claims
+    ] + [payment.patient_control_number for r in parsed.remittances for payment in r.claims]
+    await store.lock_claims(conn, ids=ids, payer_id=payer_id, pcns=sorted(set(pcns)))
 
 
 async def move_claim(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -546,6 +547,25 @@ async def sent_claims_by_pcn(
         data["status"] = ClaimStatus(data["status"])
         out.append((ClaimRecord(**data), control))
     return out
+
+
+async def lock_claims(
+    conn: AsyncConnection,
+    *,
+    ids: Sequence[str] = (),
+    payer_id: str | None = None,
+    pcns: Sequence[str] = (),
+) -> None:
+    """On PostgreSQL, lock these claims in id order before changing them, so that two files
+    about the same claims (a 277CA and an 835) never wait on each other in a cycle."""
+    if conn.dialect.name != "postgresql" or not (ids or pcns):
+        return
+    match = claims.c.id.in_(sorted(ids)) if ids else None
+    if pcns and payer_id:
+        by_pcn = and_(claims.c.payer_id == payer_id, claims.c.patient_control_number.in_(pcns))
+        match = by_pcn if match is None else or_(match, by_pcn)
+    if match is not None:
+        await conn.execute(select(claims.c.id).where(match).order_by(claims.c.id).with_for_update())
 
 
 async def set_payer_claim_number(conn: AsyncConnection, claim_id: str, number: str) -> None:
