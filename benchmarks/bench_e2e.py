@@ -110,6 +110,7 @@ class Cluster:
             "CLEARWAY_SERVER_PORT": str(port),
             "CLEARWAY_WORKER_IN_PROCESS": "false",
             "CLEARWAY_SIMULATOR_IN_PROCESS": "false",
+            "CLEARWAY_SFTP_ENABLED": "false",  # claims come in over HTTP here
             "CLEARWAY_SIMULATOR_HOST": "127.0.0.1",
             "CLEARWAY_SIMULATOR_PORT": str(simulator_port),
             "CLEARWAY_SIMULATOR_URL": f"http://127.0.0.1:{simulator_port}/simulator",

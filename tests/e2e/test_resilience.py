@@ -72,6 +72,7 @@ class Cluster:
             "CLEARWAY_WORKER_BACKOFF_MAX_SECONDS": "1",
             "CLEARWAY_WORKER_POLL_INTERVAL_SECONDS": "0.1",
             "CLEARWAY_SIMULATOR_IN_PROCESS": "false",
+            "CLEARWAY_SFTP_ENABLED": "false",  # claims come in over HTTP here
             "CLEARWAY_SIMULATOR_URL": self.simulator,
             "CLEARWAY_SIMULATOR_PORT": str(simulator_port),
             "CLEARWAY_SIMULATOR_DATA_DIR": str(folder / "simulator"),
