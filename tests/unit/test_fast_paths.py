@@ -345,9 +345,7 @@ def test_the_end_of_an_interchange_is_found_as_the_segment_id_iea(text: str, fou
 
 @pytest.mark.parametrize("chunk", [7, 300, 1 << 20])
 @pytest.mark.parametrize("kind", ["str", "bytes", "stream"])
-def test_many_interchanges_in_one_buffer_are_split_once_and_located(
-    chunk: int, kind: str
-) -> None:
+def test_many_interchanges_in_one_buffer_are_split_once_and_located(chunk: int, kind: str) -> None:
     # Interchanges are cut out of the buffer by position (no re-joining of the rest), and text
     # in memory is handed out in chunks; numbers and offsets stay those of the whole stream.
     import io
