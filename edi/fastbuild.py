@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import fields
-from itertools import repeat
-from operator import call
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -21,7 +19,7 @@ def constructor(cls: type[T]) -> Callable[..., T]:
 
     A frozen dataclass's __init__ goes through object.__setattr__ once per field, which is a
     large part of building a Claim (34 fields). This makes the same object (same class, every
-    slot set, so equal and hashable as before) with one C-level pass over the slot setters.
+    slot set, so equal and hashable as before) by calling the slot setters directly.
     Every field is given, in field order; the classes have no __post_init__ to skip.
     """
     params = getattr(cls, "__dataclass_params__", None)
@@ -34,17 +32,27 @@ def constructor(cls: type[T]) -> Callable[..., T]:
         or not all(f.init for f in fields(cls))  # type: ignore[arg-type]
     ):
         raise TypeError(f"{cls.__name__} is not a plain frozen slotted dataclass")
-    setters = tuple(cls.__dict__[name].__set__ for name in names)
+    setters = [cls.__dict__[name].__set__ for name in names]
     count = len(setters)
-    new = object.__new__
-
-    def make(*values: object) -> T:
-        if len(values) != count:
-            raise TypeError(f"{cls.__name__} takes {count} values, got {len(values)}")
-        obj = new(cls)
-        any(map(call, setters, repeat(obj), values))  # each setter returns None: runs them all
-        return obj
-
+    # One generated function calling each slot setter directly, as dataclasses generate
+    # __init__: about half the time of a loop over the setters (map/any) for 13-19 fields.
+    # Only indices go into the source; the setters and the class are bound as globals.
+    arg_names = ", ".join(f"v{i}" for i in range(count))
+    body = "".join(f"    set{i}(obj, v{i})\n" for i in range(count))
+    source = (
+        "def make(*values):\n"
+        "    if len(values) != count:\n"
+        "        raise TypeError(f'{name} takes {count} values, got {len(values)}')\n"
+        f"    {arg_names}, = values\n"
+        "    obj = new(cls)\n"
+        f"{body}"
+        "    return obj\n"
+    )
+    scope: dict[str, Any] = {"new": object.__new__, "cls": cls, "count": count,
+                             "name": cls.__name__}  # fmt: skip
+    scope.update((f"set{i}", setter) for i, setter in enumerate(setters))
+    exec(source, scope)  # noqa: S102 (the source is built from indices only)
+    make: Callable[..., T] = scope["make"]
     make.__name__ = make.__qualname__ = f"make_{cls.__name__}"
     return make
 

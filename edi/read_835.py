@@ -14,6 +14,7 @@ claims are read and reported as findings, never raised.
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import Iterator
 from datetime import date
@@ -36,15 +37,11 @@ from edi.remittance import (
     Remittance,
     ServicePayment,
 )
-from edi.x12 import SegmentReader
+from edi.x12 import Delimiters, SegmentReader
 from edi.x12_values import DATE_CACHE, parse_date
 
 VERSIONS = frozenset((REMITTANCE_VERSION,))
 
-# Procedure composites repeat (a payer pays the same few codes all day); one frozen value per
-# distinct SVC01 text saves a split and an object per line. Bounded like the date cache.
-_PROCEDURES: dict[str, Procedure] = {}
-_CACHE_MAX = 4096
 _ZERO = Decimal(0)
 _ENVELOPE = frozenset(("ISA", "GS", "ST", "GE", "IEA"))
 
@@ -85,19 +82,13 @@ def read_835(source: Source) -> tuple[Remittance, ...]:
 
 
 def _procedure(text: str, sep: str) -> Procedure:
-    found = _PROCEDURES.get(text)
-    if found is None:
-        parts = text.split(sep)
-        found = Procedure(
-            code=parts[1] if len(parts) > 1 else "",
-            qualifier=parts[0],
-            modifiers=tuple(m for m in parts[2:6] if m),
-            description=(parts[6] or None) if len(parts) > 6 else None,
-        )
-        if len(_PROCEDURES) >= _CACHE_MAX:
-            _PROCEDURES.clear()
-        _PROCEDURES[text] = found
-    return found
+    parts = text.split(sep)
+    return Procedure(
+        code=parts[1] if len(parts) > 1 else "",
+        qualifier=parts[0],
+        modifiers=tuple(m for m in parts[2:6] if m),
+        description=(parts[6] or None) if len(parts) > 6 else None,
+    )
 
 
 def _adjustments(seg: list[str], amounts: Memo) -> tuple[tuple[Adjustment, ...], Decimal]:
@@ -117,11 +108,12 @@ def _adjustments(seg: list[str], amounts: Memo) -> tuple[tuple[Adjustment, ...],
     return tuple(out), total
 
 
-def _service(seg: list[str], sep: str, amounts: Memo) -> tuple[Any, ...]:
+def _service(seg: list[str], sep: str, memos: _Memos) -> tuple[Any, ...]:
     """SVC01-07 as the first seven ServicePayment fields."""
     n = len(seg)
     text = seg[1]
-    procedure = _PROCEDURES.get(text) or _procedure(text, sep)
+    amounts = memos.amounts
+    procedure = memos.procedures[text]
     units = seg[5] if n > 5 else ""
     submitted = seg[6] if n > 6 else ""
     submitted_units = seg[7] if n > 7 else ""
@@ -177,11 +169,21 @@ class _Memos:
     values read without a problem are kept: a bad date is reported (as a finding) every time.
     """
 
-    __slots__ = ("amounts", "seen")
+    __slots__ = ("amounts", "delimiters", "procedures", "seen")
 
     def __init__(self) -> None:
         self.seen: dict[str, tuple[str, Any]] = {}
         self.amounts = Memo(Decimal)
+        self.procedures = Memo(_procedure)  # SVC01 composites, by text
+        self.delimiters: Delimiters | None = None  # what `seen` and `procedures` were read with
+
+    def use(self, delimiters: Delimiters) -> None:
+        """Forget what was read with other delimiters: the same text may read differently."""
+        if delimiters != self.delimiters:
+            self.seen.clear()
+            self.procedures.clear()
+            self.procedures.make = functools.partial(_procedure, sep=delimiters.component)
+            self.delimiters = delimiters
 
 
 def _remittance(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remittance:
@@ -219,6 +221,7 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
     assert delims is not None
     sep = delims.element
     comp = delims.component
+    memos.use(delims)
     zero = _ZERO
     findings: list[Finding] = []
     dates = DATE_CACHE
@@ -370,7 +373,7 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
                         reader.index = k
                         raise reader.error("SVC outside a claim (no CLP before it)")
                     if value is None:
-                        value = _service(seg, comp, amounts)
+                        value = _service(seg, comp, memos)
                         remember(raw, tag, value)
                     line = [*value, *line_rest]
                     line_at = first + k

@@ -373,3 +373,13 @@ def test_sets_read_across_batches(monkeypatch: pytest.MonkeyPatch, chunk: int) -
     cut = text[: text.index("SE*", len(text) // 2)]
     with pytest.raises(X12SyntaxError, match="no SE"):
         read_835(cut)
+
+
+def test_remembered_segments_are_forgotten_when_the_delimiters_change() -> None:
+    # The same segment text reads differently under another component separator.
+    first = build_835([remittance()], PARAMS)
+    other = replace(PARAMS, interchange_control_number=702, delimiters=Delimiters("*", ">"))
+    second = build_835([remittance()], other).replace("HC>", "HC:")
+    alone = read_835(second)
+    assert alone[0].claims[0].lines[0].procedure.qualifier.startswith("HC:")
+    assert read_835(first + second)[1:] == alone
