@@ -163,10 +163,11 @@ def _bank(seg: list[str], start: int) -> BankAccount | None:
 class _Memos:
     """What one read keeps between segments and sets (bounded, so memory stays flat).
 
-    `seen` maps the whole text of a CAS, SVC or DTM segment, which payers repeat line after
-    line, to what was read from it: ("CAS", (adjustments, total)), ("SVC", first seven line
-    fields) or ("DTM", (qualifier, date)), so a repeat is neither split nor parsed again. Only
-    values read without a problem are kept: a bad date is reported (as a finding) every time.
+    `seen` maps the whole text of a CAS, SVC, DTM, AMT*B6 or LQ*HE segment, which payers
+    repeat line after line, to what was read from it: ("CAS", (adjustments, total)),
+    ("SVC", the first seven line fields), ("DTM", (qualifier, date)), ("AMT", amount) or
+    ("LQ", code), so a repeat is neither split nor parsed again. Only values read without a
+    problem are kept: a bad date is reported (as a finding) every time.
     """
 
     __slots__ = ("amounts", "delimiters", "procedures", "seen")
@@ -269,36 +270,20 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
     claim: list[Any] | None = None  # the open CLP's fields, in ClaimPayment order
     claim_at = 0
     claim_adjusted = zero  # claim CAS plus line CAS, for the claim balancing check
-    claim_adjustments: list[Adjustment] = []
+    claim_adjustments: tuple[Adjustment, ...] = ()  # tuples: a lone CAS's is shared as is
     lines: list[ServicePayment] = []
     line: list[Any] | None = None  # the open SVC's fields, in ServicePayment order
     line_at = 0
     line_adjusted = zero
-    line_adjustments: list[Adjustment] = []
-    remarks: list[str] = []
-
-    def close_line() -> None:
-        nonlocal line, line_adjustments, remarks, line_adjusted, claim_adjusted
-        assert line is not None and claim is not None
-        line[_L_ADJ] = tuple(line_adjustments)
-        line[_L_REMARKS] = tuple(remarks)
-        lines.append(make_line(*line))
-        if line[1] - line_adjusted != line[2]:
-            findings.append(
-                Finding("line", line[1] - line_adjusted, line[2], claim[0], len(lines), line_at)
-            )
-        claim_adjusted += line_adjusted
-        line = None
-        line_adjustments = []
-        remarks = []
-        line_adjusted = zero
+    line_adjustments: tuple[Adjustment, ...] = ()
+    remarks: tuple[str, ...] = ()
 
     def close_claim() -> None:
+        # The open line, if any, was closed by the segment that closes the claim (LX, CLP,
+        # PLB, SE), which is not a line segment.
         nonlocal claim, claim_adjustments, lines, claim_adjusted, paid_total
-        if line is not None:
-            close_line()
-        assert claim is not None
-        claim[_C_ADJ] = tuple(claim_adjustments)
+        assert claim is not None and line is None
+        claim[_C_ADJ] = claim_adjustments
         claim[_C_LINES] = tuple(lines)
         claims.append(make_claim(*claim))
         paid_total += claim[3]
@@ -307,7 +292,7 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
                 Finding("claim", claim[2] - claim_adjusted, claim[3], claim[0], None, claim_at)
             )
         claim = None
-        claim_adjustments = []
+        claim_adjustments = ()
         lines = []
         claim_adjusted = zero
 
@@ -358,16 +343,43 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
                             line[_L_REF] = seg[2]
                         continue
                     if tag == "AMT":
-                        if seg[1] == "B6":
-                            line[_L_ALLOWED] = amounts[seg[2]]
+                        if value is None:
+                            if seg[1] != "B6":
+                                continue
+                            value = amounts[seg[2]]
+                            remember(raw, tag, value)
+                        line[_L_ALLOWED] = value
                         continue
                     if tag == "LQ":
-                        if seg[1] == "HE":
-                            remarks.append(seg[2])
+                        if value is None:
+                            if seg[1] != "HE":
+                                continue
+                            value = seg[2]
+                            remember(raw, tag, value)
+                        remarks += (value,)
                         continue
                     if tag == "QTY":
                         continue
-                    close_line()
+                    # Any other segment closes the line (inline: this runs once per line).
+                    line[_L_ADJ] = line_adjustments
+                    line[_L_REMARKS] = remarks
+                    lines.append(make_line(*line))
+                    if line[1] - line_adjusted != line[2]:
+                        findings.append(
+                            Finding(
+                                "line",
+                                line[1] - line_adjusted,
+                                line[2],
+                                claim[0],
+                                len(lines),
+                                line_at,
+                            )
+                        )
+                    claim_adjusted += line_adjusted
+                    line = None
+                    line_adjustments = ()
+                    remarks = ()
+                    line_adjusted = zero
                 if tag == "SVC":
                     if claim is None:
                         reader.index = k
@@ -434,9 +446,10 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
                             claim[_C_RECEIVED] = found
                     elif tag == "NM1":
                         if seg[1] == "QC":
-                            claim[_C_LAST] = _opt(seg, 3)
-                            claim[_C_FIRST] = _opt(seg, 4)
-                            claim[_C_ID] = _opt(seg, 9)
+                            n = len(seg)
+                            claim[_C_LAST] = (seg[3] or None) if n > 3 else None
+                            claim[_C_FIRST] = (seg[4] or None) if n > 4 else None
+                            claim[_C_ID] = (seg[9] or None) if n > 9 else None
                     elif tag == "MOA":
                         claim[_C_REMARKS] = tuple(c for c in seg[3:8] if c)
                     elif tag == "SE":
@@ -449,9 +462,14 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
                         if tag == "PLB":
                             _provider_adjustments(seg, comp, day(seg[2], "PLB02"), plb)
                     # REF, AMT, QTY, PER, MIA and other NM1s of a claim are not in the model.
-                elif value is not None:
-                    # A remembered DTM outside a claim: only DTM*405 is read there.
-                    if value[0] == "405":
+                elif tag == "DTM":
+                    # Outside a claim only DTM*405 is read.
+                    if value is None:
+                        if seg[1] == "405":
+                            produced = day(seg[2], "DTM02")
+                            if produced is not None:
+                                remember(raw, tag, ("405", produced))
+                    elif value[0] == "405":
                         produced = value[1]
                 elif tag == "PLB":
                     _provider_adjustments(seg, comp, day(seg[2], "PLB02"), plb)
@@ -483,10 +501,6 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
                 elif tag == "TRN":
                     trace = seg[2]
                     originator = _opt(seg, 3)
-                elif tag == "DTM" and seg[1] == "405":
-                    produced = day(seg[2], "DTM02")
-                    if produced is not None:
-                        remember(raw, tag, ("405", produced))
                 elif tag == "SE":
                     break
                 elif tag in _ENVELOPE:
