@@ -232,6 +232,7 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
     make_line = _make_line
     make_claim = _make_claim
     line_rest = _LINE_REST
+    unsplit: list[str] = []
 
     batch = reader.batch
     k = reader.index  # the ST
@@ -308,7 +309,7 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
                 hit = seen_get(raw)
                 if hit is not None:
                     tag, value = hit
-                    seg: list[str] = []
+                    seg = unsplit  # not read: the remembered value stands for it
                 else:
                     seg = raw.split(sep)
                     tag = seg[0]
@@ -400,7 +401,25 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
                     claim_adjusted += value[1]
                 elif tag == "CLP":
                     if claim is not None:
-                        close_claim()
+                        # close_claim, inline: this runs once per claim.
+                        claim[_C_ADJ] = claim_adjustments
+                        claim[_C_LINES] = tuple(lines)
+                        claims.append(make_claim(*claim))
+                        paid_total += claim[3]
+                        if claim[2] - claim_adjusted != claim[3]:
+                            findings.append(
+                                Finding(
+                                    "claim",
+                                    claim[2] - claim_adjusted,
+                                    claim[3],
+                                    claim[0],
+                                    None,
+                                    claim_at,
+                                )
+                            )
+                        claim_adjustments = ()
+                        lines = []
+                        claim_adjusted = zero
                     n = len(seg)
                     responsibility = seg[5] if n > 5 else ""
                     claim = [
