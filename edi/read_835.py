@@ -199,13 +199,11 @@ def _remittance(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Rem
             gc.enable()
 
 
-# Positions in the field lists of the open line and claim (the dataclass field order, so the
-# value is built with one positional call: faster than keywords on the hot path).
-_L_DATE, _L_END, _L_ADJ, _L_REF, _L_ALLOWED, _L_REMARKS = 7, 8, 9, 10, 11, 12
+# Positions in the field list of the open claim (the dataclass field order, so the value is
+# built with one positional call: faster than keywords on the hot path).
 _C_LAST, _C_FIRST, _C_ID, _C_START, _C_END, _C_RECEIVED, _C_ADJ, _C_REMARKS, _C_LINES = range(
     10, 19
 )
-_LINE_REST = (None, None, (), None, None, ())  # ServicePayment fields after SVC07
 _make_line = constructor(ServicePayment)
 _make_claim = constructor(ClaimPayment)
 _MEMO_MAX = 4096
@@ -231,7 +229,6 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
     amounts = memos.amounts
     make_line = _make_line
     make_claim = _make_claim
-    line_rest = _LINE_REST
     unsplit: list[str] = []
 
     batch = reader.batch
@@ -273,7 +270,13 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
     claim_adjusted = zero  # claim CAS plus line CAS, for the claim balancing check
     claim_adjustments: tuple[Adjustment, ...] = ()  # tuples: a lone CAS's is shared as is
     lines: list[ServicePayment] = []
-    line: list[Any] | None = None  # the open SVC's fields, in ServicePayment order
+    # The open line: SVC01-07 as read (a remembered tuple) and the fields its loop sets, in
+    # locals rather than a list (one list and its stores less per line).
+    line: tuple[Any, ...] | None = None
+    line_date: date | None = None
+    line_end: date | None = None
+    line_ref: str | None = None
+    line_allowed: Decimal | None = None
     line_at = 0
     line_adjusted = zero
     line_adjustments: tuple[Adjustment, ...] = ()
@@ -328,9 +331,9 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
                         else:
                             qualifier, found = value
                         if qualifier == "472" or qualifier == "150":
-                            line[_L_DATE] = found
+                            line_date = found
                         elif qualifier == "151":
-                            line[_L_END] = found
+                            line_end = found
                         continue
                     if tag == "CAS":
                         if value is None:
@@ -341,7 +344,7 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
                         continue
                     if tag == "REF":
                         if seg[1] == "6R":
-                            line[_L_REF] = seg[2]
+                            line_ref = seg[2]
                         continue
                     if tag == "AMT":
                         if value is None:
@@ -349,7 +352,7 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
                                 continue
                             value = amounts[seg[2]]
                             remember(raw, tag, value)
-                        line[_L_ALLOWED] = value
+                        line_allowed = value
                         continue
                     if tag == "LQ":
                         if value is None:
@@ -362,9 +365,17 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
                     if tag == "QTY":
                         continue
                     # Any other segment closes the line (inline: this runs once per line).
-                    line[_L_ADJ] = line_adjustments
-                    line[_L_REMARKS] = remarks
-                    lines.append(make_line(*line))
+                    lines.append(
+                        make_line(
+                            *line,
+                            line_date,
+                            line_end,
+                            line_adjustments,
+                            line_ref,
+                            line_allowed,
+                            remarks,
+                        )
+                    )
                     if line[1] - line_adjusted != line[2]:
                         findings.append(
                             Finding(
@@ -388,7 +399,8 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
                     if value is None:
                         value = _service(seg, comp, memos)
                         remember(raw, tag, value)
-                    line = [*value, *line_rest]
+                    line = value
+                    line_date = line_end = line_ref = line_allowed = None
                     line_at = first + k
                 elif tag == "CAS":
                     if claim is None:
