@@ -235,19 +235,21 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
     k = reader.index  # the ST
     first = reader.segment_number - k  # number of batch[0]
 
-    def day(text: str, name: str) -> date | None:
+    # The helpers below take what changes per segment as arguments rather than closing over
+    # it: a variable a closure refers to is a cell, slower to read and write in the loop.
+    def day(text: str, name: str, at: int, claim: list[Any] | None) -> date | None:
         """A D8 date; a bad one becomes None and an "unreadable" finding."""
         found = dates.get(text)
         if found is not None:
             return found
-        reader.index = k
+        reader.index = at
         try:
             return parse_date(text, reader, name)
         except X12SyntaxError:
             findings.append(
                 Finding(
                     "unreadable",
-                    segment_number=first + k,
+                    segment_number=reader.segment_number,
                     detail=f"{name}={text!r}",
                     patient_control_number=claim[0] if claim is not None else None,
                 )
@@ -282,24 +284,6 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
     line_adjustments: tuple[Adjustment, ...] = ()
     remarks: tuple[str, ...] = ()
 
-    def close_claim() -> None:
-        # The open line, if any, was closed by the segment that closes the claim (LX, CLP,
-        # PLB, SE), which is not a line segment.
-        nonlocal claim, claim_adjustments, lines, claim_adjusted, paid_total
-        assert claim is not None and line is None
-        claim[_C_ADJ] = claim_adjustments
-        claim[_C_LINES] = tuple(lines)
-        claims.append(make_claim(*claim))
-        paid_total += claim[3]
-        if claim[2] - claim_adjusted != claim[3]:
-            findings.append(
-                Finding("claim", claim[2] - claim_adjusted, claim[3], claim[0], None, claim_at)
-            )
-        claim = None
-        claim_adjustments = ()
-        lines = []
-        claim_adjusted = zero
-
     def remember(raw: str, tag: str, value: Any) -> None:
         if len(seen) >= _MEMO_MAX:
             seen.clear()
@@ -323,7 +307,7 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
                         if value is None:
                             qualifier = seg[1]
                             if qualifier == "472" or qualifier == "150" or qualifier == "151":
-                                found = day(seg[2], "DTM02")
+                                found = day(seg[2], "DTM02", k, claim)
                                 if found is not None:
                                     remember(raw, tag, (qualifier, found))
                             else:
@@ -413,7 +397,7 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
                     claim_adjusted += value[1]
                 elif tag == "CLP":
                     if claim is not None:
-                        # close_claim, inline: this runs once per claim.
+                        # _close_claim, inline: this runs once per claim.
                         claim[_C_ADJ] = claim_adjustments
                         claim[_C_LINES] = tuple(lines)
                         claims.append(make_claim(*claim))
@@ -462,7 +446,7 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
                         if value is None:
                             qualifier = seg[1]
                             if qualifier == "232" or qualifier == "233" or qualifier == "050":
-                                found = day(seg[2], "DTM02")
+                                found = day(seg[2], "DTM02", k, claim)
                                 if found is not None:
                                     remember(raw, tag, (qualifier, found))
                             else:
@@ -489,21 +473,28 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
                         reader.index = k
                         raise reader.error(f"{tag} inside a transaction set (its SE is missing)")
                     elif tag == "LX" or tag == "PLB":
-                        close_claim()
+                        paid_total += _close_claim(
+                            claim, claim_adjustments, lines, claim_adjusted, claim_at, claims,
+                            findings,
+                        )  # fmt: skip
+                        claim = None
+                        claim_adjustments = ()
+                        lines = []
+                        claim_adjusted = zero
                         if tag == "PLB":
-                            _provider_adjustments(seg, comp, day(seg[2], "PLB02"), plb)
+                            _provider_adjustments(seg, comp, day(seg[2], "PLB02", k, claim), plb)
                     # REF, AMT, QTY, PER, MIA and other NM1s of a claim are not in the model.
                 elif tag == "DTM":
                     # Outside a claim only DTM*405 is read.
                     if value is None:
                         if seg[1] == "405":
-                            produced = day(seg[2], "DTM02")
+                            produced = day(seg[2], "DTM02", k, claim)
                             if produced is not None:
                                 remember(raw, tag, ("405", produced))
                     elif value[0] == "405":
                         produced = value[1]
                 elif tag == "PLB":
-                    _provider_adjustments(seg, comp, day(seg[2], "PLB02"), plb)
+                    _provider_adjustments(seg, comp, day(seg[2], "PLB02", k, claim), plb)
                 elif tag == "N1":
                     party = parties.setdefault(
                         seg[1], {"n1": seg, "n3": None, "n4": None, "ref": {}}
@@ -522,7 +513,7 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
                         amount=amounts[seg[2]],
                         credit_debit=seg[3],
                         method=seg[4],
-                        date=day(seg[16], "BPR16") if n > 16 and seg[16] else None,
+                        date=day(seg[16], "BPR16", k, claim) if n > 16 and seg[16] else None,
                         format=_opt(seg, 5),
                         sender_account=_bank(seg, 6) if n > 9 else None,
                         originating_company_id=_opt(seg, 10),
@@ -553,7 +544,9 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
         raise
     reader.index = k  # the SE: TransactionSets carries on after it
     if claim is not None:
-        close_claim()
+        paid_total += _close_claim(
+            claim, claim_adjustments, lines, claim_adjusted, claim_at, claims, findings
+        )
     if payment is None:
         raise reader.error("an 835 needs a BPR")
     expected = paid_total - sum((a.amount for a in plb), zero)
@@ -571,6 +564,26 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
         findings=tuple(findings),
         envelope=envelope,
     )
+
+
+def _close_claim(
+    claim: list[Any],
+    adjustments: tuple[Adjustment, ...],
+    lines: list[ServicePayment],
+    adjusted: Decimal,
+    at: int,
+    out: list[ClaimPayment],
+    findings: list[Finding],
+) -> Decimal:
+    """Make the open claim a ClaimPayment (its line, if any, is already closed: the segment
+    that ends a claim is not a line segment) and check its balance; returns CLP04."""
+    claim[_C_ADJ] = adjustments
+    claim[_C_LINES] = tuple(lines)
+    out.append(_make_claim(*claim))
+    if claim[2] - adjusted != claim[3]:
+        findings.append(Finding("claim", claim[2] - adjusted, claim[3], claim[0], None, at))
+    paid: Decimal = claim[3]
+    return paid
 
 
 def _provider_adjustments(
