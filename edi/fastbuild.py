@@ -14,13 +14,17 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def constructor(cls: type[T]) -> Callable[..., T]:
+def constructor(cls: type[T], *, head: int = 0) -> Callable[..., T]:
     """A positional constructor for a frozen, slotted dataclass that sets its slots directly.
 
     A frozen dataclass's __init__ goes through object.__setattr__ once per field, which is a
     large part of building a Claim (34 fields). This makes the same object (same class, every
     slot set, so equal and hashable as before) by calling the slot setters directly.
     Every field is given, in field order; the classes have no __post_init__ to skip.
+
+    With `head`, the first `head` fields come as one tuple, the rest one by one:
+    `make(first_fields, rest1, rest2, ...)`. A reader that remembers the fields of a segment
+    as a tuple passes it as it is, with no call-time tuple built from it and its other values.
     """
     params = getattr(cls, "__dataclass_params__", None)
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
@@ -39,15 +43,18 @@ def constructor(cls: type[T]) -> Callable[..., T]:
     # Only indices go into the source; the setters and the class are bound as globals.
     arg_names = ", ".join(f"v{i}" for i in range(count))
     body = "".join(f"    set{i}(obj, v{i})\n" for i in range(count))
-    source = (
-        "def make(*values):\n"
-        "    if len(values) != count:\n"
-        "        raise TypeError(f'{name} takes {count} values, got {len(values)}')\n"
-        f"    {arg_names}, = values\n"
-        "    obj = new(cls)\n"
-        f"{body}"
-        "    return obj\n"
-    )
+    if head:
+        first = ", ".join(f"v{i}" for i in range(head))
+        rest = "".join(f", v{i}" for i in range(head, count))
+        start = f"def make(head{rest}):\n    {first}, = head\n"
+    else:
+        start = (
+            "def make(*values):\n"
+            "    if len(values) != count:\n"
+            "        raise TypeError(f'{name} takes {count} values, got {len(values)}')\n"
+            f"    {arg_names}, = values\n"
+        )
+    source = f"{start}    obj = new(cls)\n{body}    return obj\n"
     scope: dict[str, Any] = {"new": object.__new__, "cls": cls, "count": count,
                              "name": cls.__name__}  # fmt: skip
     scope.update((f"set{i}", setter) for i, setter in enumerate(setters))

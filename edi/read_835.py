@@ -204,7 +204,7 @@ def _remittance(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Rem
 _C_LAST, _C_FIRST, _C_ID, _C_START, _C_END, _C_RECEIVED, _C_ADJ, _C_REMARKS, _C_LINES = range(
     10, 19
 )
-_make_line = constructor(ServicePayment)
+_make_line = constructor(ServicePayment, head=7)  # SVC01-07 as one remembered tuple
 _make_claim = constructor(ClaimPayment)
 _MEMO_MAX = 4096
 
@@ -351,7 +351,7 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
                     # Any other segment closes the line (inline: this runs once per line).
                     lines.append(
                         make_line(
-                            *line,
+                            line,
                             line_date,
                             line_end,
                             line_adjustments,

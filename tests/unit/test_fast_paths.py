@@ -388,3 +388,21 @@ def test_the_segment_iterator_resumes_after_segments_a_caller_took() -> None:
                 assert reader.next_batch()
         got += [seg[0] for seg in segments]
         assert got == ids
+
+
+def test_constructor_with_a_head_tuple_builds_the_same_objects() -> None:
+    # read_835 passes SVC01-07 as the one tuple it remembered, then the line's other fields.
+    from dataclasses import fields
+
+    from edi.fastbuild import constructor
+    from edi.remittance import ServicePayment
+    from tests.unit.remittances import claim
+
+    make = constructor(ServicePayment, head=7)
+    for line in claim("PCN1", lines=3).lines:
+        values = [getattr(line, f.name) for f in fields(ServicePayment)]
+        made = make(tuple(values[:7]), *values[7:])
+        assert type(made) is ServicePayment
+        assert made == line and hash(made) == hash(line) and repr(made) == repr(line)
+    with pytest.raises(TypeError):
+        make(tuple(values[:7]), *values[7:-1])
