@@ -57,7 +57,8 @@ class TransactionSets:
 
     `segments` yields the segments between ST and SE and must be consumed before the next set
     is asked for (like itertools.groupby). With `raw`, `segments` is the file's own stream and
-    the reader must stop right after SE (and report a set cut short, see read_835).
+    the reader must stop right after SE (and report a set cut short, see read_835); it may
+    instead take raw texts from `reader.batch` itself, leaving `reader.index` at the SE.
 
     Sets with another ST01 are skipped: a file may mix a 999 and a 277CA, and each reader takes
     its own. A wanted set whose group's GS08 is not in `versions` raises UnsupportedVersionError
