@@ -14,6 +14,7 @@ claims are read and reported as findings, never raised.
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import Iterator
 from datetime import date
@@ -22,6 +23,7 @@ from typing import Any
 
 from edi.claim import Address, Adjustment, Contact, Procedure
 from edi.errors import X12SyntaxError
+from edi.fastbuild import Memo, constructor
 from edi.read_envelope import Envelope, Source, TransactionSets
 from edi.remittance import (
     REMITTANCE_VERSION,
@@ -35,15 +37,11 @@ from edi.remittance import (
     Remittance,
     ServicePayment,
 )
-from edi.x12 import SegmentReader
+from edi.x12 import Delimiters, SegmentReader
 from edi.x12_values import DATE_CACHE, parse_date
 
 VERSIONS = frozenset((REMITTANCE_VERSION,))
 
-# Procedure composites repeat (a payer pays the same few codes all day); one frozen value per
-# distinct SVC01 text saves a split and an object per line. Bounded like the date cache.
-_PROCEDURES: dict[str, Procedure] = {}
-_CACHE_MAX = 4096
 _ZERO = Decimal(0)
 _ENVELOPE = frozenset(("ISA", "GS", "ST", "GE", "IEA"))
 
@@ -57,9 +55,10 @@ def iter_835(source: Source) -> Iterator[Remittance]:
     """
     sets = TransactionSets(source, "835", VERSIONS, raw=True)
     reader = sets.reader
-    for envelope, body in sets:
+    memos = _Memos()  # shared by the sets of one read
+    for envelope, _ in sets:
         try:
-            yield _remittance(envelope, body, reader)
+            yield _remittance(envelope, reader, memos)
         except (IndexError, InvalidOperation, ValueError) as exc:
             raise reader.error(
                 f"{reader.segment_id} holds a value that cannot be read ({exc!r})"
@@ -83,35 +82,50 @@ def read_835(source: Source) -> tuple[Remittance, ...]:
 
 
 def _procedure(text: str, sep: str) -> Procedure:
-    found = _PROCEDURES.get(text)
-    if found is None:
-        parts = text.split(sep)
-        found = Procedure(
-            code=parts[1] if len(parts) > 1 else "",
-            qualifier=parts[0],
-            modifiers=tuple(m for m in parts[2:6] if m),
-            description=(parts[6] or None) if len(parts) > 6 else None,
-        )
-        if len(_PROCEDURES) >= _CACHE_MAX:
-            _PROCEDURES.clear()
-        _PROCEDURES[text] = found
-    return found
+    parts = text.split(sep)
+    return Procedure(
+        code=parts[1] if len(parts) > 1 else "",
+        qualifier=parts[0],
+        modifiers=tuple(m for m in parts[2:6] if m),
+        description=(parts[6] or None) if len(parts) > 6 else None,
+    )
 
 
-def _adjustments(seg: list[str], out: list[Adjustment]) -> Decimal:
-    """CAS: group, then up to six reason/amount/quantity triplets -> one Adjustment each.
-    Returns the segment's amount total, which balancing needs."""
+def _adjustments(seg: list[str], amounts: Memo) -> tuple[tuple[Adjustment, ...], Decimal]:
+    """CAS: group, then up to six reason/amount/quantity triplets -> one Adjustment each, and
+    the segment's amount total, which balancing needs."""
     group = seg[1]
     n = len(seg)
     total = _ZERO
+    out: list[Adjustment] = []
     for i in range(2, n, 3):
         reason = seg[i]
         if reason:
-            amount = Decimal(seg[i + 1])
+            amount = amounts[seg[i + 1]]
             total += amount
             quantity = seg[i + 2] if i + 2 < n else ""
-            out.append(Adjustment(group, reason, amount, Decimal(quantity) if quantity else None))
-    return total
+            out.append(Adjustment(group, reason, amount, amounts[quantity] if quantity else None))
+    return tuple(out), total
+
+
+def _service(seg: list[str], sep: str, memos: _Memos) -> tuple[Any, ...]:
+    """SVC01-07 as the first seven ServicePayment fields."""
+    n = len(seg)
+    text = seg[1]
+    amounts = memos.amounts
+    procedure = memos.procedures[text]
+    units = seg[5] if n > 5 else ""
+    submitted = seg[6] if n > 6 else ""
+    submitted_units = seg[7] if n > 7 else ""
+    return (
+        procedure,
+        amounts[seg[2]],
+        amounts[seg[3]],
+        (seg[4] or None) if n > 4 else None,
+        amounts[units] if units else None,
+        _procedure(submitted, sep) if submitted else None,
+        amounts[submitted_units] if submitted_units else None,
+    )
 
 
 def _opt(seg: list[str], i: int) -> str | None:
@@ -146,44 +160,89 @@ def _bank(seg: list[str], start: int) -> BankAccount | None:
     return BankAccount(seg[start], seg[start + 1], seg[start + 2], seg[start + 3])
 
 
-def _remittance(envelope: Envelope, body: Iterator[list[str]], reader: SegmentReader) -> Remittance:
+class _Memos:
+    """What one read keeps between segments and sets (bounded, so memory stays flat).
+
+    `seen` maps the whole text of a CAS, SVC, DTM, AMT*B6 or LQ*HE segment, which payers
+    repeat line after line, to what was read from it: ("CAS", (adjustments, total)),
+    ("SVC", the first seven line fields), ("DTM", (qualifier, date)), ("AMT", amount) or
+    ("LQ", code), so a repeat is neither split nor parsed again. Only values read without a
+    problem are kept: a bad date is reported (as a finding) every time.
+    """
+
+    __slots__ = ("amounts", "delimiters", "procedures", "seen")
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[str, Any]] = {}
+        self.amounts = Memo(Decimal)
+        self.procedures = Memo(_procedure)  # SVC01 composites, by text
+        self.delimiters: Delimiters | None = None  # what `seen` and `procedures` were read with
+
+    def use(self, delimiters: Delimiters) -> None:
+        """Forget what was read with other delimiters: the same text may read differently."""
+        if delimiters != self.delimiters:
+            self.seen.clear()
+            self.procedures.clear()
+            self.procedures.make = functools.partial(_procedure, sep=delimiters.component)
+            self.delimiters = delimiters
+
+
+def _remittance(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remittance:
     # A set allocates many small objects and frees none, so the cyclic collector would only
     # rescan them; pausing it for the set is ~25% faster (it is restored even on error).
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _read_set(envelope, body, reader)
+        return _read_set(envelope, reader, memos)
     finally:
         if paused:
             gc.enable()
 
 
-# Positions in the field lists of the open line and claim (the dataclass field order, so the
-# value is built with one positional call: faster than keywords on the hot path).
-_L_DATE, _L_END, _L_ADJ, _L_REF, _L_ALLOWED, _L_REMARKS = 7, 8, 9, 10, 11, 12
+# Positions in the field list of the open claim (the dataclass field order, so the value is
+# built with one positional call: faster than keywords on the hot path).
 _C_LAST, _C_FIRST, _C_ID, _C_START, _C_END, _C_RECEIVED, _C_ADJ, _C_REMARKS, _C_LINES = range(
     10, 19
 )
+_make_line = constructor(ServicePayment, head=7)  # SVC01-07 as one remembered tuple
+_make_claim = constructor(ClaimPayment)
+_MEMO_MAX = 4096
 
 
-def _read_set(envelope: Envelope, body: Iterator[list[str]], reader: SegmentReader) -> Remittance:
+def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remittance:
+    """The segments after ST up to SE, taken as raw texts from the reader's batches.
+
+    The reader stands at the ST; it is left at the SE (or at the segment an error names), so
+    TransactionSets carries on after it. Locations are worked out only for findings and errors:
+    the number of the batch's k-th segment is `first + k`.
+    """
     delims = reader.delimiters
     assert delims is not None
-    sep = delims.component
-    D = Decimal
+    sep = delims.element
+    comp = delims.component
+    memos.use(delims)
     zero = _ZERO
     findings: list[Finding] = []
     dates = DATE_CACHE
-    procedures = _PROCEDURES
-    adjustments = _adjustments
-    make_line = ServicePayment
-    make_claim = ClaimPayment
+    seen = memos.seen
+    seen_get = seen.get
+    amounts = memos.amounts
+    make_line = _make_line
+    make_claim = _make_claim
+    unsplit: list[str] = []
 
-    def day(text: str, name: str) -> date | None:
+    batch = reader.batch
+    k = reader.index  # the ST
+    first = reader.segment_number - k  # number of batch[0]
+
+    # The helpers below take what changes per segment as arguments rather than closing over
+    # it: a variable a closure refers to is a cell, slower to read and write in the loop.
+    def day(text: str, name: str, at: int, claim: list[Any] | None) -> date | None:
         """A D8 date; a bad one becomes None and an "unreadable" finding."""
         found = dates.get(text)
         if found is not None:
             return found
+        reader.index = at
         try:
             return parse_date(text, reader, name)
         except X12SyntaxError:
@@ -211,198 +270,283 @@ def _read_set(envelope: Envelope, body: Iterator[list[str]], reader: SegmentRead
     claim: list[Any] | None = None  # the open CLP's fields, in ClaimPayment order
     claim_at = 0
     claim_adjusted = zero  # claim CAS plus line CAS, for the claim balancing check
-    claim_adjustments: list[Adjustment] = []
+    claim_adjustments: tuple[Adjustment, ...] = ()  # tuples: a lone CAS's is shared as is
     lines: list[ServicePayment] = []
-    line: list[Any] | None = None  # the open SVC's fields, in ServicePayment order
+    # The open line: SVC01-07 as read (a remembered tuple) and the fields its loop sets, in
+    # locals rather than a list (one list and its stores less per line).
+    line: tuple[Any, ...] | None = None
+    line_date: date | None = None
+    line_end: date | None = None
+    line_ref: str | None = None
+    line_allowed: Decimal | None = None
     line_at = 0
     line_adjusted = zero
-    line_adjustments: list[Adjustment] = []
-    remarks: list[str] = []
+    line_adjustments: tuple[Adjustment, ...] = ()
+    remarks: tuple[str, ...] = ()
 
-    def close_line() -> None:
-        nonlocal line, line_adjustments, remarks, line_adjusted, claim_adjusted
-        assert line is not None and claim is not None
-        line[_L_ADJ] = tuple(line_adjustments)
-        line[_L_REMARKS] = tuple(remarks)
-        lines.append(make_line(*line))
-        if line[1] - line_adjusted != line[2]:
-            findings.append(
-                Finding("line", line[1] - line_adjusted, line[2], claim[0], len(lines), line_at)
-            )
-        claim_adjusted += line_adjusted
-        line = None
-        line_adjustments = []
-        remarks = []
-        line_adjusted = zero
+    def remember(raw: str, tag: str, value: Any) -> None:
+        if len(seen) >= _MEMO_MAX:
+            seen.clear()
+        seen[raw] = (tag, value)
 
-    def close_claim() -> None:
-        nonlocal claim, claim_adjustments, lines, claim_adjusted, paid_total
-        if line is not None:
-            close_line()
-        assert claim is not None
-        claim[_C_ADJ] = tuple(claim_adjustments)
-        claim[_C_LINES] = tuple(lines)
-        claims.append(make_claim(*claim))
-        paid_total += claim[3]
-        if claim[2] - claim_adjusted != claim[3]:
-            findings.append(
-                Finding("claim", claim[2] - claim_adjusted, claim[3], claim[0], None, claim_at)
-            )
-        claim = None
-        claim_adjustments = []
-        lines = []
-        claim_adjusted = zero
-
-    for seg in body:
-        tag = seg[0]
-        if line is not None:
-            # Loop 2110 segments, most frequent first; anything else closes the line.
-            if tag == "CAS":
-                line_adjusted += adjustments(seg, line_adjustments)
+    try:
+        while True:
+            for k in range(k + 1, len(batch)):  # noqa: B020 (k is where the set stands)
+                raw = batch[k]
+                hit = seen_get(raw)
+                if hit is not None:
+                    tag, value = hit
+                    seg = unsplit  # not read: the remembered value stands for it
+                else:
+                    seg = raw.split(sep)
+                    tag = seg[0]
+                    value = None
+                if line is not None:
+                    # Loop 2110 segments, most frequent first; anything else closes the line.
+                    if tag == "DTM":
+                        if value is None:
+                            qualifier = seg[1]
+                            if qualifier == "472" or qualifier == "150" or qualifier == "151":
+                                found = day(seg[2], "DTM02", k, claim)
+                                if found is not None:
+                                    remember(raw, tag, (qualifier, found))
+                            else:
+                                continue
+                        else:
+                            qualifier, found = value
+                        if qualifier == "472" or qualifier == "150":
+                            line_date = found
+                        elif qualifier == "151":
+                            line_end = found
+                        continue
+                    if tag == "CAS":
+                        if value is None:
+                            value = _adjustments(seg, amounts)
+                            remember(raw, tag, value)
+                        line_adjustments += value[0]
+                        line_adjusted += value[1]
+                        continue
+                    if tag == "REF":
+                        if seg[1] == "6R":
+                            line_ref = seg[2]
+                        continue
+                    if tag == "AMT":
+                        if value is None:
+                            if seg[1] != "B6":
+                                continue
+                            value = amounts[seg[2]]
+                            remember(raw, tag, value)
+                        line_allowed = value
+                        continue
+                    if tag == "LQ":
+                        if value is None:
+                            if seg[1] != "HE":
+                                continue
+                            value = seg[2]
+                            remember(raw, tag, value)
+                        remarks += (value,)
+                        continue
+                    if tag == "QTY":
+                        continue
+                    # Any other segment closes the line (inline: this runs once per line).
+                    lines.append(
+                        make_line(
+                            line,
+                            line_date,
+                            line_end,
+                            line_adjustments,
+                            line_ref,
+                            line_allowed,
+                            remarks,
+                        )
+                    )
+                    if line[1] - line_adjusted != line[2]:
+                        findings.append(
+                            Finding(
+                                "line",
+                                line[1] - line_adjusted,
+                                line[2],
+                                claim[0],
+                                len(lines),
+                                line_at,
+                            )
+                        )
+                    claim_adjusted += line_adjusted
+                    line = None
+                    line_adjustments = ()
+                    remarks = ()
+                    line_adjusted = zero
+                if tag == "SVC":
+                    if claim is None:
+                        reader.index = k
+                        raise reader.error("SVC outside a claim (no CLP before it)")
+                    if value is None:
+                        value = _service(seg, comp, memos)
+                        remember(raw, tag, value)
+                    line = value
+                    line_date = line_end = line_ref = line_allowed = None
+                    line_at = first + k
+                elif tag == "CAS":
+                    if claim is None:
+                        reader.index = k
+                        raise reader.error("CAS outside a claim (no CLP before it)")
+                    if value is None:
+                        value = _adjustments(seg, amounts)
+                        remember(raw, tag, value)
+                    claim_adjustments += value[0]
+                    claim_adjusted += value[1]
+                elif tag == "CLP":
+                    if claim is not None:
+                        # _close_claim, inline: this runs once per claim.
+                        claim[_C_ADJ] = claim_adjustments
+                        claim[_C_LINES] = tuple(lines)
+                        claims.append(make_claim(*claim))
+                        paid_total += claim[3]
+                        if claim[2] - claim_adjusted != claim[3]:
+                            findings.append(
+                                Finding(
+                                    "claim",
+                                    claim[2] - claim_adjusted,
+                                    claim[3],
+                                    claim[0],
+                                    None,
+                                    claim_at,
+                                )
+                            )
+                        claim_adjustments = ()
+                        lines = []
+                        claim_adjusted = zero
+                    n = len(seg)
+                    responsibility = seg[5] if n > 5 else ""
+                    claim = [
+                        seg[1],  # patient_control_number
+                        seg[2],  # status
+                        amounts[seg[3]],  # total_charge
+                        amounts[seg[4]],  # paid
+                        seg[6] if n > 6 else "",  # filing_indicator
+                        amounts[responsibility] if responsibility else None,
+                        (seg[7] or None) if n > 7 else None,  # payer_claim_control_number
+                        (seg[8] or None) if n > 8 else None,  # facility_type
+                        (seg[9] or None) if n > 9 else None,  # frequency_code
+                        (seg[11] or None) if n > 11 else None,  # drg_code
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        (),
+                        (),
+                        (),
+                    ]
+                    claim_at = first + k
+                elif claim is not None:
+                    # Loop 2100 segments after CLP.
+                    if tag == "DTM":
+                        if value is None:
+                            qualifier = seg[1]
+                            if qualifier == "232" or qualifier == "233" or qualifier == "050":
+                                found = day(seg[2], "DTM02", k, claim)
+                                if found is not None:
+                                    remember(raw, tag, (qualifier, found))
+                            else:
+                                continue
+                        else:
+                            qualifier, found = value
+                        if qualifier == "232":
+                            claim[_C_START] = found
+                        elif qualifier == "233":
+                            claim[_C_END] = found
+                        elif qualifier == "050":
+                            claim[_C_RECEIVED] = found
+                    elif tag == "NM1":
+                        if seg[1] == "QC":
+                            n = len(seg)
+                            claim[_C_LAST] = (seg[3] or None) if n > 3 else None
+                            claim[_C_FIRST] = (seg[4] or None) if n > 4 else None
+                            claim[_C_ID] = (seg[9] or None) if n > 9 else None
+                    elif tag == "MOA":
+                        claim[_C_REMARKS] = tuple(c for c in seg[3:8] if c)
+                    elif tag == "SE":
+                        break
+                    elif tag in _ENVELOPE:
+                        reader.index = k
+                        raise reader.error(f"{tag} inside a transaction set (its SE is missing)")
+                    elif tag == "LX" or tag == "PLB":
+                        paid_total += _close_claim(
+                            claim, claim_adjustments, lines, claim_adjusted, claim_at, claims,
+                            findings,
+                        )  # fmt: skip
+                        claim = None
+                        claim_adjustments = ()
+                        lines = []
+                        claim_adjusted = zero
+                        if tag == "PLB":
+                            _provider_adjustments(seg, comp, day(seg[2], "PLB02", k, claim), plb)
+                    # REF, AMT, QTY, PER, MIA and other NM1s of a claim are not in the model.
+                elif tag == "DTM":
+                    # Outside a claim only DTM*405 is read.
+                    if value is None:
+                        if seg[1] == "405":
+                            produced = day(seg[2], "DTM02", k, claim)
+                            if produced is not None:
+                                remember(raw, tag, ("405", produced))
+                    elif value[0] == "405":
+                        produced = value[1]
+                elif tag == "PLB":
+                    _provider_adjustments(seg, comp, day(seg[2], "PLB02", k, claim), plb)
+                elif tag == "N1":
+                    party = parties.setdefault(
+                        seg[1], {"n1": seg, "n3": None, "n4": None, "ref": {}}
+                    )
+                elif party is not None and tag in ("N3", "N4"):
+                    party[tag.lower()] = seg
+                elif party is not None and tag == "REF":
+                    party["ref"].setdefault(seg[1], seg[2])
+                elif party is not None and tag == "PER":
+                    if seg[1] == "BL":
+                        party["per"] = seg
+                elif tag == "BPR":
+                    n = len(seg)
+                    payment = Payment(
+                        handling=seg[1],
+                        amount=amounts[seg[2]],
+                        credit_debit=seg[3],
+                        method=seg[4],
+                        date=day(seg[16], "BPR16", k, claim) if n > 16 and seg[16] else None,
+                        format=_opt(seg, 5),
+                        sender_account=_bank(seg, 6) if n > 9 else None,
+                        originating_company_id=_opt(seg, 10),
+                        receiver_account=_bank(seg, 12) if n > 15 else None,
+                    )
+                    bpr_at = first + k
+                elif tag == "TRN":
+                    trace = seg[2]
+                    originator = _opt(seg, 3)
+                elif tag == "SE":
+                    break
+                elif tag in _ENVELOPE:
+                    reader.index = k
+                    raise reader.error(f"{tag} inside a transaction set (its SE is missing)")
+                # LX, TS3, TS2, CUR, REF*EV and others outside a claim are not in the model.
+            else:
+                # The batch is used up: carry on in the next one.
+                reader.index = len(batch) - 1
+                if not reader.next_batch():
+                    raise reader.error("the file ends inside a transaction set (no SE)")
+                batch = reader.batch
+                k = -1
+                first = reader.segment_number + 1
                 continue
-            if tag == "DTM":
-                qualifier = seg[1]
-                if qualifier == "472" or qualifier == "150":
-                    line[_L_DATE] = dates.get(seg[2]) or day(seg[2], "DTM02")
-                elif qualifier == "151":
-                    line[_L_END] = day(seg[2], "DTM02")
-                continue
-            if tag == "REF":
-                if seg[1] == "6R":
-                    line[_L_REF] = seg[2]
-                continue
-            if tag == "AMT":
-                if seg[1] == "B6":
-                    line[_L_ALLOWED] = D(seg[2])
-                continue
-            if tag == "LQ":
-                if seg[1] == "HE":
-                    remarks.append(seg[2])
-                continue
-            if tag == "QTY":
-                continue
-            close_line()
-        if tag == "SVC":
-            if claim is None:
-                raise reader.error("SVC outside a claim (no CLP before it)")
-            n = len(seg)
-            text = seg[1]
-            procedure = procedures.get(text) or _procedure(text, sep)
-            units = seg[5] if n > 5 else ""
-            submitted = seg[6] if n > 6 else ""
-            submitted_units = seg[7] if n > 7 else ""
-            line = [
-                procedure,
-                D(seg[2]),
-                D(seg[3]),
-                (seg[4] or None) if n > 4 else None,
-                D(units) if units else None,
-                _procedure(submitted, sep) if submitted else None,
-                D(submitted_units) if submitted_units else None,
-                None,
-                None,
-                (),
-                None,
-                None,
-                (),
-            ]
-            line_at = reader.segment_number
-        elif tag == "CAS":
-            if claim is None:
-                raise reader.error("CAS outside a claim (no CLP before it)")
-            claim_adjusted += adjustments(seg, claim_adjustments)
-        elif tag == "CLP":
-            if claim is not None:
-                close_claim()
-            n = len(seg)
-            responsibility = seg[5] if n > 5 else ""
-            claim = [
-                seg[1],  # patient_control_number
-                seg[2],  # status
-                D(seg[3]),  # total_charge
-                D(seg[4]),  # paid
-                seg[6] if n > 6 else "",  # filing_indicator
-                D(responsibility) if responsibility else None,
-                (seg[7] or None) if n > 7 else None,  # payer_claim_control_number
-                (seg[8] or None) if n > 8 else None,  # facility_type
-                (seg[9] or None) if n > 9 else None,  # frequency_code
-                (seg[11] or None) if n > 11 else None,  # drg_code
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                (),
-                (),
-                (),
-            ]
-            claim_at = reader.segment_number
-        elif claim is not None:
-            # Loop 2100 segments after CLP.
-            if tag == "DTM":
-                qualifier = seg[1]
-                if qualifier == "232":
-                    claim[_C_START] = day(seg[2], "DTM02")
-                elif qualifier == "233":
-                    claim[_C_END] = day(seg[2], "DTM02")
-                elif qualifier == "050":
-                    claim[_C_RECEIVED] = day(seg[2], "DTM02")
-            elif tag == "NM1":
-                if seg[1] == "QC":
-                    claim[_C_LAST] = _opt(seg, 3)
-                    claim[_C_FIRST] = _opt(seg, 4)
-                    claim[_C_ID] = _opt(seg, 9)
-            elif tag == "MOA":
-                claim[_C_REMARKS] = tuple(c for c in seg[3:8] if c)
-            elif tag == "SE":
-                break
-            elif tag in _ENVELOPE:
-                raise reader.error(f"{tag} inside a transaction set (its SE is missing)")
-            elif tag == "LX" or tag == "PLB":
-                close_claim()
-                if tag == "PLB":
-                    _provider_adjustments(seg, sep, day(seg[2], "PLB02"), plb)
-            # REF, AMT, QTY, PER, MIA and other NM1s of a claim are not in the model.
-        elif tag == "PLB":
-            _provider_adjustments(seg, sep, day(seg[2], "PLB02"), plb)
-        elif tag == "N1":
-            party = parties.setdefault(seg[1], {"n1": seg, "n3": None, "n4": None, "ref": {}})
-        elif party is not None and tag in ("N3", "N4"):
-            party[tag.lower()] = seg
-        elif party is not None and tag == "REF":
-            party["ref"].setdefault(seg[1], seg[2])
-        elif party is not None and tag == "PER":
-            if seg[1] == "BL":
-                party["per"] = seg
-        elif tag == "BPR":
-            n = len(seg)
-            payment = Payment(
-                handling=seg[1],
-                amount=D(seg[2]),
-                credit_debit=seg[3],
-                method=seg[4],
-                date=day(seg[16], "BPR16") if n > 16 and seg[16] else None,
-                format=_opt(seg, 5),
-                sender_account=_bank(seg, 6) if n > 9 else None,
-                originating_company_id=_opt(seg, 10),
-                receiver_account=_bank(seg, 12) if n > 15 else None,
-            )
-            bpr_at = reader.segment_number
-        elif tag == "TRN":
-            trace = seg[2]
-            originator = _opt(seg, 3)
-        elif tag == "DTM" and seg[1] == "405":
-            produced = day(seg[2], "DTM02")
-        elif tag == "SE":
             break
-        elif tag in _ENVELOPE:
-            raise reader.error(f"{tag} inside a transaction set (its SE is missing)")
-        # LX, TS3, TS2, CUR, REF*EV and others outside a claim are not in the model.
-    else:
-        raise reader.error("the file ends inside a transaction set (no SE)")
+    except (IndexError, InvalidOperation, ValueError):
+        reader.index = k  # the segment holding the value, for the message iter_835 makes
+        raise
+    reader.index = k  # the SE: TransactionSets carries on after it
     if claim is not None:
-        close_claim()
+        paid_total += _close_claim(
+            claim, claim_adjustments, lines, claim_adjusted, claim_at, claims, findings
+        )
     if payment is None:
         raise reader.error("an 835 needs a BPR")
     expected = paid_total - sum((a.amount for a in plb), zero)
@@ -420,6 +564,26 @@ def _read_set(envelope: Envelope, body: Iterator[list[str]], reader: SegmentRead
         findings=tuple(findings),
         envelope=envelope,
     )
+
+
+def _close_claim(
+    claim: list[Any],
+    adjustments: tuple[Adjustment, ...],
+    lines: list[ServicePayment],
+    adjusted: Decimal,
+    at: int,
+    out: list[ClaimPayment],
+    findings: list[Finding],
+) -> Decimal:
+    """Make the open claim a ClaimPayment (its line, if any, is already closed: the segment
+    that ends a claim is not a line segment) and check its balance; returns CLP04."""
+    claim[_C_ADJ] = adjustments
+    claim[_C_LINES] = tuple(lines)
+    out.append(_make_claim(*claim))
+    if claim[2] - adjusted != claim[3]:
+        findings.append(Finding("claim", claim[2] - adjusted, claim[3], claim[0], None, at))
+    paid: Decimal = claim[3]
+    return paid
 
 
 def _provider_adjustments(

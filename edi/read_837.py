@@ -15,13 +15,11 @@ given, in canonical form: ICD-10 codes with their dot, no receiver when 1000B is
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from itertools import repeat
-from operator import call
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 from edi.claim import (
     Accident,
@@ -45,6 +43,8 @@ from edi.claim import (
     Subscriber,
 )
 from edi.errors import UnsupportedVersionError, X12SyntaxError
+from edi.fastbuild import Memo as _Memo
+from edi.fastbuild import constructor as _constructor
 from edi.x12 import Mark, SegmentReader
 
 # GS08 values read as each claim type. The later errata (X222A2, X223A3) change guide notes
@@ -66,68 +66,9 @@ def _e(seg: list[str], i: int) -> str:
     return seg[i] if len(seg) > i else ""
 
 
-_T = TypeVar("_T")
-
-
-def _constructor(cls: type[_T]) -> Callable[..., _T]:
-    """A positional constructor for a frozen, slotted dataclass that sets its slots directly.
-
-    A frozen dataclass's __init__ goes through object.__setattr__ once per field, which is a
-    large part of building a Claim (34 fields). This makes the same object (same class, every
-    slot set, so equal and hashable as before) with one C-level pass over the slot setters.
-    Every field is given, in field order; the classes have no __post_init__ to skip.
-    """
-    params = getattr(cls, "__dataclass_params__", None)
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    if (
-        params is None
-        or not params.frozen
-        or tuple(names) != cls.__slots__  # type: ignore[attr-defined]
-        or hasattr(cls, "__post_init__")
-        or not all(f.init for f in fields(cls))  # type: ignore[arg-type]
-    ):
-        raise TypeError(f"{cls.__name__} is not a plain frozen slotted dataclass")
-    setters = tuple(cls.__dict__[name].__set__ for name in names)
-    count = len(setters)
-    new = object.__new__
-
-    def make(*values: object) -> _T:
-        if len(values) != count:
-            raise TypeError(f"{cls.__name__} takes {count} values, got {len(values)}")
-        obj = new(cls)
-        any(map(call, setters, repeat(obj), values))  # each setter returns None: runs them all
-        return obj
-
-    make.__name__ = make.__qualname__ = f"make_{cls.__name__}"
-    return make
-
-
 _make_claim = _constructor(Claim)
 _make_line = _constructor(ServiceLine)
 _PAD = [""] * 12
-
-
-class _Memo(dict[str, Any]):
-    """Values made from element text that repeats claim after claim (amounts, dates, codes).
-
-    The objects are immutable, so claims may share them. Only successful results are kept, so
-    bad text raises exactly as it would without the memo; cleared when it grows past `limit`,
-    so memory stays flat whatever the file.
-    """
-
-    __slots__ = ("limit", "make")
-
-    def __init__(self, make: Callable[[str], Any], limit: int = 4096) -> None:
-        super().__init__()
-        self.make = make
-        self.limit = limit
-
-    def __missing__(self, key: str) -> Any:
-        value = self.make(key)
-        if len(self) >= self.limit:
-            self.clear()
-        self[key] = value
-        return value
 
 
 def _comp(value: str, sep: str) -> list[str]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from edi.errors import UnsupportedVersionError
-from edi.x12 import SegmentReader
+from edi.x12 import Mark, SegmentReader
 
 Source = str | bytes | IO[str] | IO[bytes]
 
@@ -57,7 +57,8 @@ class TransactionSets:
 
     `segments` yields the segments between ST and SE and must be consumed before the next set
     is asked for (like itertools.groupby). With `raw`, `segments` is the file's own stream and
-    the reader must stop right after SE (and report a set cut short, see read_835).
+    the reader must stop right after SE (and report a set cut short, see read_835); it may
+    instead take raw texts from `reader.batch` itself, leaving `reader.index` at the SE.
 
     Sets with another ST01 are skipped: a file may mix a 999 and a 277CA, and each reader takes
     its own. A wanted set whose group's GS08 is not in `versions` raises UnsupportedVersionError
@@ -87,7 +88,7 @@ class TransactionSets:
         segments = iter(reader)
         isa: list[str] | None = None
         gs: list[str] | None = None
-        gs_at = (0, 0)
+        gs_at: Mark | None = None  # where the GS is, worked out only for an error
         for seg in segments:
             tag = seg[0]
             if tag == "ST":
@@ -99,7 +100,12 @@ class TransactionSets:
                     self._skip(segments)
                     continue
                 if version not in self._versions or set_id != self._set_id:
-                    raise UnsupportedVersionError(version, segment_number=gs_at[0], offset=gs_at[1])
+                    assert gs_at is not None
+                    raise UnsupportedVersionError(
+                        version,
+                        segment_number=SegmentReader.number_of(gs_at),
+                        offset=SegmentReader.offset_of(gs_at),
+                    )
                 envelope = Envelope(
                     sender_qualifier=_get(isa, 5),
                     sender_id=_get(isa, 6).rstrip(),
@@ -129,7 +135,8 @@ class TransactionSets:
                 if isa is None:
                     raise reader.error("GS outside an interchange (no ISA before it)")
                 gs = seg
-                gs_at = (reader.segment_number, reader.offset)
+                # A mark, not the offset: that would lay out the whole batch for every GS.
+                gs_at = reader.mark()
             elif tag == "ISA":
                 isa, gs = seg, None
             elif tag == "GE":

@@ -301,6 +301,7 @@ class SegmentReader:
         self._layout = _Layout([], None, 0, 0)
         self._number = 0  # segments before the batch
         self._sep = "*"
+        self._stream: Iterator[list[str]] | None = None  # batches(), for __iter__/next_batch
         # A location that is not a segment of the batch (the ISA being read, a cut-off tail).
         self._where: tuple[str, int, int] | None = ("", 0, 0)
 
@@ -349,16 +350,19 @@ class SegmentReader:
 
     def _chunks(self) -> Iterator[str]:
         src = self._source
-        if isinstance(src, str):
-            yield src
-            return
+        size = self._chunk_size
         if isinstance(src, bytes):
-            src_bytes: bytes = src
-            yield self._decode(codecs.getincrementaldecoder("utf-8")(), src_bytes, final=True)
+            # Decoded whole, so a bad byte is reported before any segment, as it always was.
+            src = self._decode(codecs.getincrementaldecoder("utf-8")(), src, final=True)
+        if isinstance(src, str):
+            # Text in memory is handed out in chunks too: one batch per chunk keeps the segment
+            # lists small (a batch of a whole 10 MB file is ~500,000 strings held at once).
+            for start in range(0, len(src), size):
+                yield src[start : start + size]
             return
         decoder = None
         while True:
-            chunk = src.read(self._chunk_size)
+            chunk = src.read(size)
             if not chunk:
                 if decoder is not None:
                     yield self._decode(decoder, b"", final=True)
@@ -377,11 +381,33 @@ class SegmentReader:
             raise self.error(f"input is not UTF-8 text ({exc.reason})") from None
 
     def __iter__(self) -> Iterator[list[str]]:
-        for batch in self.batches():
+        # Resumes after `index`, read again after each yield: a caller that takes raw segment
+        # texts from `batch` itself (read_835) moves `index` on (and may call `next_batch`),
+        # and this iterator carries on after the last segment that caller took.
+        while True:
+            batch = self._batch
             sep = self._sep
-            for k, raw in enumerate(batch):
+            k = self.index + 1
+            while k < len(batch):
                 self.index = k
-                yield raw.split(sep)
+                yield batch[k].split(sep)
+                if self._batch is not batch:
+                    break
+                k = self.index + 1
+            else:
+                if not self.next_batch():
+                    return
+
+    @property
+    def batch(self) -> list[str]:
+        """The current batch of segment texts (line breaks stripped, elements not split)."""
+        return self._batch
+
+    def next_batch(self) -> bool:
+        """Make the next batch current, `index` -1; False at the end of the stream."""
+        if self._stream is None:
+            self._stream = self.batches()
+        return next(self._stream, None) is not None
 
     def _install(self, parts: list[str], base: int, has_breaks: bool) -> list[str]:
         """Make `parts` (terminated segment texts from stream offset `base`) the batch."""
@@ -401,9 +427,15 @@ class SegmentReader:
         """Yields lists of segment texts (elements not split); see the class docstring.
 
         Within one list the delimiters (`delimiters`) do not change: a list ends at IEA.
+
+        The buffer is read from a position (`pos`) rather than cut: an interchange ending
+        inside it is split off by slicing just that interchange, so a buffer holding many
+        interchanges is split once in all, not once per interchange (which grew with the
+        number of interchanges times the buffer size).
         """
         chunks = self._chunks()
         buf = ""
+        pos = 0  # where the unread text of buf starts
         base = 0  # stream offset of buf[0]
         eof = False
         delims: Delimiters | None = None
@@ -412,70 +444,78 @@ class SegmentReader:
             if delims is None:
                 # Between interchanges: skip line breaks (and a BOM), then read the next ISA.
                 while True:
-                    stripped = buf.lstrip("\ufeff\r\n\t ")
-                    base += len(buf) - len(stripped)
-                    buf = stripped
-                    if len(buf) >= ISA_LENGTH + 64 or eof:
+                    pos = _BLANK(buf, pos).end()
+                    if len(buf) - pos >= ISA_LENGTH + 64 or eof:
                         break
                     more = next(chunks, None)
                     if more is None:
                         eof = True
                     else:
-                        buf += more
-                if not buf:
+                        buf = buf[pos:] + more
+                        base += pos
+                        pos = 0
+                if pos >= len(buf):
                     return
-                self._where = (buf[:3], self.segment_number, base)
-                delims, _ = parse_isa(buf, segment_number=self.segment_number + 1, offset=base)
+                self._where = (buf[pos : pos + 3], self.segment_number, base + pos)
+                delims, _ = parse_isa(
+                    buf[pos : pos + _ISA_MAX],
+                    segment_number=self.segment_number + 1,
+                    offset=base + pos,
+                )
                 self.delimiters = delims
                 term, self._sep = delims.segment, delims.element
                 self._number += len(self._batch)
                 self._batch = []
-            parts = buf.split(term)
-            tail = parts.pop()
-            iea = _find_iea(buf, term, delims.element)
-            if iea >= 0 and (last := buf.count(term, 0, iea)) < len(parts):
-                # The next interchange may use other delimiters: re-read them from its ISA.
-                rest = parts[last + 1 :]
-                del parts[last + 1 :]
-                size = sum(map(len, parts)) + len(parts)
-                batch = self._install(parts, base, "\r" in buf or "\n" in buf)
-                if batch:
-                    yield batch
-                buf = term.join(rest) + term + tail if rest else tail
-                base += size
-                delims = None
-                continue
-            size = len(buf) - len(tail)
-            batch = self._install(parts, base, "\r" in buf or "\n" in buf)
+            stop = max(buf.rfind(term, pos) + 1, pos)  # after the last complete segment
+            iea = _find_iea(buf, term, delims.element, pos, stop)
+            # The next interchange may use other delimiters: it is re-read from its ISA.
+            end = buf.find(term, iea) + 1 if iea >= 0 else stop
+            parts = buf[pos:end].split(term)
+            parts.pop()  # the empty text after the last terminator
+            breaks = buf.find("\n", pos, end) >= 0 or buf.find("\r", pos, end) >= 0
+            batch = self._install(parts, base + pos, breaks)
             if batch:
                 yield batch
-            base += size
-            buf = tail
+            pos = end
+            if iea >= 0:
+                delims = None
+                continue
             if eof:
-                if buf.strip("\r\n\t "):
-                    self._where = (buf.strip("\r\n")[:3], self.segment_number + 1, base)
+                tail = buf[pos:]
+                if tail.strip("\r\n\t "):
+                    self._where = (tail.strip("\r\n")[:3], self.segment_number + 1, base + pos)
                     raise self.error("the last segment has no segment terminator")
                 return
             more = next(chunks, None)
             if more is None:
                 eof = True
             else:
-                buf += more
+                buf = buf[pos:] + more
+                base += pos
+                pos = 0
 
 
-def _find_iea(text: str, term: str, sep: str) -> int:
-    """Where the first IEA segment of `text` starts (after any line breaks), or -1."""
+_BLANK = re.compile("[\ufeff\r\n\t ]*").match  # what may stand between interchanges
+_ISA_MAX = ISA_LENGTH + 66  # parse_isa looks no further than this
+
+
+def _find_iea(text: str, term: str, sep: str, start: int = 0, stop: int | None = None) -> int:
+    """Where the first IEA segment of `text[start:stop]` starts (after any line breaks), or -1.
+
+    `start` is at the beginning of a segment."""
     breaks = "\r\n".replace(term, "")
-    i = text.find("IEA")
+    if stop is None:
+        stop = len(text)
+    i = text.find("IEA", start, stop)
     while i >= 0:
         j = i
-        while j > 0 and text[j - 1] in breaks:
+        while j > start and text[j - 1] in breaks:
             j -= 1
         k = i + 3  # the id ends at a separator, or at the terminator after any line breaks
         while k < len(text) and text[k] in breaks:
             k += 1
         after = text[k : k + 1]
-        if (j == 0 or text[j - 1] == term) and (after == term or (after == sep and k == i + 3)):
+        if (j == start or text[j - 1] == term) and (after == term or (after == sep and k == i + 3)):
             return i
-        i = text.find("IEA", i + 1)
+        i = text.find("IEA", i + 1, stop)
     return -1

@@ -330,3 +330,56 @@ def test_generated_835_validates(value: Remittance) -> None:
 
 def test_finding_type_is_exported() -> None:
     assert Finding("claim").message.startswith("CLP04")
+
+
+def test_remembered_segments_read_as_the_first_time() -> None:
+    # read_835 remembers the text of CAS, SVC and DTM segments it has read: a repeat must give
+    # the same values, a bad date must be a finding each time it appears, and a remembered
+    # segment in the wrong place must still be refused.
+    text = build_835([remittance(), remittance()], PARAMS)
+    first, second = read_835(text)
+    assert first == second == remittance()
+    assert first.claims[0].lines[0].adjustments[0] is second.claims[0].lines[0].adjustments[0]
+    bad = text.replace("DTM*472*20261001", "DTM*472*20261301")
+    values = read_835(bad)
+    unreadable = [f for v in values for f in v.findings if f.rule == "unreadable"]
+    lines = sum(len(c.lines) for v in values for c in v.claims)
+    assert len(unreadable) == lines and len({f.segment_number for f in unreadable}) == lines
+    for f in unreadable:
+        assert bad.split("~")[f.segment_number - 1] == "DTM*472*20261301"
+    cas = next(s for s in text.split("~") if s.startswith("CAS*"))
+    misplaced = text.replace("~LX*1~", f"~{cas}~LX*1~", 2)
+    assert misplaced.count(cas) > text.count(cas)
+    with pytest.raises(X12SyntaxError, match="CAS outside a claim") as exc:
+        read_835(misplaced)
+    assert exc.value.segment_id == "CAS"
+    assert misplaced[exc.value.offset :].startswith(cas)
+
+
+@pytest.mark.parametrize("chunk", [13, 200, 5000])
+def test_sets_read_across_batches(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    # The set reader walks the reader's batches itself and hands back its place at SE; with
+    # small chunks sets, claims and lines straddle batches, and locations stay those of the file.
+    from edi.x12 import SegmentReader
+
+    values = [remittance(), replace(remittance(), trace_number="EFT2")]
+    bad_line = replace(line(), paid=D("70.00"))
+    values.append(remittance((replace(claim("PCN3"), lines=(bad_line,)),)))
+    text = build_835(values, PARAMS) + build_835(values, replace(PARAMS, newline=True))
+    expected = read_835(text)
+    monkeypatch.setattr(SegmentReader.__init__, "__kwdefaults__", {"chunk_size": chunk})
+    assert read_835(io.StringIO(text)) == expected
+    assert [v.findings for v in read_835(text)] == [v.findings for v in expected]
+    cut = text[: text.index("SE*", len(text) // 2)]
+    with pytest.raises(X12SyntaxError, match="no SE"):
+        read_835(cut)
+
+
+def test_remembered_segments_are_forgotten_when_the_delimiters_change() -> None:
+    # The same segment text reads differently under another component separator.
+    first = build_835([remittance()], PARAMS)
+    other = replace(PARAMS, interchange_control_number=702, delimiters=Delimiters("*", ">"))
+    second = build_835([remittance()], other).replace("HC>", "HC:")
+    alone = read_835(second)
+    assert alone[0].claims[0].lines[0].procedure.qualifier.startswith("HC:")
+    assert read_835(first + second)[1:] == alone

@@ -341,3 +341,68 @@ def test_the_end_of_an_interchange_is_found_as_the_segment_id_iea(text: str, fou
     from edi.x12 import _find_iea
 
     assert _find_iea(text, "~", "*") == found
+
+
+@pytest.mark.parametrize("chunk", [7, 300, 1 << 20])
+@pytest.mark.parametrize("kind", ["str", "bytes", "stream"])
+def test_many_interchanges_in_one_buffer_are_split_once_and_located(chunk: int, kind: str) -> None:
+    # Interchanges are cut out of the buffer by position (no re-joining of the rest), and text
+    # in memory is handed out in chunks; numbers and offsets stay those of the whole stream.
+    import io
+
+    one = build_837([professional()], PARAMS)
+    text = "".join(one + ("\r\n" if i % 2 else "") for i in range(9))
+    expected = _reference_locations(text)
+    source: Any = {"str": text, "bytes": text.encode(), "stream": io.StringIO(text)}[kind]
+    reader = SegmentReader(source, chunk_size=chunk)
+    seen = [(seg[0], reader.segment_number, reader.offset) for seg in reader]
+    assert seen == expected
+    assert [s[0] for s in seen].count("ISA") == 9
+
+
+def test_find_iea_from_a_position() -> None:
+    from edi.x12 import _find_iea
+
+    text = "ISA*1~IEA*1~ISA*2~IEA*2~"
+    assert _find_iea(text, "~", "*", 12) == 18
+    assert _find_iea(text, "~", "*", 12, 18) == -1  # "IEA" must start before the stop
+    assert _find_iea("IEA*1~", "~", "*", 0) == 0
+
+
+def test_the_segment_iterator_resumes_after_segments_a_caller_took() -> None:
+    # read_835 takes raw texts from `batch` and moves `index` (and `next_batch`) itself; the
+    # shared iterator carries on after the last segment it took, in the same or a later batch.
+    import io
+
+    text = build_837([professional(patient_control_number=f"P{i}") for i in range(2)], PARAMS)
+    ids = [s.split("*")[0] for s in text.split("~")[:-1]]
+    for chunk in (40, 1 << 20):
+        reader = SegmentReader(io.StringIO(text), chunk_size=chunk)
+        segments = iter(reader)
+        got = [next(segments)[0]]
+        while len(got) < 10:  # take raw texts by hand, across batches
+            if reader.index + 1 < len(reader.batch):
+                reader.index += 1
+                got.append(reader.batch[reader.index].split("*")[0])
+            else:
+                assert reader.next_batch()
+        got += [seg[0] for seg in segments]
+        assert got == ids
+
+
+def test_constructor_with_a_head_tuple_builds_the_same_objects() -> None:
+    # read_835 passes SVC01-07 as the one tuple it remembered, then the line's other fields.
+    from dataclasses import fields
+
+    from edi.fastbuild import constructor
+    from edi.remittance import ServicePayment
+    from tests.unit.remittances import claim
+
+    make = constructor(ServicePayment, head=7)
+    for line in claim("PCN1", lines=3).lines:
+        values = [getattr(line, f.name) for f in fields(ServicePayment)]
+        made = make(tuple(values[:7]), *values[7:])
+        assert type(made) is ServicePayment
+        assert made == line and hash(made) == hash(line) and repr(made) == repr(line)
+    with pytest.raises(TypeError):
+        make(tuple(values[:7]), *values[7:-1])
