@@ -69,6 +69,7 @@ def _e(seg: list[str], i: int) -> str:
 _make_claim = _constructor(Claim)
 _make_line = _constructor(ServiceLine)
 _PAD = [""] * 12
+_TEXT_LIMIT = 4096  # entries of a memo keyed by segment text before it is cleared
 
 
 def _comp(value: str, sep: str) -> list[str]:
@@ -114,11 +115,12 @@ class _Entity:
 class _Line:
     """A service line being read (plain slots: made once per line, so kept cheap)."""
 
-    __slots__ = ("adjudications", "control_number", "mark", "pointers", "seg", "service_date",
-                 "service_date_end")  # fmt: skip
+    __slots__ = ("adjudications", "control_number", "mark", "pointers", "raw", "seg",
+                 "service_date", "service_date_end")  # fmt: skip
 
-    def __init__(self, seg: list[str], mark: Mark) -> None:
+    def __init__(self, seg: list[str], mark: Mark, raw: str | None = None) -> None:
         self.seg = seg  # SV1 or SV2
+        self.raw = raw  # its text, the key of the line-head memo (None: not remembered)
         self.mark = mark  # where it is, for errors found when the claim is complete
         self.service_date: date | None = None
         self.service_date_end: date | None = None
@@ -147,7 +149,7 @@ class _ClaimParts:
         self.dates: dict[str, list[str]] = {}  # DTP01 -> DTP
         self.refs: dict[str, str] = {}
         self.cl1: list[str] | None = None
-        self.hi: list[list[str]] = []
+        self.hi: list[tuple[str, list[str]]] = []  # (text, elements) of each HI
         self.entities: dict[str, _Entity] = {}
         self.other_payers: list[dict[str, Any]] = []
         self.lines: list[_Line] = []
@@ -230,6 +232,9 @@ class _Reader:
         if comp == self.comp and hasattr(self, "_procedures"):
             return
         self.comp = comp
+        # Keyed by segment text, so they hold for one component separator only, like these.
+        self._hi_values: dict[str, tuple[tuple[Diagnosis, ...], str | None]] = {}
+        self._line_heads: dict[tuple[str, bool], tuple[Any, ...]] = {}
         self._procedures = _Memo(functools.partial(_read_procedure, comp))
         self._pointers = _Memo(functools.partial(_read_pointers, comp))
         self._diagnoses = _Memo(functools.partial(_read_diagnosis, comp))
@@ -246,6 +251,16 @@ class _Reader:
         }  # fmt: skip
         reader = self.reader
         seen_any = False
+        # Memos of whole segment texts inside a claim, read from the raw text before any split:
+        # an SV1/SV2 text -> its elements and SV107 pointers, a line's DTP text -> its service
+        # dates, an HI text -> its elements. They hold only texts read without a problem (so a
+        # bad one is found every time, at its own segment) and are cleared when the element
+        # separator changes, since the same text then means other elements.
+        sv_texts: dict[str, tuple[list[str], tuple[int, ...]]] = {}
+        dtp_texts: dict[str, tuple[date, date | None]] = {}
+        hi_texts: dict[str, list[str]] = {}
+        memo_sep = ""
+        sv1 = sv2 = dtp_ = ref_ = hi_ = lx_ = ""
         # SegmentReader's batches rather than its iterator: one loop, and the reader's location
         # is only an index to set (delimiters do not change within a batch).
         for batch in reader.batches():
@@ -253,7 +268,73 @@ class _Reader:
             delims = reader.delimiters
             assert delims is not None
             sep = delims.element
+            if sep != memo_sep:
+                sv_texts.clear()
+                dtp_texts.clear()
+                hi_texts.clear()
+                memo_sep = sep
+                sv1, sv2, dtp_, ref_ = "SV1" + sep, "SV2" + sep, "DTP" + sep, "REF" + sep
+                hi_, lx_ = "HI" + sep, "LX" + sep
             for k, raw in enumerate(batch):
+                # The segments of a claim body, told apart by the start of their text.
+                claim = self.claim
+                if claim is not None:
+                    head = raw[:4]
+                    line = self.line
+                    if line is not None and self.svd is None:
+                        if head == dtp_:
+                            found = dtp_texts.get(raw)
+                            if found is not None:
+                                line.service_date, line.service_date_end = found
+                                continue
+                            reader.index = k
+                            seg = raw.split(sep)
+                            if self._handle(self.dtp, "DTP", seg) and _e(seg, 1) == "472":
+                                if len(dtp_texts) >= _TEXT_LIMIT:
+                                    dtp_texts.clear()
+                                dtp_texts[raw] = (line.service_date, line.service_date_end)
+                            continue
+                        if head == ref_:
+                            seg = raw.split(sep)
+                            if len(seg) > 2:
+                                if seg[1] == "6R":
+                                    line.control_number = seg[2]
+                            elif _e(seg, 1) == "6R":
+                                line.control_number = ""
+                            continue
+                    if head in (sv1, sv2):
+                        reader.index = k
+                        known = sv_texts.get(raw)
+                        if known is not None:
+                            self.svd = None
+                            self.line = line = _Line(known[0], reader.mark(), raw)
+                            line.pointers = known[1]
+                            claim.lines.append(line)
+                            continue
+                        seg = raw.split(sep)
+                        if self._handle(self.sv, seg[0], seg):
+                            line = self.line
+                            assert line is not None
+                            line.raw = raw
+                            if len(sv_texts) >= _TEXT_LIMIT:
+                                sv_texts.clear()
+                            sv_texts[raw] = (seg, line.pointers)
+                        continue
+                    if raw[:3] == lx_:
+                        self.entity = self.other = self.svd = self.line = None
+                        continue
+                    if line is None and raw[:3] == hi_:
+                        seg = hi_texts.get(raw)  # type: ignore[assignment]
+                        if seg is None:
+                            reader.index = k
+                            seg = raw.split(sep)
+                            if not self._handle(self.hi, "HI", seg):
+                                continue
+                            if len(hi_texts) >= _TEXT_LIMIT:
+                                hi_texts.clear()
+                            hi_texts[raw] = seg
+                        claim.hi.append((raw, seg))
+                        continue
                 reader.index = k
                 seg = raw.split(sep)
                 seg_id = seg[0]
@@ -272,19 +353,28 @@ class _Reader:
                         continue
                     if handler is None:
                         continue
-                try:
-                    handler(seg)
-                except UnsupportedVersionError:
-                    raise
-                except X12SyntaxError as exc:
-                    self.problem(seg_id, exc)
-                except (ValueError, IndexError, KeyError, InvalidOperation) as exc:
-                    self.problem(seg_id, self.error(f"cannot read {seg_id}: {exc}"))
+                self._handle(handler, seg_id, seg)
+            # The fast paths above leave `index` behind; the reader counts on from the last one.
+            reader.index = len(batch) - 1
         if self.claim is not None:
             yield self.finish()
         if not seen_any:
             raise X12SyntaxError("no X12 segments found", segment_id="", segment_number=0,
                                  offset=0)  # fmt: skip
+
+    def _handle(self, handler: Any, seg_id: str, seg: list[str]) -> bool:
+        """Run a segment's handler; False when the segment was bad (held as a problem)."""
+        try:
+            handler(seg)
+        except UnsupportedVersionError:
+            raise
+        except X12SyntaxError as exc:
+            self.problem(seg_id, exc)
+            return False
+        except (ValueError, IndexError, KeyError, InvalidOperation) as exc:
+            self.problem(seg_id, self.error(f"cannot read {seg_id}: {exc}"))
+            return False
+        return True
 
     def problem(self, seg_id: str, exc: X12SyntaxError) -> None:
         """Hold a bad segment against the claim (or the loop) it belongs to."""
@@ -483,11 +573,11 @@ class _Reader:
             self.claim.cl1 = seg
 
     def hi(self, seg: list[str]) -> None:
+        """Check an HI of the claim; the claim loop keeps it (with its text) when it passes."""
         if self.claim is not None and self.line is None:
             for i, element in enumerate(seg[1:], 1):
                 if element and self.comp not in element:
                     raise self.error(f"HI{i:02d} {element!r} is not a qualifier:code composite")
-            self.claim.hi.append(seg)
 
     def lx(self, seg: list[str]) -> None:
         self.entity = self.other = self.svd = None
@@ -691,13 +781,26 @@ class _Reader:
         diagnoses: list[Diagnosis] = []
         admitting: str | None = None
         memo = self._diagnoses
-        for hi in parts.hi:
-            for element in hi[1:]:
-                found = memo[element]
-                if type(found) is Diagnosis:
-                    diagnoses.append(found)
-                elif found is not None:
-                    admitting = found[1]
+        hi_values = self._hi_values
+        for text, hi in parts.hi:
+            # An HI text repeats claim after claim: its diagnoses are read once.
+            known = hi_values.get(text)
+            if known is None:
+                found_here: list[Diagnosis] = []
+                admitting_here = None
+                for element in hi[1:]:
+                    found = memo[element]
+                    if type(found) is Diagnosis:
+                        found_here.append(found)
+                    elif found is not None:
+                        admitting_here = found[1]
+                known = (tuple(found_here), admitting_here)
+                if len(hi_values) >= _TEXT_LIMIT:
+                    hi_values.clear()
+                hi_values[text] = known
+            diagnoses.extend(known[0])
+            if known[1] is not None:
+                admitting = known[1]
 
         lines = tuple([self._service_line(line, professional, parts) for line in parts.lines])
         other_payers = (
@@ -786,6 +889,28 @@ class _Reader:
         )
 
     def _service_line(self, line: _Line, professional: bool, parts: _ClaimParts) -> ServiceLine:
+        raw = line.raw
+        if raw is not None and not line.adjudications:
+            # The usual line: SV1/SV2 read before (procedure, amounts), only its date and
+            # control number are its own. Same steps as below, minus the ones that cannot fail.
+            head = self._line_heads.get((raw, professional))
+            if head is not None:
+                service_date = line.service_date
+                if service_date is None:
+                    service_date = self._statement_date(line, parts)
+                return _make_line(
+                    head[0],
+                    head[1],
+                    service_date,
+                    head[2],
+                    head[3],
+                    head[4],
+                    line.service_date_end,
+                    head[5],
+                    line.pointers if professional else (),
+                    line.control_number,
+                    (),
+                )
         sv = line.seg
         padded = sv if len(sv) >= 6 else sv + _PAD[: 6 - len(sv)]  # SV101..SV105, SV201..SV205
         if professional:
@@ -802,16 +927,7 @@ class _Reader:
             pointers = ()
         service_date = line.service_date
         if service_date is None:
-            # 837I lines may leave DTP*472 out; the statement period then dates them.
-            statement = parts.dates.get("434")
-            if statement is None:
-                raise X12SyntaxError(
-                    "service line has no service date (DTP*472)",
-                    segment_id=sv[0],
-                    segment_number=line.number,
-                    offset=line.offset,
-                )
-            service_date = self._period(statement)[0]
+            service_date = self._statement_date(line, parts)
         adjudications = []
         for adj in line.adjudications:
             svd = adj["seg"]
@@ -836,9 +952,17 @@ class _Reader:
                 )
             )
         decimals = self._decimals
+        charge_value = decimals[charge]
+        units_value = decimals[units or "0"]
+        if raw is not None:
+            heads = self._line_heads
+            if len(heads) >= _TEXT_LIMIT:
+                heads.clear()
+            heads[raw, professional] = (charge_value, units_value, procedure, revenue,
+                                        unit_type or "UN", place)  # fmt: skip
         return _make_line(
-            decimals[charge],
-            decimals[units or "0"],
+            charge_value,
+            units_value,
             service_date,
             procedure,
             revenue,
@@ -849,6 +973,18 @@ class _Reader:
             line.control_number,
             tuple(adjudications) if adjudications else (),
         )
+
+    def _statement_date(self, line: _Line, parts: _ClaimParts) -> date:
+        """837I lines may leave DTP*472 out; the statement period then dates them."""
+        statement = parts.dates.get("434")
+        if statement is None:
+            raise X12SyntaxError(
+                "service line has no service date (DTP*472)",
+                segment_id=line.seg[0],
+                segment_number=line.number,
+                offset=line.offset,
+            )
+        return self._period(statement)[0]
 
     def _other_payer(self, o: dict[str, Any]) -> OtherPayer:
         sbr = o["sbr"]
