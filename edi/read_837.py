@@ -218,6 +218,7 @@ class _Reader:
         self.header_level = ""
         self._n3: list[str] | None = None  # N3 waits for its N4 to make an Address
         self._billing_taxonomy: str | None = None
+        self._heads: tuple[Any, ...] | None = None  # see _build
         # Memos make values from text alone (no reference back to this reader, which would
         # make a cycle that only the cyclic GC frees); composites are read per separator.
         self._decimals = _Memo(Decimal)
@@ -235,6 +236,7 @@ class _Reader:
         # Keyed by segment text, so they hold for one component separator only, like these.
         self._hi_values: dict[str, tuple[tuple[Diagnosis, ...], str | None]] = {}
         self._line_heads: dict[tuple[str, bool], tuple[Any, ...]] = {}
+        self._clm_tails: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._procedures = _Memo(functools.partial(_read_procedure, comp))
         self._pointers = _Memo(functools.partial(_read_pointers, comp))
         self._diagnoses = _Memo(functools.partial(_read_diagnosis, comp))
@@ -762,19 +764,42 @@ class _Reader:
         # Steps run in the order that decides which problem is reported when there are several.
         clm = parts.clm
         professional = self.claim_type == "professional"
-        comp = self.comp
         decimals = self._decimals
-        subscriber, payer = self._subscriber(parts)
-        billing, pay_to = self._billing_provider(parts)
-        submitter = self._submitter(parts)
-        receiver = self.receiver
-        if receiver is not None and (receiver.name, receiver.identifier) == (
-            payer.name,
-            payer.payer_id,
+        # The loop objects are the same claim after claim: while none of them was replaced,
+        # the ones worked out for the previous claim stand (none of these steps can fail then).
+        heads = self._heads
+        if (
+            heads is not None
+            and heads[0] is self.subscriber_objs
+            and heads[1] is self.billing_obj
+            and heads[2] is self.submitter_obj
+            and heads[3] is self.receiver
+            and heads[4] is self.pay_to
         ):
-            receiver = None  # canonical form: no receiver means "the payer"
-        padded = clm if len(clm) >= 12 else clm + _PAD[: 12 - len(clm)]  # CLM01..CLM11
-        clm05 = _comp(padded[5], comp)
+            _, _, _, _, _, subscriber, payer, billing, pay_to, submitter, receiver = heads
+        else:
+            subscriber, payer = self._subscriber(parts)
+            billing, pay_to = self._billing_provider(parts)
+            submitter = self._submitter(parts)
+            receiver = self.receiver
+            if receiver is not None and (receiver.name, receiver.identifier) == (
+                payer.name,
+                payer.payer_id,
+            ):
+                receiver = None  # canonical form: no receiver means "the payer"
+            self._heads = (self.subscriber_objs, self.billing_obj, self.submitter_obj,
+                           self.receiver, self.pay_to, subscriber, payer, billing, pay_to,
+                           submitter, receiver)  # fmt: skip
+        # CLM03..CLM11 repeat claim after claim (place of service, frequency, the yes/no
+        # codes): read once per distinct list and claim type.
+        tails = self._clm_tails
+        tail_key = (professional, *clm[3:12])
+        tail = tails.get(tail_key)
+        if tail is None:
+            tail = _clm_tail(clm, professional, self.comp)
+            if len(tails) >= _TEXT_LIMIT:
+                tails.clear()
+            tails[tail_key] = tail
         refs = parts.refs
         dates = parts.dates
 
@@ -813,19 +838,18 @@ class _Reader:
         patient_status = None
         place_of_service = facility_type = None
         if professional:
-            place_of_service = _e(clm05, 0) or None
-            clm11 = _comp(padded[11], comp)
-            accident_dtp = dates.get("439")
-            if clm11 or accident_dtp:
+            place_of_service = tail[0]
+            accident_dtp = dates.get("439") if dates else None
+            if tail[6] or accident_dtp:
                 accident = Accident(
-                    related_causes=tuple(c for c in clm11[:2] if c),
+                    related_causes=tail[7],
                     accident_date=self._date(accident_dtp[3]) if accident_dtp else None,
-                    state=_e(clm11, 3) or None,
+                    state=tail[8],
                 )
-            onset_dtp = dates.get("431")
+            onset_dtp = dates.get("431") if dates else None
             onset = self._date(onset_dtp[3]) if onset_dtp else None
         else:
-            facility_type = _e(clm05, 0) or None
+            facility_type = tail[0]
             statement = dates.get("434")
             if statement is not None:
                 statement_from, statement_to = self._period(statement)
@@ -843,7 +867,7 @@ class _Reader:
             patient_status = _e(cl1, 3) or None
 
         pcn = clm[1]
-        total_charge = decimals[padded[2]]
+        total_charge = decimals[clm[2] if len(clm) > 2 else ""]
         patient = self._patient(parts)
         rendering = referring = attending = facility = None
         if entities:
@@ -866,11 +890,11 @@ class _Reader:
             patient,
             place_of_service,
             facility_type,
-            _e(clm05, 2) or "1",  # frequency_code
-            padded[6] != "N" if professional else True,  # provider_signature_on_file
-            padded[7] or "A",  # assignment_participation
-            padded[8] != "N",  # benefits_assigned
-            padded[9] or "Y",  # release_of_information
+            tail[1],  # frequency_code
+            tail[2],  # provider_signature_on_file
+            tail[3],  # assignment_participation
+            tail[4],  # benefits_assigned
+            tail[5],  # release_of_information
             refs.get("F8"),  # payer_claim_number
             refs.get("G1"),  # prior_authorization
             refs.get("9F"),  # referral_number
@@ -1013,6 +1037,25 @@ def _read_date(text: str) -> date:
     if len(text) < 8 or not text[:8].isdigit():
         raise _NotADate(text)
     return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+
+
+def _clm_tail(clm: list[str], professional: bool, comp: str) -> tuple[Any, ...]:
+    """What a claim takes from CLM05..CLM11: place of service (837P) or facility type (837I),
+    frequency, signature, assignment, benefits, release, and CLM11's accident parts (837P)."""
+    padded = clm if len(clm) >= 12 else clm + _PAD[: 12 - len(clm)]  # CLM01..CLM11
+    clm05 = _comp(padded[5], comp)
+    clm11 = _comp(padded[11], comp) if professional else []
+    return (
+        _e(clm05, 0) or None,
+        _e(clm05, 2) or "1",
+        padded[6] != "N" if professional else True,
+        padded[7] or "A",
+        padded[8] != "N",
+        padded[9] or "Y",
+        bool(clm11),
+        tuple(c for c in clm11[:2] if c),
+        _e(clm11, 3) or None,
+    )
 
 
 def _read_procedure(comp: str, composite: str) -> Procedure | None:
