@@ -235,7 +235,9 @@ class _Reader:
         self.comp = comp
         # Keyed by segment text, so they hold for one component separator only, like these.
         self._hi_values: dict[str, tuple[tuple[Diagnosis, ...], str | None]] = {}
-        self._line_heads: dict[tuple[str, bool], tuple[Any, ...]] = {}
+        # SV1/SV2 text -> charge, units, procedure, revenue code, unit type, place; one memo
+        # per claim type (the same text gives other fields in an 837I).
+        self._line_heads: dict[bool, dict[str, tuple[Any, ...]]] = {True: {}, False: {}}
         self._clm_tails: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._procedures = _Memo(functools.partial(_read_procedure, comp))
         self._pointers = _Memo(functools.partial(_read_pointers, comp))
@@ -340,6 +342,12 @@ class _Reader:
                 reader.index = k
                 seg = raw.split(sep)
                 seg_id = seg[0]
+                if seg_id == "CLM":
+                    if self.claim is not None:
+                        yield self.finish()
+                    self.claim = _ClaimParts(seg, reader.mark())
+                    self.entity = self.line = self.other = self.svd = None
+                    continue
                 handler = handlers.get(seg_id)
                 if handler is None:
                     if seg_id not in finishing:
@@ -347,9 +355,6 @@ class _Reader:
                     if self.claim is not None:
                         yield self.finish()
                     handler = finishing[seg_id]
-                    if seg_id == "CLM":
-                        self.clm(seg)
-                        continue
                     if seg_id == "ISA":
                         self._use_component(delims.component)
                         continue
@@ -827,7 +832,31 @@ class _Reader:
             if known[1] is not None:
                 admitting = known[1]
 
-        lines = tuple([self._service_line(line, professional, parts) for line in parts.lines])
+        # A line whose SV text was read before (and has no 2430 loop) is made here from the
+        # remembered head; only its date, pointers and control number are its own.
+        line_heads = self._line_heads[professional]
+        made: list[ServiceLine] = []
+        for line in parts.lines:
+            head = line_heads.get(line.raw) if line.raw is not None else None  # type: ignore[arg-type]
+            if head is None or line.adjudications or line.service_date is None:
+                made.append(self._service_line(line, professional, parts))
+            else:
+                made.append(
+                    _make_line(
+                        head[0],
+                        head[1],
+                        line.service_date,
+                        head[2],
+                        head[3],
+                        head[4],
+                        line.service_date_end,
+                        head[5],
+                        line.pointers if professional else (),
+                        line.control_number,
+                        (),
+                    )
+                )
+        lines = tuple(made)
         other_payers = (
             tuple([self._other_payer(o) for o in parts.other_payers]) if parts.other_payers else ()
         )
@@ -914,27 +943,6 @@ class _Reader:
 
     def _service_line(self, line: _Line, professional: bool, parts: _ClaimParts) -> ServiceLine:
         raw = line.raw
-        if raw is not None and not line.adjudications:
-            # The usual line: SV1/SV2 read before (procedure, amounts), only its date and
-            # control number are its own. Same steps as below, minus the ones that cannot fail.
-            head = self._line_heads.get((raw, professional))
-            if head is not None:
-                service_date = line.service_date
-                if service_date is None:
-                    service_date = self._statement_date(line, parts)
-                return _make_line(
-                    head[0],
-                    head[1],
-                    service_date,
-                    head[2],
-                    head[3],
-                    head[4],
-                    line.service_date_end,
-                    head[5],
-                    line.pointers if professional else (),
-                    line.control_number,
-                    (),
-                )
         sv = line.seg
         padded = sv if len(sv) >= 6 else sv + _PAD[: 6 - len(sv)]  # SV101..SV105, SV201..SV205
         if professional:
@@ -979,10 +987,10 @@ class _Reader:
         charge_value = decimals[charge]
         units_value = decimals[units or "0"]
         if raw is not None:
-            heads = self._line_heads
+            heads = self._line_heads[professional]
             if len(heads) >= _TEXT_LIMIT:
                 heads.clear()
-            heads[raw, professional] = (charge_value, units_value, procedure, revenue,
+            heads[raw] = (charge_value, units_value, procedure, revenue,
                                         unit_type or "UN", place)  # fmt: skip
         return _make_line(
             charge_value,
