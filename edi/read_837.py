@@ -118,14 +118,16 @@ class _Line:
     __slots__ = ("adjudications", "control_number", "mark", "pointers", "raw", "seg",
                  "service_date", "service_date_end")  # fmt: skip
 
-    def __init__(self, seg: list[str], mark: Mark, raw: str | None = None) -> None:
+    def __init__(
+        self, seg: list[str], mark: Mark, raw: str | None = None, pointers: tuple[int, ...] = ()
+    ) -> None:
         self.seg = seg  # SV1 or SV2
         self.raw = raw  # its text, the key of the line-head memo (None: not remembered)
         self.mark = mark  # where it is, for errors found when the claim is complete
         self.service_date: date | None = None
         self.service_date_end: date | None = None
         self.control_number: str | None = None
-        self.pointers: tuple[int, ...] = ()
+        self.pointers = pointers
         self.adjudications: list[dict[str, Any]] = []
 
     @property
@@ -279,6 +281,10 @@ class _Reader:
                 memo_sep = sep
                 sv1, sv2, dtp_, ref_ = "SV1" + sep, "SV2" + sep, "DTP" + sep, "REF" + sep
                 hi_, lx_ = "HI" + sep, "LX" + sep
+            # A mark is (index, the batch's layout): the layout is taken once per batch, so a
+            # remembered service line is placed without setting the reader's index.
+            reader.index = 0
+            layout = reader.mark()[1]
             for k, raw in enumerate(batch):
                 # The segments of a claim body, told apart by the start of their text.
                 claim = self.claim
@@ -307,14 +313,13 @@ class _Reader:
                                 line.control_number = ""
                             continue
                     if head in (sv1, sv2):
-                        reader.index = k
                         known = sv_texts.get(raw)
                         if known is not None:
                             self.svd = None
-                            self.line = line = _Line(known[0], reader.mark(), raw)
-                            line.pointers = known[1]
+                            self.line = line = _Line(known[0], (k, layout), raw, known[1])
                             claim.lines.append(line)
                             continue
+                        reader.index = k
                         seg = raw.split(sep)
                         if self._handle(self.sv, seg[0], seg):
                             line = self.line
@@ -345,7 +350,7 @@ class _Reader:
                 if seg_id == "CLM":
                     if self.claim is not None:
                         yield self.finish()
-                    self.claim = _ClaimParts(seg, reader.mark())
+                    self.claim = _ClaimParts(seg, (k, layout))
                     self.entity = self.line = self.other = self.svd = None
                     continue
                 handler = handlers.get(seg_id)
