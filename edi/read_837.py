@@ -659,7 +659,6 @@ class _Reader:
         assert parts is not None
         self.claim = None
         self.entity = self.line = self.other = self.svd = None
-        pcn = _e(parts.clm, 1)
         error = parts.error or self.header_error
         if error is None:
             try:
@@ -669,7 +668,7 @@ class _Reader:
             except (ValueError, IndexError, KeyError, InvalidOperation, TypeError) as exc:
                 error = self._fail(parts, f"cannot be read: {exc}")
         return UnreadableClaim(
-            patient_control_number=pcn,
+            patient_control_number=_e(parts.clm, 1),
             message=error.message,
             segment_id=error.segment_id,
             segment_number=error.segment_number,
