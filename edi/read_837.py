@@ -260,12 +260,13 @@ class _Reader:
         # Memos of whole segment texts inside a claim, read from the raw text before any split:
         # an SV1/SV2 text -> its elements and SV107 pointers, a line's DTP text -> its service
         # dates, an HI text -> its elements. They hold only texts read without a problem (so a
-        # bad one is found every time, at its own segment) and are cleared when the element
-        # separator changes, since the same text then means other elements.
+        # bad one is found every time, at its own segment) and are cleared when the element or
+        # component separator changes, since the same text then means other elements (an HI
+        # composite checked, SV107 pointers read, with the old component separator).
         sv_texts: dict[str, tuple[list[str], tuple[int, ...]]] = {}
         dtp_texts: dict[str, tuple[date, date | None]] = {}
         hi_texts: dict[str, list[str]] = {}
-        memo_sep = ""
+        memo_delims = ("", "")
         sv1 = sv2 = dtp_ = ref_ = hi_ = lx_ = ""
         # SegmentReader's batches rather than its iterator: one loop, and the reader's location
         # is only an index to set (delimiters do not change within a batch).
@@ -274,11 +275,11 @@ class _Reader:
             delims = reader.delimiters
             assert delims is not None
             sep = delims.element
-            if sep != memo_sep:
+            if (sep, delims.component) != memo_delims:
                 sv_texts.clear()
                 dtp_texts.clear()
                 hi_texts.clear()
-                memo_sep = sep
+                memo_delims = (sep, delims.component)
                 sv1, sv2, dtp_, ref_ = "SV1" + sep, "SV2" + sep, "DTP" + sep, "REF" + sep
                 hi_, lx_ = "HI" + sep, "LX" + sep
             # A mark is (index, the batch's layout): the layout is taken once per batch, so a

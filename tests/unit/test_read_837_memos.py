@@ -140,6 +140,23 @@ def test_same_texts_under_other_delimiters_in_one_stream() -> None:
     assert list(read_837(text)) == [canonical(c) for c in claims] * 3
 
 
+def test_texts_remembered_under_another_component_separator_are_read_again() -> None:
+    claims = _claims(2)
+    other = replace(PARAMS, delimiters=Delimiters("*", ">", "^", "~"))
+    # Written with ":" composites but declared with ">" (ISA16): HI and SV107 are wrong there,
+    # though their texts are those read without a problem in the first interchange.
+    second = build_837(claims, other).replace(">", ":")
+    isa_end = second.index("~") + 1
+    second = second[: isa_end - 2] + ">" + second[isa_end - 1 :]
+    text = build_837(claims, PARAMS) + second
+    items = list(read_837(text))
+    assert items[:2] == [canonical(c) for c in claims]
+    for item in items[2:]:
+        assert isinstance(item, UnreadableClaim) and item.segment_id == "HI", item
+        _locate(text, item)
+    assert len(items) == 4
+
+
 def test_professional_then_institutional_in_one_stream() -> None:
     inst = INSTITUTIONAL_SHAPES["minimal"]
     claims = _claims(2)
