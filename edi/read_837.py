@@ -10,6 +10,11 @@ Segments and loops the model has no field for (PWK, NTE, CRC, K3, 2010AC, 2310D 
 checked here; that is validate()'s job. What the reader gives back equals what build_837 was
 given, in canonical form: ICD-10 codes with their dot, no receiver when 1000B is the payer, no
 2430 procedure or revenue code when it repeats the line's.
+
+The segments are taken as raw texts from SegmentReader's batches. Inside a claim, the ones
+every line has (SV1/SV2, DTP, REF, LX) and HI are told apart by the start of their text, and
+texts that repeat claim after claim are read once (see `claims`); only texts read without a
+problem are remembered, so a bad one is reported at its own segment wherever it occurs.
 """
 
 from __future__ import annotations
