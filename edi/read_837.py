@@ -10,6 +10,11 @@ Segments and loops the model has no field for (PWK, NTE, CRC, K3, 2010AC, 2310D 
 checked here; that is validate()'s job. What the reader gives back equals what build_837 was
 given, in canonical form: ICD-10 codes with their dot, no receiver when 1000B is the payer, no
 2430 procedure or revenue code when it repeats the line's.
+
+The segments are taken as raw texts from SegmentReader's batches. Inside a claim, the ones
+every line has (SV1/SV2, DTP, REF, LX) and HI are told apart by the start of their text, and
+texts that repeat claim after claim are read once (see `claims`); only texts read without a
+problem are remembered, so a bad one is reported at its own segment wherever it occurs.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ def _e(seg: list[str], i: int) -> str:
 _make_claim = _constructor(Claim)
 _make_line = _constructor(ServiceLine)
 _PAD = [""] * 12
+_TEXT_LIMIT = 4096  # entries of a memo keyed by segment text before it is cleared
 
 
 def _comp(value: str, sep: str) -> list[str]:
@@ -114,16 +120,19 @@ class _Entity:
 class _Line:
     """A service line being read (plain slots: made once per line, so kept cheap)."""
 
-    __slots__ = ("adjudications", "control_number", "mark", "pointers", "seg", "service_date",
-                 "service_date_end")  # fmt: skip
+    __slots__ = ("adjudications", "control_number", "mark", "pointers", "raw", "seg",
+                 "service_date", "service_date_end")  # fmt: skip
 
-    def __init__(self, seg: list[str], mark: Mark) -> None:
+    def __init__(
+        self, seg: list[str], mark: Mark, raw: str | None = None, pointers: tuple[int, ...] = ()
+    ) -> None:
         self.seg = seg  # SV1 or SV2
+        self.raw = raw  # its text, the key of the line-head memo (None: not remembered)
         self.mark = mark  # where it is, for errors found when the claim is complete
         self.service_date: date | None = None
         self.service_date_end: date | None = None
         self.control_number: str | None = None
-        self.pointers: tuple[int, ...] = ()
+        self.pointers = pointers
         self.adjudications: list[dict[str, Any]] = []
 
     @property
@@ -147,7 +156,7 @@ class _ClaimParts:
         self.dates: dict[str, list[str]] = {}  # DTP01 -> DTP
         self.refs: dict[str, str] = {}
         self.cl1: list[str] | None = None
-        self.hi: list[list[str]] = []
+        self.hi: list[tuple[str, list[str]]] = []  # (text, elements) of each HI
         self.entities: dict[str, _Entity] = {}
         self.other_payers: list[dict[str, Any]] = []
         self.lines: list[_Line] = []
@@ -216,6 +225,7 @@ class _Reader:
         self.header_level = ""
         self._n3: list[str] | None = None  # N3 waits for its N4 to make an Address
         self._billing_taxonomy: str | None = None
+        self._heads: tuple[Any, ...] | None = None  # see _build
         # Memos make values from text alone (no reference back to this reader, which would
         # make a cycle that only the cyclic GC frees); composites are read per separator.
         self._decimals = _Memo(Decimal)
@@ -230,6 +240,12 @@ class _Reader:
         if comp == self.comp and hasattr(self, "_procedures"):
             return
         self.comp = comp
+        # Keyed by segment text, so they hold for one component separator only, like these.
+        self._hi_values: dict[str, tuple[tuple[Diagnosis, ...], str | None]] = {}
+        # SV1/SV2 text -> charge, units, procedure, revenue code, unit type, place; one memo
+        # per claim type (the same text gives other fields in an 837I).
+        self._line_heads: dict[bool, dict[str, tuple[Any, ...]]] = {True: {}, False: {}}
+        self._clm_tails: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._procedures = _Memo(functools.partial(_read_procedure, comp))
         self._pointers = _Memo(functools.partial(_read_pointers, comp))
         self._diagnoses = _Memo(functools.partial(_read_diagnosis, comp))
@@ -246,6 +262,17 @@ class _Reader:
         }  # fmt: skip
         reader = self.reader
         seen_any = False
+        # Memos of whole segment texts inside a claim, read from the raw text before any split:
+        # an SV1/SV2 text -> its elements and SV107 pointers, a line's DTP text -> its service
+        # dates, an HI text -> its elements. They hold only texts read without a problem (so a
+        # bad one is found every time, at its own segment) and are cleared when the element or
+        # component separator changes, since the same text then means other elements (an HI
+        # composite checked, SV107 pointers read, with the old component separator).
+        sv_texts: dict[str, tuple[list[str], tuple[int, ...]]] = {}
+        dtp_texts: dict[str, tuple[date, date | None]] = {}
+        hi_texts: dict[str, list[str]] = {}
+        memo_delims = ("", "")
+        sv1 = sv2 = dtp_ = ref_ = hi_ = lx_ = ""
         # SegmentReader's batches rather than its iterator: one loop, and the reader's location
         # is only an index to set (delimiters do not change within a batch).
         for batch in reader.batches():
@@ -253,10 +280,85 @@ class _Reader:
             delims = reader.delimiters
             assert delims is not None
             sep = delims.element
+            if (sep, delims.component) != memo_delims:
+                sv_texts.clear()
+                dtp_texts.clear()
+                hi_texts.clear()
+                memo_delims = (sep, delims.component)
+                sv1, sv2, dtp_, ref_ = "SV1" + sep, "SV2" + sep, "DTP" + sep, "REF" + sep
+                hi_, lx_ = "HI" + sep, "LX" + sep
+            # A mark is (index, the batch's layout): the layout is taken once per batch, so a
+            # remembered service line is placed without setting the reader's index.
+            reader.index = 0
+            layout = reader.mark()[1]
             for k, raw in enumerate(batch):
+                # The segments of a claim body, told apart by the start of their text.
+                claim = self.claim
+                if claim is not None:
+                    head = raw[:4]
+                    line = self.line
+                    if line is not None and self.svd is None:
+                        if head == dtp_:
+                            found = dtp_texts.get(raw)
+                            if found is not None:
+                                line.service_date, line.service_date_end = found
+                                continue
+                            reader.index = k
+                            seg = raw.split(sep)
+                            if self._handle(self.dtp, "DTP", seg) and _e(seg, 1) == "472":
+                                if len(dtp_texts) >= _TEXT_LIMIT:
+                                    dtp_texts.clear()
+                                dtp_texts[raw] = (line.service_date, line.service_date_end)
+                            continue
+                        if head == ref_:
+                            seg = raw.split(sep)
+                            if len(seg) > 2:
+                                if seg[1] == "6R":
+                                    line.control_number = seg[2]
+                            elif _e(seg, 1) == "6R":
+                                line.control_number = ""
+                            continue
+                    if head in (sv1, sv2):
+                        known = sv_texts.get(raw)
+                        if known is not None:
+                            self.svd = None
+                            self.line = line = _Line(known[0], (k, layout), raw, known[1])
+                            claim.lines.append(line)
+                            continue
+                        reader.index = k
+                        seg = raw.split(sep)
+                        if self._handle(self.sv, seg[0], seg):
+                            line = self.line
+                            assert line is not None
+                            line.raw = raw
+                            if len(sv_texts) >= _TEXT_LIMIT:
+                                sv_texts.clear()
+                            sv_texts[raw] = (seg, line.pointers)
+                        continue
+                    if raw[:3] == lx_:
+                        self.entity = self.other = self.svd = self.line = None
+                        continue
+                    if line is None and raw[:3] == hi_:
+                        seg = hi_texts.get(raw)  # type: ignore[assignment]
+                        if seg is None:
+                            reader.index = k
+                            seg = raw.split(sep)
+                            if not self._handle(self.hi, "HI", seg):
+                                continue
+                            if len(hi_texts) >= _TEXT_LIMIT:
+                                hi_texts.clear()
+                            hi_texts[raw] = seg
+                        claim.hi.append((raw, seg))
+                        continue
                 reader.index = k
                 seg = raw.split(sep)
                 seg_id = seg[0]
+                if seg_id == "CLM":
+                    if self.claim is not None:
+                        yield self.finish()
+                    self.claim = _ClaimParts(seg, (k, layout))
+                    self.entity = self.line = self.other = self.svd = None
+                    continue
                 handler = handlers.get(seg_id)
                 if handler is None:
                     if seg_id not in finishing:
@@ -264,27 +366,33 @@ class _Reader:
                     if self.claim is not None:
                         yield self.finish()
                     handler = finishing[seg_id]
-                    if seg_id == "CLM":
-                        self.clm(seg)
-                        continue
                     if seg_id == "ISA":
                         self._use_component(delims.component)
                         continue
                     if handler is None:
                         continue
-                try:
-                    handler(seg)
-                except UnsupportedVersionError:
-                    raise
-                except X12SyntaxError as exc:
-                    self.problem(seg_id, exc)
-                except (ValueError, IndexError, KeyError, InvalidOperation) as exc:
-                    self.problem(seg_id, self.error(f"cannot read {seg_id}: {exc}"))
+                self._handle(handler, seg_id, seg)
+            # The fast paths above leave `index` behind; the reader counts on from the last one.
+            reader.index = len(batch) - 1
         if self.claim is not None:
             yield self.finish()
         if not seen_any:
             raise X12SyntaxError("no X12 segments found", segment_id="", segment_number=0,
                                  offset=0)  # fmt: skip
+
+    def _handle(self, handler: Any, seg_id: str, seg: list[str]) -> bool:
+        """Run a segment's handler; False when the segment was bad (held as a problem)."""
+        try:
+            handler(seg)
+        except UnsupportedVersionError:
+            raise
+        except X12SyntaxError as exc:
+            self.problem(seg_id, exc)
+            return False
+        except (ValueError, IndexError, KeyError, InvalidOperation) as exc:
+            self.problem(seg_id, self.error(f"cannot read {seg_id}: {exc}"))
+            return False
+        return True
 
     def problem(self, seg_id: str, exc: X12SyntaxError) -> None:
         """Hold a bad segment against the claim (or the loop) it belongs to."""
@@ -483,11 +591,11 @@ class _Reader:
             self.claim.cl1 = seg
 
     def hi(self, seg: list[str]) -> None:
+        """Check an HI of the claim; the claim loop keeps it (with its text) when it passes."""
         if self.claim is not None and self.line is None:
             for i, element in enumerate(seg[1:], 1):
                 if element and self.comp not in element:
                     raise self.error(f"HI{i:02d} {element!r} is not a qualifier:code composite")
-            self.claim.hi.append(seg)
 
     def lx(self, seg: list[str]) -> None:
         self.entity = self.other = self.svd = None
@@ -557,7 +665,6 @@ class _Reader:
         assert parts is not None
         self.claim = None
         self.entity = self.line = self.other = self.svd = None
-        pcn = _e(parts.clm, 1)
         error = parts.error or self.header_error
         if error is None:
             try:
@@ -567,7 +674,7 @@ class _Reader:
             except (ValueError, IndexError, KeyError, InvalidOperation, TypeError) as exc:
                 error = self._fail(parts, f"cannot be read: {exc}")
         return UnreadableClaim(
-            patient_control_number=pcn,
+            patient_control_number=_e(parts.clm, 1),
             message=error.message,
             segment_id=error.segment_id,
             segment_number=error.segment_number,
@@ -672,34 +779,94 @@ class _Reader:
         # Steps run in the order that decides which problem is reported when there are several.
         clm = parts.clm
         professional = self.claim_type == "professional"
-        comp = self.comp
         decimals = self._decimals
-        subscriber, payer = self._subscriber(parts)
-        billing, pay_to = self._billing_provider(parts)
-        submitter = self._submitter(parts)
-        receiver = self.receiver
-        if receiver is not None and (receiver.name, receiver.identifier) == (
-            payer.name,
-            payer.payer_id,
+        # The loop objects are the same claim after claim: while none of them was replaced,
+        # the ones worked out for the previous claim stand (none of these steps can fail then).
+        heads = self._heads
+        if (
+            heads is not None
+            and heads[0] is self.subscriber_objs
+            and heads[1] is self.billing_obj
+            and heads[2] is self.submitter_obj
+            and heads[3] is self.receiver
+            and heads[4] is self.pay_to
         ):
-            receiver = None  # canonical form: no receiver means "the payer"
-        padded = clm if len(clm) >= 12 else clm + _PAD[: 12 - len(clm)]  # CLM01..CLM11
-        clm05 = _comp(padded[5], comp)
+            _, _, _, _, _, subscriber, payer, billing, pay_to, submitter, receiver = heads
+        else:
+            subscriber, payer = self._subscriber(parts)
+            billing, pay_to = self._billing_provider(parts)
+            submitter = self._submitter(parts)
+            receiver = self.receiver
+            if receiver is not None and (receiver.name, receiver.identifier) == (
+                payer.name,
+                payer.payer_id,
+            ):
+                receiver = None  # canonical form: no receiver means "the payer"
+            self._heads = (self.subscriber_objs, self.billing_obj, self.submitter_obj,
+                           self.receiver, self.pay_to, subscriber, payer, billing, pay_to,
+                           submitter, receiver)  # fmt: skip
+        # CLM03..CLM11 repeat claim after claim (place of service, frequency, the yes/no
+        # codes): read once per distinct list and claim type.
+        tails = self._clm_tails
+        tail_key = (professional, *clm[3:12])
+        tail = tails.get(tail_key)
+        if tail is None:
+            tail = _clm_tail(clm, professional, self.comp)
+            if len(tails) >= _TEXT_LIMIT:
+                tails.clear()
+            tails[tail_key] = tail
         refs = parts.refs
         dates = parts.dates
 
         diagnoses: list[Diagnosis] = []
         admitting: str | None = None
         memo = self._diagnoses
-        for hi in parts.hi:
-            for element in hi[1:]:
-                found = memo[element]
-                if type(found) is Diagnosis:
-                    diagnoses.append(found)
-                elif found is not None:
-                    admitting = found[1]
+        hi_values = self._hi_values
+        for text, hi in parts.hi:
+            # An HI text repeats claim after claim: its diagnoses are read once.
+            known = hi_values.get(text)
+            if known is None:
+                found_here: list[Diagnosis] = []
+                admitting_here = None
+                for element in hi[1:]:
+                    found = memo[element]
+                    if type(found) is Diagnosis:
+                        found_here.append(found)
+                    elif found is not None:
+                        admitting_here = found[1]
+                known = (tuple(found_here), admitting_here)
+                if len(hi_values) >= _TEXT_LIMIT:
+                    hi_values.clear()
+                hi_values[text] = known
+            diagnoses.extend(known[0])
+            if known[1] is not None:
+                admitting = known[1]
 
-        lines = tuple([self._service_line(line, professional, parts) for line in parts.lines])
+        # A line whose SV text was read before (and has no 2430 loop) is made here from the
+        # remembered head; only its date, pointers and control number are its own.
+        line_heads = self._line_heads[professional]
+        made: list[ServiceLine] = []
+        for line in parts.lines:
+            head = line_heads.get(line.raw) if line.raw is not None else None  # type: ignore[arg-type]
+            if head is None or line.adjudications or line.service_date is None:
+                made.append(self._service_line(line, professional, parts))
+            else:
+                made.append(
+                    _make_line(
+                        head[0],
+                        head[1],
+                        line.service_date,
+                        head[2],
+                        head[3],
+                        head[4],
+                        line.service_date_end,
+                        head[5],
+                        line.pointers if professional else (),
+                        line.control_number,
+                        (),
+                    )
+                )
+        lines = tuple(made)
         other_payers = (
             tuple([self._other_payer(o) for o in parts.other_payers]) if parts.other_payers else ()
         )
@@ -710,19 +877,18 @@ class _Reader:
         patient_status = None
         place_of_service = facility_type = None
         if professional:
-            place_of_service = _e(clm05, 0) or None
-            clm11 = _comp(padded[11], comp)
-            accident_dtp = dates.get("439")
-            if clm11 or accident_dtp:
+            place_of_service = tail[0]
+            accident_dtp = dates.get("439") if dates else None
+            if tail[6] or accident_dtp:
                 accident = Accident(
-                    related_causes=tuple(c for c in clm11[:2] if c),
+                    related_causes=tail[7],
                     accident_date=self._date(accident_dtp[3]) if accident_dtp else None,
-                    state=_e(clm11, 3) or None,
+                    state=tail[8],
                 )
-            onset_dtp = dates.get("431")
+            onset_dtp = dates.get("431") if dates else None
             onset = self._date(onset_dtp[3]) if onset_dtp else None
         else:
-            facility_type = _e(clm05, 0) or None
+            facility_type = tail[0]
             statement = dates.get("434")
             if statement is not None:
                 statement_from, statement_to = self._period(statement)
@@ -740,7 +906,7 @@ class _Reader:
             patient_status = _e(cl1, 3) or None
 
         pcn = clm[1]
-        total_charge = decimals[padded[2]]
+        total_charge = decimals[clm[2] if len(clm) > 2 else ""]
         patient = self._patient(parts)
         rendering = referring = attending = facility = None
         if entities:
@@ -763,11 +929,11 @@ class _Reader:
             patient,
             place_of_service,
             facility_type,
-            _e(clm05, 2) or "1",  # frequency_code
-            padded[6] != "N" if professional else True,  # provider_signature_on_file
-            padded[7] or "A",  # assignment_participation
-            padded[8] != "N",  # benefits_assigned
-            padded[9] or "Y",  # release_of_information
+            tail[1],  # frequency_code
+            tail[2],  # provider_signature_on_file
+            tail[3],  # assignment_participation
+            tail[4],  # benefits_assigned
+            tail[5],  # release_of_information
             refs.get("F8"),  # payer_claim_number
             refs.get("G1"),  # prior_authorization
             refs.get("9F"),  # referral_number
@@ -786,6 +952,7 @@ class _Reader:
         )
 
     def _service_line(self, line: _Line, professional: bool, parts: _ClaimParts) -> ServiceLine:
+        raw = line.raw
         sv = line.seg
         padded = sv if len(sv) >= 6 else sv + _PAD[: 6 - len(sv)]  # SV101..SV105, SV201..SV205
         if professional:
@@ -802,16 +969,7 @@ class _Reader:
             pointers = ()
         service_date = line.service_date
         if service_date is None:
-            # 837I lines may leave DTP*472 out; the statement period then dates them.
-            statement = parts.dates.get("434")
-            if statement is None:
-                raise X12SyntaxError(
-                    "service line has no service date (DTP*472)",
-                    segment_id=sv[0],
-                    segment_number=line.number,
-                    offset=line.offset,
-                )
-            service_date = self._period(statement)[0]
+            service_date = self._statement_date(line, parts)
         adjudications = []
         for adj in line.adjudications:
             svd = adj["seg"]
@@ -836,9 +994,17 @@ class _Reader:
                 )
             )
         decimals = self._decimals
+        charge_value = decimals[charge]
+        units_value = decimals[units or "0"]
+        if raw is not None:
+            heads = self._line_heads[professional]
+            if len(heads) >= _TEXT_LIMIT:
+                heads.clear()
+            heads[raw] = (charge_value, units_value, procedure, revenue,
+                                        unit_type or "UN", place)  # fmt: skip
         return _make_line(
-            decimals[charge],
-            decimals[units or "0"],
+            charge_value,
+            units_value,
             service_date,
             procedure,
             revenue,
@@ -849,6 +1015,18 @@ class _Reader:
             line.control_number,
             tuple(adjudications) if adjudications else (),
         )
+
+    def _statement_date(self, line: _Line, parts: _ClaimParts) -> date:
+        """837I lines may leave DTP*472 out; the statement period then dates them."""
+        statement = parts.dates.get("434")
+        if statement is None:
+            raise X12SyntaxError(
+                "service line has no service date (DTP*472)",
+                segment_id=line.seg[0],
+                segment_number=line.number,
+                offset=line.offset,
+            )
+        return self._period(statement)[0]
 
     def _other_payer(self, o: dict[str, Any]) -> OtherPayer:
         sbr = o["sbr"]
@@ -877,6 +1055,25 @@ def _read_date(text: str) -> date:
     if len(text) < 8 or not text[:8].isdigit():
         raise _NotADate(text)
     return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+
+
+def _clm_tail(clm: list[str], professional: bool, comp: str) -> tuple[Any, ...]:
+    """What a claim takes from CLM05..CLM11: place of service (837P) or facility type (837I),
+    frequency, signature, assignment, benefits, release, and CLM11's accident parts (837P)."""
+    padded = clm if len(clm) >= 12 else clm + _PAD[: 12 - len(clm)]  # CLM01..CLM11
+    clm05 = _comp(padded[5], comp)
+    clm11 = _comp(padded[11], comp) if professional else []
+    return (
+        _e(clm05, 0) or None,
+        _e(clm05, 2) or "1",
+        padded[6] != "N" if professional else True,
+        padded[7] or "A",
+        padded[8] != "N",
+        padded[9] or "Y",
+        bool(clm11),
+        tuple(c for c in clm11[:2] if c),
+        _e(clm11, 3) or None,
+    )
 
 
 def _read_procedure(comp: str, composite: str) -> Procedure | None:
