@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import errno
 import signal
 import sys
 from collections.abc import Sequence
@@ -50,6 +51,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(settings, args) or 0)
     except (ProfileError, SealError, CredentialsError) as error:
         print(f"clearway: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        # Say which setting to change instead of a traceback from deep in asyncio.
+        print(
+            f"clearway: {error.strerror or error}. Another program listens there: change "
+            "server.port or sftp.port (CLEARWAY_SERVER_PORT, CLEARWAY_SFTP_PORT), or turn the "
+            "SFTP drop off with CLEARWAY_SFTP_ENABLED=false.",
+            file=sys.stderr,
+        )
         return 2
 
 

@@ -54,6 +54,7 @@ async def test_a_401_fails_the_claims_after_one_request(
                 credentials=CredentialsSettings(file=str(credentials)),
                 x12=settings.x12,
                 simulator=SimulatorSettings(data_dir=str(tmp_path / "simulator")),
+                sftp=settings.sftp,  # off in tests: no fixed port to collide on
             )
         )
     )

@@ -60,6 +60,7 @@ def sftp_settings(settings: Settings, tmp_path: Path, payer: SftpPayer) -> Setti
         credentials=CredentialsSettings(file=str(credentials)),
         x12=settings.x12,
         simulator=SimulatorSettings(data_dir=str(tmp_path / "simulator")),
+        sftp=settings.sftp,  # off in tests: no fixed port to collide on
     )
 
 
