@@ -248,6 +248,17 @@ def parse_isa(text: str, *, segment_number: int = 1, offset: int = 0) -> tuple[D
     return delims, end
 
 
+def isa_elements(text: str) -> list[str] | None:
+    """The elements of the ISA that begins `text` ([0] is "ISA", [13] the control number),
+    blanks trimmed, or None when no readable ISA begins it. For callers that only need the
+    header (who sent a file, under which control number) before reading or validating it."""
+    try:
+        delims, end = parse_isa(text)
+    except X12SyntaxError:
+        return None
+    return [element.strip() for element in text[: end - 1].split(delims.element)]
+
+
 _CHUNK = 1 << 20
 
 

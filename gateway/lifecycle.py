@@ -33,7 +33,6 @@ _PAYER_ANSWERS = {S.ACCEPTED, S.X12_REJECTED, S.ACKNOWLEDGED, S.PAYER_REJECTED, 
 )
 # Responses can arrive out of order (an 835 before its 277CA, a 277CA before the 999), so any
 # status the claim is "with the payer" in may move straight to a later payer answer.
-_WITH_PAYER = {S.SUBMITTED, S.ACCEPTED, S.ACKNOWLEDGED, S.PENDED}
 
 TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
     S.RECEIVED: frozenset({S.SCRUBBED, S.SCRUB_REJECTED}),
@@ -61,7 +60,3 @@ TERMINAL: frozenset[ClaimStatus] = frozenset(s for s, nxt in TRANSITIONS.items()
 
 def can_transition(current: ClaimStatus, new: ClaimStatus) -> bool:
     return new in TRANSITIONS[current]
-
-
-def is_with_payer(status: ClaimStatus) -> bool:
-    return status in _WITH_PAYER

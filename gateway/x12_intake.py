@@ -29,6 +29,7 @@ from edi.read_837 import UnreadableClaim, read_837
 from edi.read_envelope import single_set_interchanges
 from edi.validate import AckControl, validate
 from edi.write_ack import ack_from_report, build_999, build_ta1, ta1_from_report
+from edi.x12 import isa_elements
 from gateway import file_store as fs
 from gateway import interchange_store as ix
 from gateway import store
@@ -55,13 +56,11 @@ class X12Received:
 
 
 def _isa(text: str) -> dict[str, str]:
-    if not text.startswith("ISA") or len(text) < 106:
-        return {}
-    elements = text[:106].split(text[3])
-    if len(elements) < 17:
+    elements = isa_elements(text)
+    if elements is None or len(elements) < 17:
         return {}
     return {
-        "sender": elements[6].strip(),
+        "sender": elements[6],
         "usage": elements[15],
         "ack": elements[14],
         "date": elements[9],

@@ -33,7 +33,7 @@ from edi.read_837 import read_837
 from edi.read_envelope import single_set_interchanges
 from edi.validate import AckControl, validate
 from edi.write_ack import ack_from_report, build_999, build_ta1
-from edi.x12 import SegmentReader
+from edi.x12 import SegmentReader, isa_elements
 from payers.profile import PayerDirectory, PayerProfile
 from payers.simulator.mailbox import Ledger, Mailbox
 from payers.simulator.responses import plan_responses
@@ -175,13 +175,11 @@ def _should_validate(config: SimulatorConfig, body: bytes) -> bool:
 
 
 def _isa(text: str) -> tuple[str, int | None]:
-    """ISA06 (sender) and ISA13 of the first interchange, from the fixed-width ISA."""
-    if not text.startswith("ISA") or len(text) < 106:
+    """ISA06 (sender) and ISA13 of the first interchange."""
+    elements = isa_elements(text)
+    if elements is None or len(elements) < 17 or not elements[13].isdigit():
         return "", None
-    elements = text[:106].split(text[3])
-    if len(elements) < 17 or not elements[13].strip().isdigit():
-        return "", None
-    return elements[6].strip(), int(elements[13])
+    return elements[6], int(elements[13])
 
 
 def _claims(text: str, accepted_sets: set[tuple[str, str]] | None) -> list[Claim]:

@@ -174,3 +174,19 @@ def test_envelope_refuses_bad_parameters() -> None:
         _interchange(replace(PARAMS, receiver_id="A*B"))
     with pytest.raises(X12ValueError, match="differ"):
         Delimiters("*", "*", "^", "~")
+
+
+def test_isa_elements_reads_the_header_or_nothing() -> None:
+    from edi.x12 import isa_elements
+
+    isa = "ISA|00|          |00|          |ZZ|SENDER         |ZZ|RECEIVER       |261120|0930|^|00501|000000042|0|T|>~GS|HC"
+    elements = isa_elements(isa)
+    assert elements is not None
+    assert (elements[6], elements[13], elements[15], elements[16]) == (
+        "SENDER",
+        "000000042",
+        "T",
+        ">",
+    )
+    assert isa_elements("hello world") is None
+    assert isa_elements("ISA*00*short") is None
