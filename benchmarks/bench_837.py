@@ -7,9 +7,11 @@ claims only. Numbers depend on the machine; docs/benchmarks.md records one run.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
 import io
 import os
+import pstats
 import resource
 import subprocess
 import sys
@@ -39,6 +41,8 @@ PARAMS = EnvelopeParams(
     created=datetime(2026, 11, 3, 10, 0),
 )
 ACK = AckControl(1, 1, 1, datetime(2026, 11, 3, 11, 0))
+BUILD_TARGET = 100_000  # claims per second on one core
+READ_TARGET_MB_S = 40  # MB/s into the full claim model, on one core
 
 
 def many_claims(n: int) -> list[Claim]:
@@ -148,6 +152,12 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=10, help="size of the many-claim 837P")
     parser.add_argument("--big-mb", type=int, default=100, help="size of the memory test file")
     parser.add_argument("--pyx12-kb", type=int, default=200, help="slice given to pyx12")
+    parser.add_argument(
+        "--profile-claims",
+        type=int,
+        default=10_000,
+        help="claims profiled for each missed target (0: no profile)",
+    )
     args = parser.parse_args()
     child = start_reader()
 
@@ -159,17 +169,32 @@ def main() -> None:
     mb = len(text) / 1_000_000
     rows: list[tuple[str, str, str]] = []
 
+    missed: list[tuple[str, Callable[[], object]]] = []
     t = timed(lambda: build_837(claims, PARAMS))
     rows.append(
         (
             "build_837 (837P)",
             f"{n / t:,.0f} claims/s",
-            f"{n:,} claims, {mb:.1f} MB, {mb / t:.1f} MB/s",
+            f"{n:,} claims, {mb:.1f} MB, {mb / t:.1f} MB/s; "
+            + verdict(n / t >= BUILD_TARGET, f"target {BUILD_TARGET:,} claims/s"),
         )
     )
+    if n / t < BUILD_TARGET:
+        some = claims[: args.profile_claims]
+        missed.append(("build_837", lambda: build_837(some, PARAMS)))
 
     t = timed(lambda: read_all(text))
-    rows.append(("read_837 -> Claim model", f"{mb / t:.1f} MB/s", f"{n / t:,.0f} claims/s, GC on"))
+    rows.append(
+        (
+            "read_837 -> Claim model",
+            f"{mb / t:.1f} MB/s",
+            f"{n / t:,.0f} claims/s, GC on; "
+            + verdict(mb / t >= READ_TARGET_MB_S, f"target {READ_TARGET_MB_S} MB/s"),
+        )
+    )
+    if mb / t < READ_TARGET_MB_S:
+        part = build_837(claims[: args.profile_claims], PARAMS)
+        missed.append(("read_837", lambda: read_all(part)))
     gc.disable()
     try:
         t = timed(lambda: read_all(text))
@@ -221,6 +246,25 @@ def main() -> None:
         print(f"{name:<{width}}  {value:>{vwidth}}  {note}")
     print(f"\nPython {sys.version.split()[0]}, one core; peak RSS of this process "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")  # fmt: skip
+    if args.profile_claims:
+        for name, fn in missed:
+            print_profile(name, fn, args.profile_claims)
+
+
+def verdict(met: bool, target: str) -> str:
+    return f"{target}: {'met' if met else 'MISSED'}"
+
+
+def print_profile(name: str, fn: Callable[[], object], claims: int) -> None:
+    """Where the time of a missed target goes: cProfile's top functions by own time."""
+    profiler = cProfile.Profile()
+    profiler.runcall(fn)
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("tottime").print_stats(14)
+    body = out.getvalue()
+    start = body.find("   ncalls")
+    print(f"\nWhere the time of {name} goes ({claims:,} claims under cProfile, by own time):")
+    print(body[start:].rstrip() if start >= 0 else body.rstrip())
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """End-to-end throughput: claims from POST /v1/claims to their final status, with real processes.
 
-Run: python benchmarks/bench_e2e.py [--claims N] [--workers W] [--postgres URL] [--validate all,none]
+Run: python benchmarks/bench_e2e.py [--claims N] [--workers W] [--postgres URL]
+[--validate all,none]
 `clearway serve` (API only), W `clearway worker` processes and `clearway simulate-payer`.
 """
 
