@@ -19,6 +19,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.e2e_checks import claim_checks, remitted_by_835s  # noqa: E402
 from gateway import db  # noqa: E402
 from gateway.settings import DatabaseSettings  # noqa: E402
 from gateway.tables import claims as claims_table  # noqa: E402
@@ -60,6 +62,9 @@ class Result:
     unfinished: int = 0
     errors: int = 0
     rss_kib: dict[str, int] = field(default_factory=dict)
+    history_gaps: dict[str, list[str]] = field(default_factory=dict)
+    paid_by_claims: Decimal = Decimal(0)
+    paid_by_835s: Decimal = Decimal(0)
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -308,6 +313,10 @@ def run_case(args: argparse.Namespace, backend: str, url: str, validate: str) ->
                     result.mismatches.append(
                         (body["patient_control_number"], body["status"], expected)
                     )
+            result.history_gaps, result.paid_by_claims = asyncio.run(
+                claim_checks(cluster.api, key, {i: b["status"] for i, b in statuses.items()})
+            )
+            result.paid_by_835s = asyncio.run(remitted_by_835s(url, BENCH_KEYS))
         finally:
             cluster.stop()
             for name, errors in cluster.tracebacks().items():
@@ -338,10 +347,11 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
     )
     header = (
         "| database | pyx12 | claims/s | submit s | total s | POST p50/p95/p99 ms "
-        "| GET p50/p95/p99 ms | as predicted | peak RSS MiB api/worker/sim |"
+        "| GET p50/p95/p99 ms | as predicted | histories complete | paid = 835s "
+        "| peak RSS MiB api/worker/sim |"
     )
     print(header)
-    print("|---" * 9 + "|")
+    print("|---" * 11 + "|")
     for r in results:
         post = "/".join(f"{percentile(r.post_ms, p):.0f}" for p in (50, 95, 99))
         get = "/".join(f"{percentile(r.get_ms, p):.0f}" for p in (50, 95, 99))
@@ -356,7 +366,10 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             verdict += f" ({r.unfinished} unfinished)"
         print(
             f"| {r.backend} | {r.validate} | {r.claims / r.seconds:.0f} | {r.submit_seconds:.1f}"
-            f" | {r.seconds:.1f} | {post} | {get} | {verdict} | {rss} |"
+            f" | {r.seconds:.1f} | {post} | {get} | {verdict}"
+            f" | {r.claims - r.errors - len(r.history_gaps)}/{r.claims - r.errors}"
+            f" | {r.paid_by_claims} {'=' if r.paid_by_claims == r.paid_by_835s else '!='}"
+            f" {r.paid_by_835s} | {rss} |"
         )
     for r in results:
         if r.mismatches or r.errors:
@@ -365,6 +378,8 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             )
             for row in r.mismatches[:20]:
                 print("  ", *row)
+        for claim_id, gaps in list(r.history_gaps.items())[:20]:
+            print(f"  {r.backend}/{r.validate}: claim {claim_id} history: {'; '.join(gaps)}")
 
 
 def main() -> int:
