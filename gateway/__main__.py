@@ -8,14 +8,16 @@ import dataclasses
 import errno
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import structlog
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway import db, store
+from gateway import access_keys, db, store
 from gateway.app import create_app, make_sealer
 from gateway.credentials import CredentialsError
 from gateway.crypto import SealError
@@ -108,6 +110,20 @@ def _parser() -> argparse.ArgumentParser:
     add_key.add_argument("name", help="the submitter's name")
     add_key.add_argument("public_key_file", help="an OpenSSH public key file (e.g. id_ed25519.pub)")
     add_key.set_defaults(run=_submitters_add_key)
+    keys = sub.add_parser("keys", help="list a submitter's API keys and SFTP keys")
+    keys.add_argument("name", help="the submitter's name")
+    keys.set_defaults(run=_submitters_keys)
+    new_api_key = sub.add_parser(
+        "new-api-key", help="issue another API key (to rotate: issue, switch, revoke the old)"
+    )
+    new_api_key.add_argument("name", help="the submitter's name")
+    new_api_key.set_defaults(run=_submitters_new_api_key)
+    revoke_key = sub.add_parser("revoke-key", help="revoke an API key or an SFTP key at once")
+    revoke_key.add_argument("name", help="the submitter's name")
+    revoke_key.add_argument(
+        "key", help="as `keys` lists it: an API key's prefix (or the key) or an SFTP fingerprint"
+    )
+    revoke_key.set_defaults(run=_submitters_revoke_key)
     return parser
 
 
@@ -237,6 +253,11 @@ def _submitters_add_key(settings: Settings, args: argparse.Namespace) -> int:
     try:
         submitter_id = asyncio.run(add())
     except IntegrityError:
+        if _with_submitter(
+            settings, args.name, lambda c, s: access_keys.restore_sftp_key(c, s.id, fingerprint)
+        ):
+            print(f"sftp key:  {fingerprint} for {args.name} restored (it had been revoked)")
+            return 0
         print(f"clearway: the key {fingerprint} is already registered", file=sys.stderr)
         return 1
     if submitter_id is None:
@@ -244,6 +265,72 @@ def _submitters_add_key(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     print(f"sftp key:  {fingerprint} for {args.name} ({submitter_id})")
     print(f"log in as: sftp -P {settings.sftp.port} {args.name}@{settings.sftp.host}")
+    return 0
+
+
+T = TypeVar("T")
+
+
+def _with_submitter(
+    settings: Settings,
+    name: str,
+    act: Callable[[AsyncConnection, store.Submitter], Awaitable[T]],
+) -> T | None:
+    """Run `act` in one transaction for the active submitter called `name` (None if none)."""
+
+    async def run() -> T | None:
+        engine = db.create_engine(settings.database)
+        try:
+            if settings.database.auto_migrate:
+                await db.migrate(engine)
+            async with engine.begin() as conn:
+                submitter = await store.submitter_by_name(conn, name)
+                return None if submitter is None else await act(conn, submitter)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _no_submitter(name: str) -> int:
+    print(f"clearway: no active submitter named {name!r}", file=sys.stderr)
+    return 1
+
+
+def _submitters_keys(settings: Settings, args: argparse.Namespace) -> int:
+    found = _with_submitter(settings, args.name, lambda c, s: access_keys.keys_of(c, s.id))
+    if found is None:
+        return _no_submitter(args.name)
+    for key in found:
+        state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "live"
+        print(f"{key.kind:<4}  {key.label:<50}  added {key.created_at:%Y-%m-%d %H:%M}  {state}")
+    return 0
+
+
+def _submitters_new_api_key(settings: Settings, args: argparse.Namespace) -> int:
+    api_key = _with_submitter(settings, args.name, lambda c, s: store.add_api_key(c, s.id))
+    if api_key is None:
+        return _no_submitter(args.name)
+    print(f"api key:   {api_key}")
+    print("Keep the API key now: it is stored only as a hash and cannot be shown again.")
+    return 0
+
+
+def _submitters_revoke_key(settings: Settings, args: argparse.Namespace) -> int:
+    revoked = _with_submitter(
+        settings, args.name, lambda c, s: access_keys.revoke(c, s.id, args.key.strip())
+    )
+    if revoked is None:
+        return _no_submitter(args.name)
+    if not revoked:
+        print(
+            f"clearway: {args.name} has no live key {args.key!r} "
+            "(`clearway submitters keys` lists them)",
+            file=sys.stderr,
+        )
+        return 1
+    for key in revoked:
+        print(f"revoked:   {key.kind} key {key.label} of {args.name}")
     return 0
 
 

@@ -151,3 +151,39 @@ def test_submitters_add_key(workdir: tuple[Path, dict[str, str]]) -> None:
     (cwd / "junk.pub").write_text("not a key")
     junk = run(["submitters", "add-key", "sunrise-billing", str(cwd / "junk.pub")], cwd, env)
     assert junk.returncode == 1 and "not a public key" in junk.stderr
+
+
+def api_key_of(output: str) -> str:
+    return next(line.split()[-1] for line in output.splitlines() if line.startswith("api key"))
+
+
+def test_submitters_keys_rotate_and_revoke(workdir: tuple[Path, dict[str, str]]) -> None:
+    cwd, env = workdir
+    created = run(["submitters", "create", "sunrise-billing"], cwd, env)
+    first = api_key_of(created.stdout)
+    issued = run(["submitters", "new-api-key", "sunrise-billing"], cwd, env)
+    assert issued.returncode == 0, issued.stderr
+    second = api_key_of(issued.stdout)
+    key = cwd / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    added = run(["submitters", "add-key", "sunrise-billing", f"{key}.pub"], cwd, env)
+    fingerprint = next(w for w in added.stdout.split() if w.startswith("SHA256:"))
+
+    listed = run(["submitters", "keys", "sunrise-billing"], cwd, env).stdout.splitlines()
+    assert len(listed) == 3 and all(line.endswith("live") for line in listed)
+    assert first[:10] in listed[0] and second[:10] in listed[1] and fingerprint in listed[2]
+    assert first not in "\n".join(listed)  # only the prefix is ever shown
+
+    revoked = run(["submitters", "revoke-key", "sunrise-billing", first[:10]], cwd, env)
+    assert revoked.returncode == 0 and f"api key {first[:10]}" in revoked.stdout
+    revoked = run(["submitters", "revoke-key", "sunrise-billing", fingerprint], cwd, env)
+    assert revoked.returncode == 0 and f"sftp key {fingerprint}" in revoked.stdout
+    listed = run(["submitters", "keys", "sunrise-billing"], cwd, env).stdout.splitlines()
+    assert ["revoked" in line for line in listed] == [True, False, True]
+
+    again = run(["submitters", "revoke-key", "sunrise-billing", first], cwd, env)
+    assert again.returncode == 1 and "has no live key" in again.stderr
+    nobody = run(["submitters", "keys", "nobody"], cwd, env)
+    assert nobody.returncode == 1 and "no active submitter named 'nobody'" in nobody.stderr
+    restored = run(["submitters", "add-key", "sunrise-billing", f"{key}.pub"], cwd, env)
+    assert restored.returncode == 0 and "restored" in restored.stdout
