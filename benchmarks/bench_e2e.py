@@ -1,7 +1,8 @@
 """End-to-end throughput: claims from POST /v1/claims to their final status, with real processes.
 
-Run: python benchmarks/bench_e2e.py [--claims N] [--workers W] [--postgres URL] [--validate all,none]
-`clearway serve` (API only), W `clearway worker` processes and `clearway simulate-payer`.
+Run: python benchmarks/bench_e2e.py [--claims N] [--workers W] [--postgres URL]
+[--validate all,none]: `clearway serve` (API only), W `clearway worker` processes and
+`clearway simulate-payer`.
 """
 
 from __future__ import annotations

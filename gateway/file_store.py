@@ -119,8 +119,9 @@ async def file_body(conn: AsyncConnection, sealer: Sealer, file_id: str) -> byte
     return sealer.open(sealed, _aad(file_id))
 
 
-async def processed_twin(conn: AsyncConnection, submitter_id: str, sha256: str) -> File | None:
-    """An earlier inbound file of this submitter with the same content, already processed."""
+async def inbound_twin(conn: AsyncConnection, submitter_id: str, sha256: str) -> File | None:
+    """The first inbound file of this submitter with the same content: answered (processed or
+    rejected), or still processing when a run over it was interrupted."""
     row = (
         await conn.execute(
             select(*_COLUMNS)
@@ -128,7 +129,7 @@ async def processed_twin(conn: AsyncConnection, submitter_id: str, sha256: str) 
                 files.c.submitter_id == submitter_id,
                 files.c.direction == INBOUND,
                 files.c.sha256 == sha256,
-                files.c.state.in_([PROCESSED, REJECTED]),
+                files.c.state.in_([PROCESSED, REJECTED, PROCESSING]),
             )
             .order_by(files.c.pk)
             .limit(1)

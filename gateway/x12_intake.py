@@ -12,22 +12,24 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from edi import codes
-from edi.ack import ImplementationAck, InterchangeAck
+from edi.ack import ImplementationAck, InterchangeAck, TransactionSetAck
 from edi.claim import Claim
 from edi.claim_json import claim_to_json
 from edi.envelope import EnvelopeParams
 from edi.errors import EdiError
 from edi.read_837 import UnreadableClaim, read_837
 from edi.read_envelope import single_set_interchanges
-from edi.validate import AckControl, validate
+from edi.validate import AckControl, ValidationReport, validate
 from edi.write_ack import ack_from_report, build_999, build_ta1, ta1_from_report
 from edi.x12 import isa_elements
 from gateway import file_store as fs
@@ -134,21 +136,41 @@ async def _record_unreadable_answer(
     return kind
 
 
-async def receive_x12(
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _head(path: Path) -> str:
+    """The start of the file, enough for its ISA (106 characters, perhaps after blanks)."""
+    with path.open(encoding="utf-8", errors="replace", newline="") as f:
+        return f.read(4096)
+
+
+async def store_x12(
     engine: AsyncEngine,
     sealer: Sealer,
-    x12: X12Settings,
     *,
     submitter_id: str,
-    body: bytes,
+    path: Path,
     name: str,
     channel: str,
-) -> X12Received:
-    digest = hashlib.sha256(body).hexdigest()
+    sha256: str | None = None,
+) -> tuple[fs.File, bool]:
+    """The inbound file row for the file at `path`, stored sealed before anything reads it, and
+    whether it is already answered. A file stored earlier with the same content is found by
+    its sha256: answered (processed or rejected), or still processing (an interrupted run,
+    resumed under the same id so that its claims keep their idempotency keys)."""
+    digest = sha256 or await asyncio.to_thread(_sha256, path)
     async with engine.connect() as conn:
-        twin = await fs.processed_twin(conn, submitter_id, digest)
+        twin = await fs.inbound_twin(conn, submitter_id, digest)
     if twin is not None:
-        return X12Received(twin, twin.detail.get("response", {}), replayed=True)
+        return twin, twin.state != fs.PROCESSING
+    # The sealed blob is made from the whole file: the one step whose memory follows its size.
+    body = await asyncio.to_thread(path.read_bytes)
     async with engine.begin() as conn:
         received = await fs.add_file(
             conn,
@@ -161,14 +183,32 @@ async def receive_x12(
             body=body,
             state=fs.PROCESSING,
         )
-    text = body.decode("utf-8", errors="replace")
-    isa = _isa(text)
+    return received, False
+
+
+async def receive_x12(
+    engine: AsyncEngine,
+    sealer: Sealer,
+    x12: X12Settings,
+    *,
+    submitter_id: str,
+    path: Path,
+    name: str,
+    channel: str,
+) -> X12Received:
+    """Store, acknowledge and admit the 837 file at `path`, read as a stream from disk."""
+    received, answered = await store_x12(
+        engine, sealer, submitter_id=submitter_id, path=path, name=name, channel=channel
+    )
+    if answered:
+        return X12Received(received, received.detail.get("response", {}), replayed=True)
+    isa = _isa(await asyncio.to_thread(_head, path))
     sender = (isa.get("sender") or "SUBMITTER")[:15]
     now = datetime.now(UTC)
     async with engine.begin() as conn:
         control = await ix.next_control_number(conn, x12.sender_id, sender)
     try:
-        report = await asyncio.to_thread(validate, text, AckControl(control, control, 1, now))
+        report = await asyncio.to_thread(validate, path, AckControl(control, control, 1, now))
     except EdiError as error:
         async with engine.begin() as conn:
             answer = await _record_unreadable_answer(
@@ -192,11 +232,17 @@ async def receive_x12(
         created=now,
         usage_indicator="P" if isa.get("usage") == "P" else "T",
     )
-    ta1s = ta1_from_report(text, report)
+    ta1s, acks = await asyncio.to_thread(_acknowledgments, path, report, params)
     interchange_rejected = any(t.status == "R" for t in ta1s)
-    acks = () if interchange_rejected else ack_from_report(text, report, params)
     response = await _admit_claims(
-        engine, sealer, received, text, acks, submitter_id=submitter_id, channel=channel
+        engine,
+        sealer,
+        received,
+        path,
+        acks,
+        submitter_id=submitter_id,
+        channel=channel,
+        chunk=max(1, x12.claims_per_transaction),
     )
     outbox = []
     if interchange_rejected or isa.get("ack") == "1":
@@ -242,16 +288,103 @@ async def receive_x12(
     return X12Received(stored, response, replayed=False)
 
 
+def _open_text(path: Path) -> Any:
+    return path.open(encoding="utf-8", errors="replace", newline="")
+
+
+def _acknowledgments(
+    path: Path, report: ValidationReport, params: EnvelopeParams
+) -> tuple[tuple[InterchangeAck, ...], tuple[ImplementationAck, ...]]:
+    """The TA1s and the 999's acknowledgments, each from one more pass over the file."""
+    with _open_text(path) as f:
+        ta1s = ta1_from_report(f, report)
+    if any(t.status == "R" for t in ta1s):
+        return ta1s, ()
+    with _open_text(path) as f:
+        return ta1s, ack_from_report(f, report, params)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A claim read from the file, checked off the event loop, waiting to be admitted."""
+
+    key: str  # x12:{file id}:{ST02}:{n}, its place in the file
+    claim: Claim | UnreadableClaim
+    data: dict[str, Any] | None = None
+    errors: list[dict[str, Any]] | None = None
+    digest: str = ""
+    duplicate_key: str = ""
+
+
+_RESULTS_KEPT = 1000  # claim results kept in the answer: the counts cover every claim
+
+
+def _read_claims(
+    path: Path,
+    file_id: str,
+    verdicts: dict[tuple[str, str], TransactionSetAck],
+    sets: list[dict[str, Any]],
+    sealer: Sealer,
+    chunk: int,
+) -> Iterator[list[_Read]]:
+    """The claims of the accepted sets, `chunk` at a time, each read and checked (the CPU work
+    of admission); a verdict for every set goes to `sets`. Runs in worker threads."""
+    batch: list[_Read] = []
+    with _open_text(path) as f:
+        for gs06, st01, st02, one_set in single_set_interchanges(f):
+            verdict = verdicts.get((gs06.lstrip("0") or "0", st02))
+            if st01 != "837" or verdict is None or not verdict.accepted:
+                sets.append(
+                    {
+                        "transaction_control_number": st02,
+                        "accepted": False,
+                        "reason": "not an 837" if st01 != "837" else "rejected by the 999",
+                        "errors": [describe_segment_error(e) for e in verdict.errors]
+                        if verdict
+                        else [],
+                    }
+                )
+                continue
+            sets.append({"transaction_control_number": st02, "accepted": True})
+            for n, item in enumerate(read_837(one_set)):
+                batch.append(_check(item, f"x12:{file_id}:{st02}:{n}", sealer))
+                if len(batch) >= chunk:
+                    yield batch
+                    batch = []
+    if batch:
+        yield batch
+
+
+def _check(item: Claim | UnreadableClaim, key: str, sealer: Sealer) -> _Read:
+    if isinstance(item, UnreadableClaim):
+        return _Read(key, item)
+    data = claim_to_json(item)
+    errors = claim_errors(data)
+    if errors:
+        return _Read(key, item, data, errors)
+    return _Read(
+        key,
+        item,
+        data,
+        None,
+        request_digest(data),
+        sealer.lookup_hash(duplicate_fingerprint(item)),
+    )
+
+
 async def _admit_claims(
     engine: AsyncEngine,
     sealer: Sealer,
     received: fs.File,
-    text: str,
+    path: Path,
     acks: tuple[ImplementationAck, ...],
     *,
     submitter_id: str,
     channel: str,
+    chunk: int,
 ) -> dict[str, Any]:
+    """Admit the claims `chunk` per transaction; the file's counts move with each commit, so
+    GET /v1/files/{id} shows the progress of a large file."""
     # A file may hold several interchanges: a set is known by its group's GS06 and its ST02.
     verdicts = {
         (str(a.group_control_number), s.control_number): s for a in acks for s in a.transaction_sets
@@ -259,78 +392,74 @@ async def _admit_claims(
     claims: list[dict[str, Any]] = []
     sets: list[dict[str, Any]] = []
     read = accepted = rejected = 0
-    for gs06, st01, st02, one_set in single_set_interchanges(text):
-        verdict = verdicts.get((gs06.lstrip("0") or "0", st02))
-        if st01 != "837" or verdict is None or not verdict.accepted:
-            sets.append(
-                {
-                    "transaction_control_number": st02,
-                    "accepted": False,
-                    "reason": "not an 837" if st01 != "837" else "rejected by the 999",
-                    "errors": [describe_segment_error(e) for e in verdict.errors]
-                    if verdict
-                    else [],
-                }
-            )
-            continue
-        sets.append({"transaction_control_number": st02, "accepted": True})
+    chunks = _read_claims(path, received.id, verdicts, sets, sealer, chunk)
+    while (batch := await asyncio.to_thread(next, chunks, None)) is not None:
         async with engine.begin() as conn:
-            for n, item in enumerate(read_837(one_set)):
-                read += 1
+            for item in batch:
                 outcome = await _admit_one(
-                    conn,
-                    sealer,
-                    item,
-                    submitter_id=submitter_id,
-                    channel=channel,
-                    key=f"x12:{received.id}:{st02}:{n}",
+                    conn, sealer, item, submitter_id=submitter_id, channel=channel
                 )
+                read += 1
                 accepted += outcome["status"] == "received"
                 rejected += outcome["status"] != "received"
-                claims.append(outcome)
-    return {
+                if len(claims) < _RESULTS_KEPT:
+                    claims.append(outcome)
+            await fs.update_file(
+                conn,
+                received.id,
+                claims_read=read,
+                claims_accepted=accepted,
+                claims_rejected=rejected,
+            )
+    result: dict[str, Any] = {
         "claims": {"read": read, "accepted": accepted, "rejected": rejected},
         "transaction_sets": sets,
         "claim_results": claims,
     }
+    if read > len(claims):
+        result["claim_results_omitted"] = read - len(claims)
+    return result
 
 
 async def _admit_one(
     conn: Any,
     sealer: Sealer,
-    item: Claim | UnreadableClaim,
+    item: _Read,
     *,
     submitter_id: str,
     channel: str,
-    key: str,
 ) -> dict[str, Any]:
-    if isinstance(item, UnreadableClaim):
-        return {"status": "unreadable", "error": str(item.error)[:500]}
-    data = claim_to_json(item)
-    errors = claim_errors(data)
-    if errors:
+    claim = item.claim
+    if isinstance(claim, UnreadableClaim):
         return {
-            "patient_control_number": item.patient_control_number,
+            "patient_control_number": claim.patient_control_number,
+            "status": "unreadable",
+            "error": claim.message[:500],
+            "segment_id": claim.segment_id,
+        }
+    if item.errors or item.data is None:
+        return {
+            "patient_control_number": claim.patient_control_number,
             "status": "invalid",
-            "errors": errors,
+            "errors": item.errors,
         }
     # The key names the claim's place in this file: an earlier run over the same file that was
     # interrupted has already admitted it.
-    record = await store.claim_by_idempotency_key(conn, submitter_id, key)
+    record = await store.claim_by_idempotency_key(conn, submitter_id, item.key)
     if record is None:
         record = await store.insert_received_claim(
             conn,
             sealer,
             submitter_id=submitter_id,
-            claim=item,
-            claim_json=data,
-            request_sha256=request_digest(data),
-            idempotency_key=key,
-            duplicate_key=sealer.lookup_hash(duplicate_fingerprint(item)),
+            claim=claim,
+            claim_json=item.data,
+            request_sha256=item.digest,
+            idempotency_key=item.key,
+            duplicate_key=item.duplicate_key,
             channel=channel,
         )
     return {
-        "patient_control_number": item.patient_control_number,
+        "patient_control_number": claim.patient_control_number,
         "status": "received",
         "id": record.id,
     }
