@@ -53,6 +53,28 @@ async def enqueue(
     return int(result.scalar_one())
 
 
+async def enqueue_many(
+    conn: AsyncConnection, kind: str, claim_ids: list[str], *, at: datetime
+) -> None:
+    """One job of `kind` per claim, in one statement."""
+    await conn.execute(
+        insert(jobs),
+        [
+            dict(
+                kind=kind,
+                claim_id=claim_id,
+                payload={},
+                state=READY,
+                attempts=0,
+                run_after=at,
+                created_at=at,
+                updated_at=at,
+            )
+            for claim_id in claim_ids
+        ],
+    )
+
+
 async def lease(
     conn: AsyncConnection,
     worker_id: str,

@@ -306,14 +306,12 @@ def _acknowledgments(
 
 @dataclass(frozen=True)
 class _Read:
-    """A claim read from the file, checked off the event loop, waiting to be admitted."""
+    """A claim read from the file and checked off the event loop, waiting to be admitted."""
 
     key: str  # x12:{file id}:{ST02}:{n}, its place in the file
     claim: Claim | UnreadableClaim
-    data: dict[str, Any] | None = None
+    new: store.NewClaim | None = None  # None: unreadable or invalid
     errors: list[dict[str, Any]] | None = None
-    digest: str = ""
-    duplicate_key: str = ""
 
 
 _RESULTS_KEPT = 1000  # claim results kept in the answer: the counts cover every claim
@@ -361,15 +359,13 @@ def _check(item: Claim | UnreadableClaim, key: str, sealer: Sealer) -> _Read:
     data = claim_to_json(item)
     errors = claim_errors(data)
     if errors:
-        return _Read(key, item, data, errors)
-    return _Read(
-        key,
-        item,
-        data,
-        None,
-        request_digest(data),
-        sealer.lookup_hash(duplicate_fingerprint(item)),
+        return _Read(key, item, errors=errors)
+    # The key names the claim's place in this file: an earlier run over the same file that was
+    # interrupted has already admitted it.
+    new = store.NewClaim(
+        item, data, request_digest(data), key, sealer.lookup_hash(duplicate_fingerprint(item))
     )
+    return _Read(key, item, new)
 
 
 async def _admit_claims(
@@ -395,10 +391,9 @@ async def _admit_claims(
     chunks = _read_claims(path, received.id, verdicts, sets, sealer, chunk)
     while (batch := await asyncio.to_thread(next, chunks, None)) is not None:
         async with engine.begin() as conn:
+            admitted = await _admit(conn, sealer, batch, submitter_id=submitter_id, channel=channel)
             for item in batch:
-                outcome = await _admit_one(
-                    conn, sealer, item, submitter_id=submitter_id, channel=channel
-                )
+                outcome = _outcome(item, admitted)
                 read += 1
                 accepted += outcome["status"] == "received"
                 rejected += outcome["status"] != "received"
@@ -421,14 +416,26 @@ async def _admit_claims(
     return result
 
 
-async def _admit_one(
-    conn: Any,
-    sealer: Sealer,
-    item: _Read,
-    *,
-    submitter_id: str,
-    channel: str,
-) -> dict[str, Any]:
+async def _admit(
+    conn: AsyncConnection, sealer: Sealer, batch: list[_Read], *, submitter_id: str, channel: str
+) -> dict[str, str]:
+    """Record the chunk's admissible claims not already admitted by an earlier run over the
+    file; returns the claim id of every admissible claim by its key."""
+    keys = [item.key for item in batch if item.new is not None]
+    known = await store.claim_ids_by_idempotency_keys(conn, submitter_id, keys)
+    fresh = [item for item in batch if item.new is not None and item.key not in known]
+    ids = await store.insert_received_claims(
+        conn,
+        sealer,
+        [item.new for item in fresh if item.new is not None],
+        submitter_id=submitter_id,
+        channel=channel,
+    )
+    known.update(zip((item.key for item in fresh), ids, strict=True))
+    return known
+
+
+def _outcome(item: _Read, admitted: dict[str, str]) -> dict[str, Any]:
     claim = item.claim
     if isinstance(claim, UnreadableClaim):
         return {
@@ -437,31 +444,16 @@ async def _admit_one(
             "error": claim.message[:500],
             "segment_id": claim.segment_id,
         }
-    if item.errors or item.data is None:
+    if item.new is None:
         return {
             "patient_control_number": claim.patient_control_number,
             "status": "invalid",
             "errors": item.errors,
         }
-    # The key names the claim's place in this file: an earlier run over the same file that was
-    # interrupted has already admitted it.
-    record = await store.claim_by_idempotency_key(conn, submitter_id, item.key)
-    if record is None:
-        record = await store.insert_received_claim(
-            conn,
-            sealer,
-            submitter_id=submitter_id,
-            claim=claim,
-            claim_json=item.data,
-            request_sha256=item.digest,
-            idempotency_key=item.key,
-            duplicate_key=item.duplicate_key,
-            channel=channel,
-        )
     return {
         "patient_control_number": claim.patient_control_number,
         "status": "received",
-        "id": record.id,
+        "id": admitted[item.key],
     }
 
 
