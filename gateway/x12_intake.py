@@ -169,18 +169,16 @@ async def store_x12(
         twin = await fs.inbound_twin(conn, submitter_id, digest)
     if twin is not None:
         return twin, twin.state != fs.PROCESSING
-    # The sealed blob is made from the whole file: the one step whose memory follows its size.
-    body = await asyncio.to_thread(path.read_bytes)
     async with engine.begin() as conn:
-        received = await fs.add_file(
+        received = await fs.add_file_from_path(
             conn,
             sealer,
             submitter_id=submitter_id,
-            direction=fs.INBOUND,
             channel=channel,
             kind="837",
             name=name,
-            body=body,
+            path=path,
+            sha256=digest,
             state=fs.PROCESSING,
         )
     return received, False

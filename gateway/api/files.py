@@ -143,15 +143,26 @@ async def get_file(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/files/{file_id}/content")
-async def get_file_content(request: web.Request) -> web.Response:
+async def get_file_content(request: web.Request) -> web.StreamResponse:
     submitter = await authenticate(request)
     async with request.app[ENGINE].connect() as conn:
         found = await fs.get_file(conn, request.match_info["file_id"], submitter.id)
         if found is None:
             raise NotFound("No such file for this submitter.")
-        body = await fs.file_body(conn, request.app[SEALER], found.id)
-    return web.Response(
-        body=body,
-        content_type="application/edi-x12",
-        headers={"Content-Disposition": f'attachment; filename="{found.name}"'},
-    )
+        parts = fs.file_parts(conn, request.app[SEALER], found.id)
+        # The first part is opened before answering, so a file that does not open is a
+        # problem answer, not a cut-off download.
+        first = await anext(parts)
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "application/edi-x12",
+                "Content-Disposition": f'attachment; filename="{found.name}"',
+            }
+        )
+        response.content_length = found.size
+        await response.prepare(request)
+        await response.write(first)
+        async for part in parts:
+            await response.write(part)
+        await response.write_eof()
+    return response
