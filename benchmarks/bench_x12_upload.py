@@ -42,11 +42,14 @@ class Run:
     state: str = ""
     accepted: int = 0
     progress_seen: int = 0  # distinct claims_read values seen while polling
+    slowest_get_ms: float = 0.0  # the API's answer to GET /v1/files while the file is processed
     rss_before_kib: int = 0
+    peak_before_kib: int = 0
     peak_after_kib: int = 0
 
 
 def vm_rss_kib(pid: int) -> int:
+    """The resident set now (VmRSS), Linux only."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
@@ -131,8 +134,10 @@ async def push(
                 raise RuntimeError(f"POST /v1/x12 answered {response.status}")
     seen: set[int] = set()
     while True:
+        asked = time.perf_counter()
         async with session.get(f"{server.url}/v1/files?direction=inbound") as response:
             items = (await response.json())["items"]
+        run.slowest_get_ms = max(run.slowest_get_ms, (time.perf_counter() - asked) * 1000)
         mine = [f for f in items if f["name"] == name]
         if mine:
             seen.add(mine[0]["claims"]["read"])
@@ -158,6 +163,7 @@ async def one_run(how: str, claims: int, body: bytes, warm: bytes) -> Run:
                 await push(server, session, how, "warm.x12", warm, Run(how, 0, 0))
                 assert server.process is not None
                 run.rss_before_kib = vm_rss_kib(server.process.pid)
+                run.peak_before_kib = peak_rss_kib(server.process.pid)
                 await push(server, session, how, f"big-{claims}.x12", body, run)
                 run.peak_after_kib = peak_rss_kib(server.process.pid)
         finally:
@@ -185,8 +191,10 @@ def main() -> None:
         "seconds",
         "claims/s",
         "progress seen",
+        "slowest GET ms",
         "RSS before MB",
-        "peak RSS MB",
+        "peak before MB",
+        "peak after MB",
         "state",
     )
     rows = [
@@ -197,7 +205,9 @@ def main() -> None:
             f"{r.seconds:.1f}",
             f"{r.claims / r.seconds:,.0f}",
             str(r.progress_seen),
+            f"{r.slowest_get_ms:.0f}",
             f"{r.rss_before_kib / 1024:.0f}",
+            f"{r.peak_before_kib / 1024:.0f}",
             f"{r.peak_after_kib / 1024:.0f}",
             f"{r.state} ({r.accepted:,} admitted)",
         )
@@ -209,8 +219,9 @@ def main() -> None:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
     print(
         f"\nPython {sys.version.split()[0]}; SQLite; pyx12 on; workers off (intake only). "
-        "RSS before: VmRSS after a warm-up file; peak RSS: VmHWM of `clearway serve` after the "
-        "big file (a fresh process per row). api: POST /v1/x12 (202 above 1 MB, then polled)."
+        "`clearway serve`, a fresh process per row: RSS before (VmRSS) and peak before (VmHWM) "
+        "after a 20-claim warm-up file, peak after (VmHWM) once the big file is processed. "
+        "api: POST /v1/x12 (202 above 1 MB, then polled)."
     )
 
 
