@@ -42,6 +42,7 @@ class File:
     claims_read: int
     claims_accepted: int
     claims_rejected: int
+    claims_scrubbed: int
     detail: dict[str, Any]
     created_at: datetime
     updated_at: datetime
@@ -112,6 +113,7 @@ async def add_file(
         claims_read=0,
         claims_accepted=0,
         claims_rejected=0,
+        claims_scrubbed=0,
         detail=detail or {},
         created_at=now,
         updated_at=now,
@@ -153,6 +155,7 @@ async def add_file_from_path(
         claims_read=0,
         claims_accepted=0,
         claims_rejected=0,
+        claims_scrubbed=0,
         detail={},
         created_at=now,
         updated_at=now,

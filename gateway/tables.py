@@ -271,6 +271,8 @@ files = Table(
     Column("claims_read", Integer, nullable=False),
     Column("claims_accepted", Integer, nullable=False),
     Column("claims_rejected", Integer, nullable=False),
+    # Accepted claims the scrubber has judged: when all have, the file's one 277CA is made.
+    Column("claims_scrubbed", Integer, nullable=False, server_default="0"),
     Column("detail", JSON, nullable=False),  # the acknowledgment summary; no PHI
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),

@@ -40,6 +40,7 @@ from gateway.claim_schema import claim_errors
 from gateway.crypto import Sealer
 from gateway.errors import ProblemError
 from gateway.intake import request_digest
+from gateway.outbox_files import file_scrubbed
 from gateway.settings import X12Settings
 from payers.duplicates import duplicate_fingerprint
 
@@ -280,6 +281,8 @@ async def receive_x12(
             claims_rejected=counts["rejected"],
             detail={"response": _without_x12(response), "interchange_sender": sender},
         )
+        # Workers may have scrubbed every claim already: then the file's 277CA is made here.
+        await file_scrubbed(conn, sealer, x12, received.id)
         stored = await fs.get_file(conn, received.id, submitter_id)
     assert stored is not None
     log.info("x12_file_received", file_id=received.id, **counts)

@@ -1,4 +1,5 @@
-"""Large files stored sealed in chunks: files.chunks (0: the whole file sealed in files.body).
+"""Large files stored sealed in chunks: files.chunks (0: the whole file sealed in files.body);
+files.claims_scrubbed counts an 837's claims through the scrubber (for its one 277CA).
 
 Revision ID: 0007
 Revises: 0006
@@ -19,6 +20,9 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("files") as batch_op:
         batch_op.add_column(sa.Column("chunks", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.add_column(
+            sa.Column("claims_scrubbed", sa.Integer(), nullable=False, server_default="0")
+        )
     op.create_table(
         "file_chunks",
         sa.Column("file_id", sa.String(length=36), nullable=False),
@@ -34,4 +38,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("file_chunks")
     with op.batch_alter_table("files") as batch_op:
+        batch_op.drop_column("claims_scrubbed")
         batch_op.drop_column("chunks")

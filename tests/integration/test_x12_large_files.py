@@ -235,3 +235,41 @@ async def test_claim_results_are_capped_but_counts_cover_every_claim(
     assert received.response["claims"]["read"] == CLAIMS
     assert len(received.response["claim_results"]) == 7
     assert received.response["claim_results_omitted"] == CLAIMS - 7
+
+
+async def test_one_277ca_answers_the_scrub_rejections_of_a_file(client: Any, api_key: str) -> None:
+    from edi.read_277ca import read_277ca
+    from gateway.context import PAYERS
+    from gateway.scrub_step import scrub_handler
+    from gateway.settings import WorkerSettings
+    from gateway.worker import Worker
+    from tests.integration.test_x12_intake import post_x12
+
+    text = many_claims_file(4, control=44)
+    segments = text.split("~")
+    claims_seen = 0
+    for i, segment in enumerate(segments):
+        claims_seen += segment.startswith("CLM*")
+        if claims_seen in (2, 4) and segment.startswith("NM1*82*"):
+            # The rendering provider's NPI fails its check digit: a scrub error for the claim.
+            npi = segment.rsplit("*", 1)[1]
+            segments[i] = segment[: -len(npi)] + npi[:-1] + str((int(npi[-1]) + 1) % 10)
+    bad = "~".join(segments)
+    assert bad != text
+    response = await post_x12(client, api_key, bad)
+    assert response.status == 200, await response.text()
+    assert (await response.json())["claims"]["accepted"] == 4
+    worker = Worker(
+        client.app[ENGINE],
+        client.app[SEALER],
+        {"scrub": scrub_handler(client.app[PAYERS])},
+        WorkerSettings(),
+    )
+    await worker.run_until_idle()
+    listed = await (await client.get("/v1/files", headers=auth(api_key))).json()
+    answers = [f for f in listed["items"] if f["kind"] == "277CA"]
+    assert len(answers) == 1
+    content = await client.get(f"/v1/files/{answers[0]['id']}/content", headers=auth(api_key))
+    (ack,) = read_277ca((await content.read()).decode())
+    rejected = {claim.patient_control_number: claim.category for _, claim in ack.claims()}
+    assert rejected == {"BIG-44-00001": "A7", "BIG-44-00003": "A7"}
