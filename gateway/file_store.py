@@ -1,8 +1,6 @@
-"""Reads and writes of files exchanged with submitters (their 837s in, our answers out).
-
-A small file is sealed whole in files.body; a file stored from disk is sealed in chunks
-(file_chunks), so neither storing nor reading it holds the whole file in memory.
-"""
+"""Reads and writes of files exchanged with submitters (their 837s in, our answers out): small
+files sealed whole in files.body, files stored from disk sealed a chunk at a time (file_chunks),
+so neither storing nor reading one holds it whole in memory."""
 
 from __future__ import annotations
 

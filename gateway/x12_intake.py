@@ -1,10 +1,12 @@
 """The raw X12 intake step: an 837 file from a submitter is stored, acknowledged (TA1, 999),
 and the claims of its accepted transaction sets enter the same pipeline as JSON claims.
 
-The file is stored sealed before anything reads it; the same file sent again is recognised by
-its sha256 and answered with the first answer, not processed twice. pyx12 runs in a worker
-thread, off the event loop. The 999 (and a TA1 for a rejected interchange) also go to the
-submitter's outbox.
+The file is stored sealed (in chunks) before anything reads it; the same file sent again is
+recognised by its sha256 and answered with the first answer, not processed twice, and a run
+cut short is resumed under the same file id. The file is read from disk as a stream: pyx12 and
+the claim reader run in worker threads, off the event loop, and claims are admitted a chunk
+per transaction, the file's counts moving with each. The 999 (and a TA1 for a rejected
+interchange) also go to the submitter's outbox.
 """
 
 from __future__ import annotations
@@ -439,11 +441,14 @@ async def _admit(
 def _outcome(item: _Read, admitted: dict[str, str]) -> dict[str, Any]:
     claim = item.claim
     if isinstance(claim, UnreadableClaim):
+        # The reader saw the set re-enveloped alone (ISA, GS, then ST as its third segment).
         return {
             "patient_control_number": claim.patient_control_number,
             "status": "unreadable",
             "error": claim.message[:500],
+            "transaction_control_number": item.key.split(":")[2],
             "segment_id": claim.segment_id,
+            "position_in_set": claim.segment_number - 2,
         }
     if item.new is None:
         return {

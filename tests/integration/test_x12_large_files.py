@@ -273,3 +273,19 @@ async def test_one_277ca_answers_the_scrub_rejections_of_a_file(client: Any, api
     (ack,) = read_277ca((await content.read()).decode())
     rejected = {claim.patient_control_number: claim.category for _, claim in ack.claims()}
     assert rejected == {"BIG-44-00001": "A7", "BIG-44-00003": "A7"}
+
+
+def test_an_unreadable_claim_is_answered_with_its_place() -> None:
+    from edi.read_837 import UnreadableClaim
+
+    item = x12_intake._Read(
+        "x12:file-id:0001:4", UnreadableClaim("PCN-9", "cannot read SV1", "SV1", 19, 700)
+    )
+    assert x12_intake._outcome(item, {}) == {
+        "patient_control_number": "PCN-9",
+        "status": "unreadable",
+        "error": "cannot read SV1",
+        "transaction_control_number": "0001",
+        "segment_id": "SV1",
+        "position_in_set": 17,
+    }
