@@ -12,6 +12,7 @@ batch them. Streaming throughout, so a large file never needs to fit in memory.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
@@ -166,30 +167,78 @@ class TransactionSets:
             pass
 
 
-def single_set_interchanges(source: Source) -> Iterator[tuple[str, str, str, str]]:
+class _SetText(io.TextIOBase):
+    """A re-enveloped transaction set read as a text stream: its segments are joined only as
+    the reader asks for them, so a set of any size is never held whole."""
+
+    def __init__(self, parts: Iterator[str]) -> None:
+        super().__init__()
+        self._parts = parts
+        self._rest = ""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> str:
+        want = (1 << 62) if size is None or size < 0 else size
+        taken = [self._rest]
+        have = len(self._rest)
+        while have < want:
+            part = next(self._parts, None)
+            if part is None:
+                break
+            taken.append(part)
+            have += len(part)
+        text = "".join(taken)
+        self._rest = text[want:]
+        return text[:want]
+
+
+def single_set_interchanges(source: Source) -> Iterator[tuple[str, str, str, IO[str]]]:
     """(GS06, ST01, ST02, text) per transaction set: each set re-enveloped alone in its own ISA/GS,
     so that the sets of one file can be read, accepted or rejected one by one (a 999 may
-    accept some sets of a file and reject others)."""
+    accept some sets of a file and reject others).
+
+    The text is a stream over the shared source, to be read (or left) before the next set is
+    asked for, like itertools.groupby: memory stays flat however large a set is.
+    """
     reader = SegmentReader(source)
+    segments = iter(reader)
     isa: list[str] = []
     gs: list[str] = []
-    body: list[list[str]] = []
-    for segment in reader:
+    for segment in segments:
         tag = segment[0]
         if tag == "ISA":
             isa = segment
         elif tag == "GS":
             gs = segment
         elif tag == "ST":
-            body = [segment]
-        elif tag == "SE" and body:
-            body.append(segment)
             d = reader.delimiters
             if d is None or not isa or not gs:
-                raise reader.error("SE outside an interchange or group")
-            lines = [isa, gs, *body, ["GE", "1", _get(gs, 6)], ["IEA", "1", _get(isa, 13)]]
-            text = "".join(d.element.join(line) + d.segment for line in lines)
-            yield _get(gs, 6), _get(body[0], 1), _get(body[0], 2), text
-            body = []
-        elif body:
-            body.append(segment)
+                raise reader.error("ST outside an interchange or group")
+            body = _set_body(reader, segments, segment, isa, gs)
+            yield _get(gs, 6), _get(segment, 1), _get(segment, 2), _SetText(body)
+            for _ in body:  # the caller stopped early, or skipped the set: on to its SE
+                pass
+
+
+def _set_body(
+    reader: SegmentReader,
+    segments: Iterator[list[str]],
+    st: list[str],
+    isa: list[str],
+    gs: list[str],
+) -> Iterator[str]:
+    d = reader.delimiters
+    assert d is not None
+    element, terminator = d.element, d.segment
+    for line in (isa, gs, st):
+        yield element.join(line) + terminator
+    for segment in segments:
+        yield element.join(segment) + terminator
+        if segment[0] == "SE":
+            break
+    else:
+        return  # the file ends inside the set: the reader reports the missing SE
+    for line in (["GE", "1", _get(gs, 6)], ["IEA", "1", _get(isa, 13)]):
+        yield element.join(line) + terminator

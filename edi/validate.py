@@ -11,6 +11,7 @@ import functools
 import io
 import json
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+import pyx12.error_handler
 import pyx12.errors
 import pyx12.map_if
 import pyx12.map_index
@@ -101,9 +103,24 @@ def _cached_map_index(base_path: str | None = None) -> Any:
     return _map_index() if base_path is None else pyx12.map_index.map_index(base_path)
 
 
+class _ErrorLines(pyx12.error_handler.err_handler):  # type: ignore[misc]
+    """pyx12's error tree, noting the lines that get a segment or element error: only their
+    loops are kept, not one entry per segment of the file."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: set[int] = set()
+
+    def _add_cur_seg(self) -> None:
+        if not self.seg_node_added and self.cur_seg_node is not None:
+            self.lines.add(self.cur_seg_node.get_cur_line())
+        super()._add_cur_seg()
+
+
 @contextmanager
-def _cached_maps() -> Iterator[None]:
-    """x12n_document looks both loaders up on their modules at call time; swap in the caches.
+def _cached_maps(errors: _ErrorLines) -> Iterator[None]:
+    """x12n_document looks both loaders and its error handler up on their modules at call
+    time; swap in the caches and `errors`.
 
     Held under a lock: pyx12 is pure Python, so parallel calls gain nothing from the GIL anyway,
     and the swap is never visible half-done.
@@ -111,19 +128,36 @@ def _cached_maps() -> Iterator[None]:
     with _lock:
         pyx12.map_if.load_map_file = _cached_load_map_file
         pyx12.map_index.map_index = _cached_map_index  # type: ignore[misc]
+        pyx12.error_handler.err_handler = lambda: errors  # type: ignore[misc]
         try:
             yield
         finally:
             pyx12.map_if.load_map_file = _load_map_file
             pyx12.map_index.map_index = _MapIndex  # type: ignore[misc]
+            pyx12.error_handler.err_handler = _ErrHandler  # type: ignore[misc]
 
 
 _MapIndex = pyx12.map_index.map_index
+_ErrHandler = pyx12.error_handler.err_handler
+
+Source = str | os.PathLike[str]  # X12 text, or the path of a file holding it
 
 
-def _check_versions(text: str) -> None:
+def _open(source: Source) -> io.TextIOBase:
+    """A text stream over the source. A file is read as it is validated, never whole; bytes
+    that are not UTF-8 become U+FFFD, which pyx12 then reports as invalid characters."""
+    if isinstance(source, str):
+        return io.StringIO(source)
+    return open(source, encoding="utf-8", errors="replace", newline="")
+
+
+def _check_versions(source: Source) -> None:
     """Name the GS whose version pyx12 cannot validate, before pyx12 fails without a position."""
-    reader = SegmentReader(text)
+    with _open(source) as stream:
+        _check_stream_versions(SegmentReader(stream))
+
+
+def _check_stream_versions(reader: SegmentReader) -> None:
     icvn = ""
     for seg in reader:
         if seg[0] == "ISA":
@@ -137,26 +171,30 @@ def _check_versions(text: str) -> None:
                 )
 
 
-def validate(x12: str, ack: AckControl) -> ValidationReport:
-    """Validate an interchange with pyx12 and build its 999.
+def validate(x12: Source, ack: AckControl) -> ValidationReport:
+    """Validate an interchange (its text, or a file read as a stream) with pyx12, build its 999.
 
     Raises UnsupportedVersionError when a group's GS08 has no pyx12 map, X12SyntaxError when
-    the text is not X12 at all (no ISA).
+    the text is not X12 at all (no ISA). Memory follows the number of sets and errors, not the
+    size of the file.
     """
     _check_versions(x12)
     loops: dict[int, str] = {}
+    errors = _ErrorLines()
 
     def note_loop(seg: Any, src: Any, node: Any, valid: bool) -> None:
-        parent = node.get_parent() if node is not None else None
-        loops[src.get_cur_line()] = getattr(parent, "id", None) or ""
+        line = src.get_cur_line()
+        if line in errors.lines:
+            parent = node.get_parent() if node is not None else None
+            loops[line] = getattr(parent, "id", None) or ""
 
     fd_999 = io.StringIO()
     fd_json = io.StringIO()
     try:
-        with _cached_maps():
+        with _cached_maps(errors), _open(x12) as source:
             ok = pyx12.x12n_document.x12n_document(
                 param=_params(),
-                src_file=io.StringIO(x12),
+                src_file=source,
                 fd_997=fd_999,
                 fd_html=None,
                 fd_xmldoc=None,
@@ -231,17 +269,18 @@ def _issues(report_json: str, loops: dict[int, str]) -> Iterator[ValidationIssue
                             )
 
 
-def _renumber_999(pyx12_999: str, original: str, ack: AckControl) -> str:
+def _renumber_999(pyx12_999: str, original: Source, ack: AckControl) -> str:
     """Keep pyx12's 999 sets (AK1..AK9) and put them in our own envelope and control numbers."""
     if not pyx12_999.strip():
         return ""
     isa = gs = None
-    for seg in SegmentReader(original):
-        if seg[0] == "ISA":
-            isa = seg
-        elif seg[0] == "GS":
-            gs = seg
-            break
+    with _open(original) as stream:
+        for seg in SegmentReader(stream):
+            if seg[0] == "ISA":
+                isa = seg
+            elif seg[0] == "GS":
+                gs = seg
+                break
     if isa is None or gs is None:
         return ""
     reader = SegmentReader(pyx12_999)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from typing import IO
 
 from edi.ack import (
     ACK_VERSION,
@@ -159,7 +160,7 @@ class _GroupSpan:
     issues: list[ValidationIssue] = field(default_factory=list)
 
 
-def _spans(original: str) -> list[_GroupSpan]:
+def _spans(original: str | IO[str]) -> list[_GroupSpan]:
     reader = SegmentReader(original)
     groups: list[_GroupSpan] = []
     for seg in reader:
@@ -242,9 +243,10 @@ def _set_ack(span: _SetSpan, params: EnvelopeParams) -> TransactionSetAck:
 
 
 def ack_from_report(
-    original: str, report: ValidationReport, params: EnvelopeParams
+    original: str | IO[str], report: ValidationReport, params: EnvelopeParams
 ) -> tuple[ImplementationAck, ...]:
-    """One ImplementationAck per functional group of `original`, from edi.validate's report.
+    """One ImplementationAck per functional group of `original` (its text, or a stream read
+    once), from edi.validate's report.
 
     Every issue is placed in the set whose ST..SE holds its segment; a set with any issue is
     rejected (R), the group is A, P (some sets rejected) or R. Interchange-level issues belong
@@ -290,7 +292,9 @@ def ack_from_report(
     return tuple(acks)
 
 
-def ta1_from_report(original: str, report: ValidationReport) -> tuple[InterchangeAck, ...]:
+def ta1_from_report(
+    original: str | IO[str], report: ValidationReport
+) -> tuple[InterchangeAck, ...]:
     """One TA1 per interchange of `original`: R with the first interchange-level issue's code
     (a TA105 note code), else A with 000."""
     reader = SegmentReader(original)

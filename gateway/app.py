@@ -16,7 +16,7 @@ from gateway import db
 from gateway.api import claims, files, health, interchanges, payers
 from gateway.context import DELIVERY, ENGINE, METRICS, PAYERS, SEALER, SETTINGS
 from gateway.crypto import Sealer, load_or_create_key_file, parse_keys
-from gateway.drop import drop_folders
+from gateway.drop import drop_folders, x12_uploads
 from gateway.metrics import Metrics
 from gateway.middleware import request_context
 from gateway.pipeline import in_process_worker, load_payers, make_delivery, simulator_config
@@ -42,6 +42,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(in_process_worker)
     app.cleanup_ctx.append(sftp_drop)
     app.cleanup_ctx.append(drop_folders)
+    app.cleanup_ctx.append(x12_uploads)
     app.on_cleanup.append(_close_delivery)
     app.add_routes(health.routes)
     app.add_routes(claims.routes)

@@ -107,15 +107,13 @@ class Intake:
     async def process(self, spooled: Path) -> None:
         submitter_id = spooled.parent.name
         name = spooled.name.split("-", 1)[1] if "-" in spooled.name else spooled.name
-        # Large files are read whole for now: receive_x12 takes bytes (see docs/architecture.md).
-        body = await asyncio.to_thread(spooled.read_bytes)
         try:
             received = await receive_x12(
                 self.engine,
                 self.sealer,
                 self.x12,
                 submitter_id=submitter_id,
-                body=body,
+                path=spooled,
                 name=name,
                 channel=self.channel,
             )
@@ -126,7 +124,7 @@ class Intake:
                 channel=self.channel,
             )
         except UnreadableFile:
-            log.info("upload_rejected", channel=self.channel, size=len(body))
+            log.info("upload_rejected", channel=self.channel)
         # Stored sealed in the files table (the archive, readable at GET /v1/files/{id}/content):
         # no plaintext copy stays on disk.
         await asyncio.to_thread(os.unlink, spooled)
@@ -206,4 +204,21 @@ async def drop_folders(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def x12_uploads(app: web.Application) -> AsyncIterator[None]:
+    """Cleanup context: the background intake of large POST /v1/x12 files (x12.upload_dir)."""
+    settings = app[SETTINGS]
+    intake = Intake(
+        app[ENGINE], app[SEALER], settings.x12, root=Path(settings.x12.upload_dir), channel="api"
+    )
+    app[UPLOAD_INTAKE] = intake
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_intake(intake, stop))
+    yield
+    stop.set()
+    # A file cut short here stays in the spool and its stored run resumes at the next start.
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 DROP_INTAKE = web.AppKey("drop_intake", Intake)
+UPLOAD_INTAKE = web.AppKey("upload_intake", Intake)

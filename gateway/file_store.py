@@ -1,19 +1,24 @@
-"""Reads and writes of files exchanged with submitters (their 837s in, our answers out)."""
+"""Reads and writes of files exchanged with submitters (their 837s in, our answers out): small
+files sealed whole in files.body, files stored from disk sealed a chunk at a time (file_chunks),
+so neither storing nor reading one holds it whole in memory."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway import jobs
-from gateway.crypto import Sealer
+from gateway.crypto import Sealer, SealError
 from gateway.store import new_id, utcnow
-from gateway.tables import files
+from gateway.tables import file_chunks, files
 
 INBOUND, OUTBOUND = "inbound", "outbound"
 RECEIVED, PROCESSING, PROCESSED, REJECTED = "received", "processing", "processed", "rejected"
@@ -31,9 +36,11 @@ class File:
     state: str
     sha256: str
     size: int
+    chunks: int  # 0: sealed whole in files.body, else the number of file_chunks rows
     claims_read: int
     claims_accepted: int
     claims_rejected: int
+    claims_scrubbed: int
     detail: dict[str, Any]
     created_at: datetime
     updated_at: datetime
@@ -62,8 +69,17 @@ class File:
 _COLUMNS = [c for c in files.c if c.name not in ("pk", "body")]
 
 
+CHUNK_BYTES = 1 << 20
+
+
 def _aad(file_id: str) -> bytes:
     return f"files.body:{file_id}".encode()
+
+
+def _chunk_aad(file_id: str, seq: int, last: bool) -> bytes:
+    # The place and whether it ends the file are sealed in: swapped, reordered or missing
+    # chunks (a file cut short included) do not open.
+    return f"file_chunks.body:{file_id}:{seq}:{'last' if last else 'more'}".encode()
 
 
 async def add_file(
@@ -91,9 +107,11 @@ async def add_file(
         state=state,
         sha256=hashlib.sha256(body).hexdigest(),
         size=len(body),
+        chunks=0,
         claims_read=0,
         claims_accepted=0,
         claims_rejected=0,
+        claims_scrubbed=0,
         detail=detail or {},
         created_at=now,
         updated_at=now,
@@ -103,6 +121,62 @@ async def add_file(
         # Queued with the file itself: a file recorded for a submitter always reaches its outbox.
         await jobs.enqueue(conn, DELIVER_JOB, payload={"file_id": file_id})
     return File(**values)  # type: ignore[arg-type]
+
+
+async def add_file_from_path(
+    conn: AsyncConnection,
+    sealer: Sealer,
+    *,
+    submitter_id: str,
+    channel: str,
+    kind: str,
+    name: str,
+    path: Path,
+    sha256: str,
+    state: str,
+) -> File:
+    """An inbound file stored from disk, sealed CHUNK_BYTES at a time (`sha256` is the
+    caller's, computed in its own pass). All or nothing: it is one transaction."""
+    file_id = new_id()
+    now = utcnow()
+    values: dict[str, Any] = dict(
+        id=file_id,
+        submitter_id=submitter_id,
+        direction=INBOUND,
+        channel=channel,
+        kind=kind,
+        name=name[:255],
+        state=state,
+        sha256=sha256,
+        size=0,
+        chunks=0,
+        claims_read=0,
+        claims_accepted=0,
+        claims_rejected=0,
+        claims_scrubbed=0,
+        detail={},
+        created_at=now,
+        updated_at=now,
+    )
+    await conn.execute(insert(files).values(**values, body=b""))
+    with path.open("rb") as f:
+        chunk = await asyncio.to_thread(f.read, CHUNK_BYTES)
+        seq = 0
+        while True:
+            following = await asyncio.to_thread(f.read, CHUNK_BYTES) if chunk else b""
+            last = not following
+            sealed = await asyncio.to_thread(sealer.seal, chunk, _chunk_aad(file_id, seq, last))
+            await conn.execute(insert(file_chunks).values(file_id=file_id, seq=seq, body=sealed))
+            values["size"] += len(chunk)
+            seq += 1
+            if last:
+                break
+            chunk = following
+    values["chunks"] = seq
+    await conn.execute(
+        update(files).where(files.c.id == file_id).values(size=values["size"], chunks=seq)
+    )
+    return File(**values)
 
 
 async def get_file(conn: AsyncConnection, file_id: str, submitter_id: str | None) -> File | None:
@@ -115,12 +189,34 @@ async def get_file(conn: AsyncConnection, file_id: str, submitter_id: str | None
 
 
 async def file_body(conn: AsyncConnection, sealer: Sealer, file_id: str) -> bytes:
-    sealed = (await conn.execute(select(files.c.body).where(files.c.id == file_id))).scalar_one()
-    return sealer.open(sealed, _aad(file_id))
+    return b"".join([part async for part in file_parts(conn, sealer, file_id)])
 
 
-async def processed_twin(conn: AsyncConnection, submitter_id: str, sha256: str) -> File | None:
-    """An earlier inbound file of this submitter with the same content, already processed."""
+async def file_parts(conn: AsyncConnection, sealer: Sealer, file_id: str) -> AsyncIterator[bytes]:
+    """The file's content, opened a chunk at a time (one part for a file sealed whole).
+    Raises SealError when a part does not open in its place, or one is missing."""
+    row = (
+        await conn.execute(select(files.c.body, files.c.chunks).where(files.c.id == file_id))
+    ).one()
+    if row.chunks == 0:
+        yield sealer.open(row.body, _aad(file_id))
+        return
+    for seq in range(row.chunks):
+        sealed = (
+            await conn.execute(
+                select(file_chunks.c.body).where(
+                    file_chunks.c.file_id == file_id, file_chunks.c.seq == seq
+                )
+            )
+        ).scalar_one_or_none()
+        if sealed is None:
+            raise SealError(f"file {file_id} is missing chunk {seq} of {row.chunks}")
+        yield sealer.open(sealed, _chunk_aad(file_id, seq, seq == row.chunks - 1))
+
+
+async def inbound_twin(conn: AsyncConnection, submitter_id: str, sha256: str) -> File | None:
+    """The first inbound file of this submitter with the same content: answered (processed or
+    rejected), or still processing when a run over it was interrupted."""
     row = (
         await conn.execute(
             select(*_COLUMNS)
@@ -128,7 +224,7 @@ async def processed_twin(conn: AsyncConnection, submitter_id: str, sha256: str) 
                 files.c.submitter_id == submitter_id,
                 files.c.direction == INBOUND,
                 files.c.sha256 == sha256,
-                files.c.state.in_([PROCESSED, REJECTED]),
+                files.c.state.in_([PROCESSED, REJECTED, PROCESSING]),
             )
             .order_by(files.c.pk)
             .limit(1)

@@ -8,7 +8,7 @@ import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edi.claim import Claim
@@ -20,17 +20,19 @@ from edi.claim_ack import (
     Status,
     StatusCode,
 )
+from edi.claim_json import claim_from_json
 from edi.envelope import EnvelopeParams
 from edi.remittance import ClaimPayment, Remittance
 from edi.write_277ca import acknowledge_claims, build_277ca
 from edi.write_835 import build_835
 from gateway import file_store as fs
 from gateway import interchange_store as ix
+from gateway import store
 from gateway.crypto import Sealer
+from gateway.lifecycle import ClaimStatus as LifecycleStatus
 from gateway.settings import X12Settings
 from gateway.store import ClaimRecord
-from gateway.tables import files, submitters
-from payers.findings import Finding
+from gateway.tables import claims, files, submitters
 
 X12_KEY_PREFIX = "x12:"  # idempotency keys of claims that came in an 837 file (x12_intake)
 
@@ -114,31 +116,113 @@ def _provider(claim: Claim) -> Party:
     )
 
 
-def rejection_status(findings: tuple[Finding, ...]) -> StatusCode:
+def rejection_status(error_codes: list[str]) -> StatusCode:
     """A7 (rejected for invalid information) with 22 for a duplicate claim, else 21 (missing
     or invalid information): codes every billing system reads. The rule codes go in STC12."""
-    errors = [f for f in findings if f.severity == "error"]
-    duplicate = any("DUPLICATE" in f.code for f in errors)
+    duplicate = any("DUPLICATE" in code for code in error_codes)
     return StatusCode("A7", "22" if duplicate else "21", "41")
 
 
-async def scrub_rejection_277ca(
-    conn: AsyncConnection,
-    sealer: Sealer,
-    x12: X12Settings,
-    record: ClaimRecord,
-    claim: Claim,
-    findings: tuple[Finding, ...],
+async def claim_scrubbed(
+    conn: AsyncConnection, sealer: Sealer, x12: X12Settings, record: ClaimRecord
 ) -> fs.File | None:
-    """Our 277CA for a claim that came in an 837 file and was rejected by the scrubber."""
-    if not (record.idempotency_key or "").startswith(X12_KEY_PREFIX):
-        return None  # a JSON claim: its submitter reads the findings over the API
+    """Count a scrubbed claim against the 837 file it came in (none for a JSON claim, whose
+    submitter reads the findings over the API); the last one makes the file's 277CA."""
+    key = record.idempotency_key or ""
+    if not key.startswith(X12_KEY_PREFIX):
+        return None
+    file_id = key.split(":")[1]
+    # The update locks the file row: the scrubs of its claims, and the intake finishing it,
+    # take their turns, so exactly one of them sees the file complete.
+    await conn.execute(
+        update(files)
+        .where(files.c.id == file_id)
+        .values(claims_scrubbed=files.c.claims_scrubbed + 1)
+    )
+    return await file_scrubbed(conn, sealer, x12, file_id)
+
+
+async def file_scrubbed(
+    conn: AsyncConnection, sealer: Sealer, x12: X12Settings, file_id: str
+) -> fs.File | None:
+    """Our one 277CA for the claims of an 837 file rejected by the scrubber, made once the
+    file is processed and the scrubber has judged every claim it admitted. Called with the
+    file row locked (by the caller's update), from the scrub step and from the intake."""
+    row = (
+        await conn.execute(
+            select(
+                files.c.submitter_id,
+                files.c.state,
+                files.c.claims_accepted,
+                files.c.claims_scrubbed,
+                files.c.detail,
+            ).where(files.c.id == file_id)
+        )
+    ).first()
+    if row is None or row.state != fs.PROCESSED or row.claims_scrubbed < row.claims_accepted:
+        return None
+    detail = dict(row.detail or {})
+    if "scrub_277ca" in detail:
+        return None  # made already
+    rejected = (
+        await conn.execute(
+            select(claims.c.id)
+            .where(
+                claims.c.submitter_id == row.submitter_id,
+                claims.c.idempotency_key.startswith(f"{X12_KEY_PREFIX}{file_id}:"),
+                claims.c.status == LifecycleStatus.SCRUB_REJECTED.value,
+            )
+            .order_by(claims.c.pk)
+        )
+    ).scalars()
     now = datetime.now(UTC)
-    name, receiver_id = await _receiver(conn, record.submitter_id)
-    params = await _envelope(conn, x12, receiver_id, now)
+    statuses = []
+    ids = []
+    for claim_id in list(rejected):
+        claim = claim_from_json(await store.claim_payload(conn, sealer, claim_id))
+        statuses.append(
+            (_provider(claim), _rejected(claim, claim_id, await _rule_codes(conn, claim_id), now))
+        )
+        ids.append(claim_id)
+    answer = None
+    if statuses:
+        name, receiver_id = await _receiver(conn, row.submitter_id)
+        params = await _envelope(conn, x12, receiver_id, now)
+        ack = acknowledge_claims(
+            statuses,
+            reference=f"{params.interchange_control_number:09d}",
+            created=now.date(),
+            source=Party("CLEARWAY", x12.sender_id, "46"),
+            receiver=Party(name[:60], receiver_id, "46"),
+            receiver_trace=file_id[:30],
+        )
+        answer = await _record(
+            conn,
+            sealer,
+            row.submitter_id,
+            "277CA",
+            params,
+            build_277ca([ack], params),
+            {"claims": ids, "source": "scrub", "answers": file_id},
+        )
+    await fs.update_file(
+        conn, file_id, detail={**detail, "scrub_277ca": answer.id if answer else None}
+    )
+    return answer
+
+
+async def _rule_codes(conn: AsyncConnection, claim_id: str) -> list[str]:
+    """The codes of the error findings that rejected the claim (from its scrub event)."""
+    for event in reversed(await store.claim_events_of(conn, claim_id)):
+        if event.kind == "scrub_rejected":
+            findings = event.detail.get("findings", [])
+            return sorted({f["code"] for f in findings if f.get("severity") == "error"})
+    return []
+
+
+def _rejected(claim: Claim, claim_id: str, codes: list[str], now: datetime) -> ClaimStatus:
     person = claim.patient or claim.subscriber
-    rules = ",".join(sorted({f.code for f in findings if f.severity == "error"}))
-    status = ClaimStatus(
+    return ClaimStatus(
         patient=Party(
             name=person.last_name,
             identifier=claim.subscriber.member_id,
@@ -149,32 +233,18 @@ async def scrub_rejection_277ca(
         patient_control_number=claim.patient_control_number,
         statuses=(
             Status(
-                rejection_status(findings), now.date(), "U", claim.total_charge, message=rules[:264]
+                rejection_status(codes),
+                now.date(),
+                "U",
+                claim.total_charge,
+                message=",".join(codes)[:264],
             ),
         ),
-        clearinghouse_trace=record.id.replace("-", "")[:30],
+        clearinghouse_trace=claim_id.replace("-", "")[:30],
         service_date=claim.service_date_start,
         service_end_date=claim.service_date_end
         if claim.service_date_end != claim.service_date_start
         else None,
-    )
-    reference = f"{params.interchange_control_number:09d}"
-    ack = acknowledge_claims(
-        [(_provider(claim), status)],
-        reference=reference,
-        created=now.date(),
-        source=Party("CLEARWAY", x12.sender_id, "46"),
-        receiver=Party(name[:60], receiver_id, "46"),
-        receiver_trace=record.idempotency_key.split(":")[1][:30] if record.idempotency_key else "",
-    )
-    return await _record(
-        conn,
-        sealer,
-        record.submitter_id,
-        "277CA",
-        params,
-        build_277ca([ack], params),
-        {"claims": [record.id], "source": "scrub"},
     )
 
 

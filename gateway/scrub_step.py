@@ -16,7 +16,7 @@ from edi.claim import Claim
 from edi.claim_json import claim_from_json
 from gateway import jobs, store
 from gateway.lifecycle import ClaimStatus
-from gateway.outbox_files import scrub_rejection_277ca
+from gateway.outbox_files import claim_scrubbed
 from gateway.settings import X12Settings
 from gateway.worker import Handler, Step
 from payers.duplicates import DEFAULT_LOOKBACK_DAYS
@@ -102,13 +102,14 @@ def scrub_handler(payers: PayerDirectory, x12: X12Settings | None = None) -> Han
                 await store.change_status(
                     conn, record, ClaimStatus.SCRUB_REJECTED, "scrub_rejected", detail
                 )
-                # A claim sent as X12 is answered in X12 too: our own 277CA in the outbox.
-                await scrub_rejection_277ca(conn, step.sealer, x12, record, claim, findings)
             else:
                 await store.change_status(conn, record, ClaimStatus.SCRUBBED, "scrubbed", detail)
                 await jobs.enqueue(
                     conn, "batch", claim_id=record.id, payload={"payer_id": record.payer_id}
                 )
+            # Claims sent in an 837 file are answered in X12 too: once its last claim is
+            # scrubbed, one 277CA in the outbox for those the scrubber rejected.
+            await claim_scrubbed(conn, step.sealer, x12, record)
         log.info("claim_scrubbed", errors=detail["errors"], warnings=detail["warnings"])
 
     return run

@@ -56,6 +56,10 @@ class LoggingSettings:
 class X12Settings:
     sender_id: str = "CLEARWAY"  # ISA06/GS02: this gateway's id with its trading partners
     sender_qualifier: str = "ZZ"  # ISA05
+    max_file_bytes: int = 104_857_600  # largest 837 taken by POST /v1/x12
+    answer_within_bytes: int = 1_048_576  # POST /v1/x12 up to this size is answered with its 999
+    upload_dir: str = "var/x12-uploads"  # larger uploads wait here while processed in background
+    claims_per_transaction: int = 500  # claims admitted per commit; the file's counts move each
 
 
 @dataclass(frozen=True)

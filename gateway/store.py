@@ -206,6 +206,45 @@ def _payload_aad(claim_id: str) -> bytes:
     return f"claims.payload:{claim_id}".encode()
 
 
+@dataclass(frozen=True)
+class NewClaim:
+    """A claim to record as RECEIVED, already checked against the claim schema."""
+
+    claim: Claim
+    claim_json: dict[str, Any]
+    request_sha256: str
+    idempotency_key: str | None
+    duplicate_key: str | None
+
+
+def _received_values(
+    sealer: Sealer, submitter_id: str, new: NewClaim, now: datetime
+) -> dict[str, Any]:
+    claim_id = new_id()
+    claim = new.claim
+    payload = json.dumps(new.claim_json, separators=(",", ":"), sort_keys=True).encode()
+    return dict(
+        id=claim_id,
+        submitter_id=submitter_id,
+        status=ClaimStatus.RECEIVED.value,
+        version=1,
+        claim_type=claim.claim_type,
+        payer_id=claim.payer.payer_id,
+        patient_control_number=claim.patient_control_number,
+        frequency_code=claim.frequency_code,
+        total_charge=claim.total_charge,
+        service_date_start=claim.service_date_start,
+        service_date_end=claim.service_date_end,
+        payload=sealer.seal(payload, _payload_aad(claim_id)),
+        idempotency_key=new.idempotency_key,
+        request_sha256=new.request_sha256,
+        duplicate_key=new.duplicate_key,
+        payer_claim_number=None,
+        received_at=now,
+        updated_at=now,
+    )
+
+
 async def insert_received_claim(
     conn: AsyncConnection,
     sealer: Sealer,
@@ -219,29 +258,10 @@ async def insert_received_claim(
     channel: str,
 ) -> ClaimRecord:
     """Record a new claim as RECEIVED, its first event, and the scrub job, in `conn`'s txn."""
-    claim_id = new_id()
     now = utcnow()
-    payload = json.dumps(claim_json, separators=(",", ":"), sort_keys=True).encode()
-    values = dict(
-        id=claim_id,
-        submitter_id=submitter_id,
-        status=ClaimStatus.RECEIVED.value,
-        version=1,
-        claim_type=claim.claim_type,
-        payer_id=claim.payer.payer_id,
-        patient_control_number=claim.patient_control_number,
-        frequency_code=claim.frequency_code,
-        total_charge=claim.total_charge,
-        service_date_start=claim.service_date_start,
-        service_date_end=claim.service_date_end,
-        payload=sealer.seal(payload, _payload_aad(claim_id)),
-        idempotency_key=idempotency_key,
-        request_sha256=request_sha256,
-        duplicate_key=duplicate_key,
-        payer_claim_number=None,
-        received_at=now,
-        updated_at=now,
-    )
+    new = NewClaim(claim, claim_json, request_sha256, idempotency_key, duplicate_key)
+    values = _received_values(sealer, submitter_id, new, now)
+    claim_id = values["id"]
     pk = (await conn.execute(insert(claims).values(**values).returning(claims.c.pk))).scalar_one()
     await add_event(
         conn, claim_id, "received", None, ClaimStatus.RECEIVED, {"channel": channel}, at=now
@@ -249,6 +269,54 @@ async def insert_received_claim(
     await jobs.enqueue(conn, "scrub", claim_id=claim_id, at=now)
     values.pop("payload")
     return ClaimRecord(pk=pk, **{**values, "status": ClaimStatus.RECEIVED})
+
+
+async def insert_received_claims(
+    conn: AsyncConnection,
+    sealer: Sealer,
+    new: Sequence[NewClaim],
+    *,
+    submitter_id: str,
+    channel: str,
+) -> list[str]:
+    """insert_received_claim for many claims in three statements (claims, events, jobs), for
+    the claims of a large file; returns their ids in order."""
+    if not new:
+        return []
+    now = utcnow()
+    rows = [_received_values(sealer, submitter_id, n, now) for n in new]
+    ids = [r["id"] for r in rows]
+    await conn.execute(insert(claims), rows)
+    await conn.execute(
+        insert(claim_events),
+        [
+            dict(
+                claim_id=claim_id,
+                at=now,
+                kind="received",
+                from_status=None,
+                to_status=ClaimStatus.RECEIVED.value,
+                detail={"channel": channel},
+            )
+            for claim_id in ids
+        ],
+    )
+    await jobs.enqueue_many(conn, "scrub", ids, at=now)
+    return ids
+
+
+async def claim_ids_by_idempotency_keys(
+    conn: AsyncConnection, submitter_id: str, keys: Sequence[str]
+) -> dict[str, str]:
+    """key -> claim id for the keys already used by this submitter."""
+    if not keys:
+        return {}
+    rows = await conn.execute(
+        select(claims.c.idempotency_key, claims.c.id).where(
+            claims.c.submitter_id == submitter_id, claims.c.idempotency_key.in_(list(keys))
+        )
+    )
+    return {r.idempotency_key: r.id for r in rows}
 
 
 _RECORD_COLUMNS = [c for c in claims.c if c.name != "payload"]

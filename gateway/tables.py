@@ -265,14 +265,28 @@ files = Table(
     Column("state", String(12), nullable=False),  # received, processing, processed, rejected
     Column("sha256", String(64), nullable=False),
     Column("size", BigInteger, nullable=False),
-    Column("body", LargeBinary, nullable=False),  # sealed (PHI)
+    Column("body", LargeBinary, nullable=False),  # sealed (PHI); empty when in chunks
+    # 0: the whole file is sealed in body; N: it is in file_chunks 0..N-1, each sealed alone.
+    Column("chunks", Integer, nullable=False, server_default="0"),
     Column("claims_read", Integer, nullable=False),
     Column("claims_accepted", Integer, nullable=False),
     Column("claims_rejected", Integer, nullable=False),
+    # Accepted claims the scrubber has judged: when all have, the file's one 277CA is made.
+    Column("claims_scrubbed", Integer, nullable=False, server_default="0"),
     Column("detail", JSON, nullable=False),  # the acknowledgment summary; no PHI
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "submitter_id", "direction", "sha256"),
+)
+
+file_chunks = Table(
+    "file_chunks",
+    metadata,
+    # A large file's content, sealed a chunk at a time, bound to its file, place and whether
+    # it is the last, so chunks cannot be swapped, reordered or cut off unnoticed.
+    Column("file_id", String(36), ForeignKey("files.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("body", LargeBinary, nullable=False),  # sealed (PHI)
 )
 
 sftp_keys = Table(

@@ -1,10 +1,12 @@
 """The raw X12 intake step: an 837 file from a submitter is stored, acknowledged (TA1, 999),
 and the claims of its accepted transaction sets enter the same pipeline as JSON claims.
 
-The file is stored sealed before anything reads it; the same file sent again is recognised by
-its sha256 and answered with the first answer, not processed twice. pyx12 runs in a worker
-thread, off the event loop. The 999 (and a TA1 for a rejected interchange) also go to the
-submitter's outbox.
+The file is stored sealed (in chunks) before anything reads it; the same file sent again is
+recognised by its sha256 and answered with the first answer, not processed twice, and a run
+cut short is resumed under the same file id. The file is read from disk as a stream: pyx12 and
+the claim reader run in worker threads, off the event loop, and claims are admitted a chunk
+per transaction, the file's counts moving with each. The 999 (and a TA1 for a rejected
+interchange) also go to the submitter's outbox.
 """
 
 from __future__ import annotations
@@ -12,22 +14,24 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from edi import codes
-from edi.ack import ImplementationAck, InterchangeAck
+from edi.ack import ImplementationAck, InterchangeAck, TransactionSetAck
 from edi.claim import Claim
 from edi.claim_json import claim_to_json
 from edi.envelope import EnvelopeParams
 from edi.errors import EdiError
 from edi.read_837 import UnreadableClaim, read_837
 from edi.read_envelope import single_set_interchanges
-from edi.validate import AckControl, validate
+from edi.validate import AckControl, ValidationReport, validate
 from edi.write_ack import ack_from_report, build_999, build_ta1, ta1_from_report
 from edi.x12 import isa_elements
 from gateway import file_store as fs
@@ -38,6 +42,7 @@ from gateway.claim_schema import claim_errors
 from gateway.crypto import Sealer
 from gateway.errors import ProblemError
 from gateway.intake import request_digest
+from gateway.outbox_files import file_scrubbed
 from gateway.settings import X12Settings
 from payers.duplicates import duplicate_fingerprint
 
@@ -134,41 +139,77 @@ async def _record_unreadable_answer(
     return kind
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _head(path: Path) -> str:
+    """The start of the file, enough for its ISA (106 characters, perhaps after blanks)."""
+    with path.open(encoding="utf-8", errors="replace", newline="") as f:
+        return f.read(4096)
+
+
+async def store_x12(
+    engine: AsyncEngine,
+    sealer: Sealer,
+    *,
+    submitter_id: str,
+    path: Path,
+    name: str,
+    channel: str,
+    sha256: str | None = None,
+) -> tuple[fs.File, bool]:
+    """The inbound file row for the file at `path`, stored sealed before anything reads it, and
+    whether it is already answered. A file stored earlier with the same content is found by
+    its sha256: answered (processed or rejected), or still processing (an interrupted run,
+    resumed under the same id so that its claims keep their idempotency keys)."""
+    digest = sha256 or await asyncio.to_thread(_sha256, path)
+    async with engine.connect() as conn:
+        twin = await fs.inbound_twin(conn, submitter_id, digest)
+    if twin is not None:
+        return twin, twin.state != fs.PROCESSING
+    async with engine.begin() as conn:
+        received = await fs.add_file_from_path(
+            conn,
+            sealer,
+            submitter_id=submitter_id,
+            channel=channel,
+            kind="837",
+            name=name,
+            path=path,
+            sha256=digest,
+            state=fs.PROCESSING,
+        )
+    return received, False
+
+
 async def receive_x12(
     engine: AsyncEngine,
     sealer: Sealer,
     x12: X12Settings,
     *,
     submitter_id: str,
-    body: bytes,
+    path: Path,
     name: str,
     channel: str,
 ) -> X12Received:
-    digest = hashlib.sha256(body).hexdigest()
-    async with engine.connect() as conn:
-        twin = await fs.processed_twin(conn, submitter_id, digest)
-    if twin is not None:
-        return X12Received(twin, twin.detail.get("response", {}), replayed=True)
-    async with engine.begin() as conn:
-        received = await fs.add_file(
-            conn,
-            sealer,
-            submitter_id=submitter_id,
-            direction=fs.INBOUND,
-            channel=channel,
-            kind="837",
-            name=name,
-            body=body,
-            state=fs.PROCESSING,
-        )
-    text = body.decode("utf-8", errors="replace")
-    isa = _isa(text)
+    """Store, acknowledge and admit the 837 file at `path`, read as a stream from disk."""
+    received, answered = await store_x12(
+        engine, sealer, submitter_id=submitter_id, path=path, name=name, channel=channel
+    )
+    if answered:
+        return X12Received(received, received.detail.get("response", {}), replayed=True)
+    isa = _isa(await asyncio.to_thread(_head, path))
     sender = (isa.get("sender") or "SUBMITTER")[:15]
     now = datetime.now(UTC)
     async with engine.begin() as conn:
         control = await ix.next_control_number(conn, x12.sender_id, sender)
     try:
-        report = await asyncio.to_thread(validate, text, AckControl(control, control, 1, now))
+        report = await asyncio.to_thread(validate, path, AckControl(control, control, 1, now))
     except EdiError as error:
         async with engine.begin() as conn:
             answer = await _record_unreadable_answer(
@@ -192,11 +233,17 @@ async def receive_x12(
         created=now,
         usage_indicator="P" if isa.get("usage") == "P" else "T",
     )
-    ta1s = ta1_from_report(text, report)
+    ta1s, acks = await asyncio.to_thread(_acknowledgments, path, report, params)
     interchange_rejected = any(t.status == "R" for t in ta1s)
-    acks = () if interchange_rejected else ack_from_report(text, report, params)
     response = await _admit_claims(
-        engine, sealer, received, text, acks, submitter_id=submitter_id, channel=channel
+        engine,
+        sealer,
+        received,
+        path,
+        acks,
+        submitter_id=submitter_id,
+        channel=channel,
+        chunk=max(1, x12.claims_per_transaction),
     )
     outbox = []
     if interchange_rejected or isa.get("ack") == "1":
@@ -236,22 +283,107 @@ async def receive_x12(
             claims_rejected=counts["rejected"],
             detail={"response": _without_x12(response), "interchange_sender": sender},
         )
+        # Workers may have scrubbed every claim already: then the file's 277CA is made here.
+        await file_scrubbed(conn, sealer, x12, received.id)
         stored = await fs.get_file(conn, received.id, submitter_id)
     assert stored is not None
     log.info("x12_file_received", file_id=received.id, **counts)
     return X12Received(stored, response, replayed=False)
 
 
+def _open_text(path: Path) -> Any:
+    return path.open(encoding="utf-8", errors="replace", newline="")
+
+
+def _acknowledgments(
+    path: Path, report: ValidationReport, params: EnvelopeParams
+) -> tuple[tuple[InterchangeAck, ...], tuple[ImplementationAck, ...]]:
+    """The TA1s and the 999's acknowledgments, each from one more pass over the file."""
+    with _open_text(path) as f:
+        ta1s = ta1_from_report(f, report)
+    if any(t.status == "R" for t in ta1s):
+        return ta1s, ()
+    with _open_text(path) as f:
+        return ta1s, ack_from_report(f, report, params)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A claim read from the file and checked off the event loop, waiting to be admitted."""
+
+    key: str  # x12:{file id}:{ST02}:{n}, its place in the file
+    claim: Claim | UnreadableClaim
+    new: store.NewClaim | None = None  # None: unreadable or invalid
+    errors: list[dict[str, Any]] | None = None
+
+
+_RESULTS_KEPT = 1000  # claim results kept in the answer: the counts cover every claim
+
+
+def _read_claims(
+    path: Path,
+    file_id: str,
+    verdicts: dict[tuple[str, str], TransactionSetAck],
+    sets: list[dict[str, Any]],
+    sealer: Sealer,
+    chunk: int,
+) -> Iterator[list[_Read]]:
+    """The claims of the accepted sets, `chunk` at a time, each read and checked (the CPU work
+    of admission); a verdict for every set goes to `sets`. Runs in worker threads."""
+    batch: list[_Read] = []
+    with _open_text(path) as f:
+        for gs06, st01, st02, one_set in single_set_interchanges(f):
+            verdict = verdicts.get((gs06.lstrip("0") or "0", st02))
+            if st01 != "837" or verdict is None or not verdict.accepted:
+                sets.append(
+                    {
+                        "transaction_control_number": st02,
+                        "accepted": False,
+                        "reason": "not an 837" if st01 != "837" else "rejected by the 999",
+                        "errors": [describe_segment_error(e) for e in verdict.errors]
+                        if verdict
+                        else [],
+                    }
+                )
+                continue
+            sets.append({"transaction_control_number": st02, "accepted": True})
+            for n, item in enumerate(read_837(one_set)):
+                batch.append(_check(item, f"x12:{file_id}:{st02}:{n}", sealer))
+                if len(batch) >= chunk:
+                    yield batch
+                    batch = []
+    if batch:
+        yield batch
+
+
+def _check(item: Claim | UnreadableClaim, key: str, sealer: Sealer) -> _Read:
+    if isinstance(item, UnreadableClaim):
+        return _Read(key, item)
+    data = claim_to_json(item)
+    errors = claim_errors(data)
+    if errors:
+        return _Read(key, item, errors=errors)
+    # The key names the claim's place in this file: an earlier run over the same file that was
+    # interrupted has already admitted it.
+    new = store.NewClaim(
+        item, data, request_digest(data), key, sealer.lookup_hash(duplicate_fingerprint(item))
+    )
+    return _Read(key, item, new)
+
+
 async def _admit_claims(
     engine: AsyncEngine,
     sealer: Sealer,
     received: fs.File,
-    text: str,
+    path: Path,
     acks: tuple[ImplementationAck, ...],
     *,
     submitter_id: str,
     channel: str,
+    chunk: int,
 ) -> dict[str, Any]:
+    """Admit the claims `chunk` per transaction; the file's counts move with each commit, so
+    GET /v1/files/{id} shows the progress of a large file."""
     # A file may hold several interchanges: a set is known by its group's GS06 and its ST02.
     verdicts = {
         (str(a.group_control_number), s.control_number): s for a in acks for s in a.transaction_sets
@@ -259,80 +391,75 @@ async def _admit_claims(
     claims: list[dict[str, Any]] = []
     sets: list[dict[str, Any]] = []
     read = accepted = rejected = 0
-    for gs06, st01, st02, one_set in single_set_interchanges(text):
-        verdict = verdicts.get((gs06.lstrip("0") or "0", st02))
-        if st01 != "837" or verdict is None or not verdict.accepted:
-            sets.append(
-                {
-                    "transaction_control_number": st02,
-                    "accepted": False,
-                    "reason": "not an 837" if st01 != "837" else "rejected by the 999",
-                    "errors": [describe_segment_error(e) for e in verdict.errors]
-                    if verdict
-                    else [],
-                }
-            )
-            continue
-        sets.append({"transaction_control_number": st02, "accepted": True})
+    chunks = _read_claims(path, received.id, verdicts, sets, sealer, chunk)
+    while (batch := await asyncio.to_thread(next, chunks, None)) is not None:
         async with engine.begin() as conn:
-            for n, item in enumerate(read_837(one_set)):
+            admitted = await _admit(conn, sealer, batch, submitter_id=submitter_id, channel=channel)
+            for item in batch:
+                outcome = _outcome(item, admitted)
                 read += 1
-                outcome = await _admit_one(
-                    conn,
-                    sealer,
-                    item,
-                    submitter_id=submitter_id,
-                    channel=channel,
-                    key=f"x12:{received.id}:{st02}:{n}",
-                )
                 accepted += outcome["status"] == "received"
                 rejected += outcome["status"] != "received"
-                claims.append(outcome)
-    return {
+                if len(claims) < _RESULTS_KEPT:
+                    claims.append(outcome)
+            await fs.update_file(
+                conn,
+                received.id,
+                claims_read=read,
+                claims_accepted=accepted,
+                claims_rejected=rejected,
+            )
+    result: dict[str, Any] = {
         "claims": {"read": read, "accepted": accepted, "rejected": rejected},
         "transaction_sets": sets,
         "claim_results": claims,
     }
+    if read > len(claims):
+        result["claim_results_omitted"] = read - len(claims)
+    return result
 
 
-async def _admit_one(
-    conn: Any,
-    sealer: Sealer,
-    item: Claim | UnreadableClaim,
-    *,
-    submitter_id: str,
-    channel: str,
-    key: str,
-) -> dict[str, Any]:
-    if isinstance(item, UnreadableClaim):
-        return {"status": "unreadable", "error": str(item.error)[:500]}
-    data = claim_to_json(item)
-    errors = claim_errors(data)
-    if errors:
+async def _admit(
+    conn: AsyncConnection, sealer: Sealer, batch: list[_Read], *, submitter_id: str, channel: str
+) -> dict[str, str]:
+    """Record the chunk's admissible claims not already admitted by an earlier run over the
+    file; returns the claim id of every admissible claim by its key."""
+    keys = [item.key for item in batch if item.new is not None]
+    known = await store.claim_ids_by_idempotency_keys(conn, submitter_id, keys)
+    fresh = [item for item in batch if item.new is not None and item.key not in known]
+    ids = await store.insert_received_claims(
+        conn,
+        sealer,
+        [item.new for item in fresh if item.new is not None],
+        submitter_id=submitter_id,
+        channel=channel,
+    )
+    known.update(zip((item.key for item in fresh), ids, strict=True))
+    return known
+
+
+def _outcome(item: _Read, admitted: dict[str, str]) -> dict[str, Any]:
+    claim = item.claim
+    if isinstance(claim, UnreadableClaim):
+        # The reader saw the set re-enveloped alone (ISA, GS, then ST as its third segment).
         return {
-            "patient_control_number": item.patient_control_number,
-            "status": "invalid",
-            "errors": errors,
+            "patient_control_number": claim.patient_control_number,
+            "status": "unreadable",
+            "error": claim.message[:500],
+            "transaction_control_number": item.key.split(":")[2],
+            "segment_id": claim.segment_id,
+            "position_in_set": claim.segment_number - 2,
         }
-    # The key names the claim's place in this file: an earlier run over the same file that was
-    # interrupted has already admitted it.
-    record = await store.claim_by_idempotency_key(conn, submitter_id, key)
-    if record is None:
-        record = await store.insert_received_claim(
-            conn,
-            sealer,
-            submitter_id=submitter_id,
-            claim=item,
-            claim_json=data,
-            request_sha256=request_digest(data),
-            idempotency_key=key,
-            duplicate_key=sealer.lookup_hash(duplicate_fingerprint(item)),
-            channel=channel,
-        )
+    if item.new is None:
+        return {
+            "patient_control_number": claim.patient_control_number,
+            "status": "invalid",
+            "errors": item.errors,
+        }
     return {
-        "patient_control_number": item.patient_control_number,
+        "patient_control_number": claim.patient_control_number,
         "status": "received",
-        "id": record.id,
+        "id": admitted[item.key],
     }
 
 

@@ -31,6 +31,7 @@ from gateway.settings import (
     Settings,
     SftpSettings,
     WorkerSettings,
+    X12Settings,
 )
 from gateway.tables import metadata
 
@@ -117,6 +118,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         worker=WorkerSettings(in_process=False, backoff_base_seconds=0, backoff_max_seconds=0),
         # The SFTP drop has its own tests (tests/e2e/test_sftp.py), on a port of their own.
         sftp=SftpSettings(enabled=False, root=str(tmp_path / "sftp")),
+        x12=X12Settings(upload_dir=str(tmp_path / "x12-uploads")),
     )
 
 

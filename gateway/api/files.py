@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 
 from gateway import file_store as fs
 from gateway.auth import authenticate
 from gateway.context import ENGINE, SEALER, SETTINGS
+from gateway.drop import UPLOAD_INTAKE
 from gateway.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
-from gateway.x12_intake import receive_x12
+from gateway.x12_intake import receive_x12, store_x12
 
 routes = web.RouteTableDef()
 _X12_TYPES = {"application/edi-x12", "application/edi", "text/plain", "application/octet-stream"}
@@ -20,32 +26,54 @@ _NAME = re.compile(r"[^A-Za-z0-9._-]")
 @routes.post("/v1/x12")
 async def post_x12(request: web.Request) -> web.Response:
     """An 837 interchange as sent to a clearinghouse: answered with its TA1/999 (as X12 and
-    as JSON); the claims of accepted transaction sets go on like JSON claims."""
+    as JSON), or, when larger than x12.answer_within_bytes, with 202 and the file to follow
+    while it is processed in the background; the claims of accepted transaction sets go on
+    like JSON claims."""
     submitter = await authenticate(request)
     media = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
     if media not in _X12_TYPES:
         raise UnsupportedMediaType(
             "Send the 837 as Content-Type: application/edi-x12 (JSON claims go to /v1/claims)."
         )
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise PayloadTooLarge(
-            f"The file is larger than the {request.client_max_size}-byte limit of the API; "
-            "send large files by SFTP."
-        ) from None
-    if not body.strip():
-        raise BadRequest("The body is empty: send the 837 file.")
+    settings = request.app[SETTINGS].x12
+    intake = request.app[UPLOAD_INTAKE]
     name = _NAME.sub("_", request.query.get("name", "upload.x12"))[:120]
-    received = await receive_x12(
-        request.app[ENGINE],
-        request.app[SEALER],
-        request.app[SETTINGS].x12,
-        submitter_id=submitter.id,
-        body=body,
-        name=name,
-        channel="api",
-    )
+    upload = await _spool_body(request, intake.root / _INCOMING, settings.max_file_bytes)
+    try:
+        size, sha256, blank = upload.size, upload.sha256, upload.blank
+        if blank:
+            raise BadRequest("The body is empty: send the 837 file.")
+        engine, sealer = request.app[ENGINE], request.app[SEALER]
+        if size > settings.answer_within_bytes:
+            stored, answered = await store_x12(
+                engine,
+                sealer,
+                submitter_id=submitter.id,
+                path=upload.path,
+                name=name,
+                channel="api",
+                sha256=sha256,
+            )
+            if not answered:
+                # Stored sealed: from here the background intake owns the upload (resumed from
+                # the spool after a crash), and the client follows the file's progress.
+                intake.accept(upload.path, submitter.id)
+                return web.json_response(
+                    {"file_id": stored.id, "file": stored.summary(), "replayed": False},
+                    status=202,
+                    headers={"Location": f"/v1/files/{stored.id}"},
+                )
+        received = await receive_x12(
+            engine,
+            sealer,
+            settings,
+            submitter_id=submitter.id,
+            path=upload.path,
+            name=name,
+            channel="api",
+        )
+    finally:
+        upload.path.unlink(missing_ok=True)
     headers = {"Location": f"/v1/files/{received.file.id}"}
     if received.replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -53,6 +81,41 @@ async def post_x12(request: web.Request) -> web.Response:
         {**received.response, "file": received.file.summary(), "replayed": received.replayed},
         headers=headers,
     )
+
+
+_INCOMING = ".incoming"  # bodies being received; starts with a dot, so no submitter id takes it
+
+
+@dataclass(frozen=True)
+class _Upload:
+    path: Path
+    size: int
+    sha256: str
+    blank: bool  # nothing but white space
+
+
+async def _spool_body(request: web.Request, folder: Path, limit: int) -> _Upload:
+    """Write the request body to a file as it arrives (never whole in memory), hashing it."""
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    path = folder / uuid.uuid4().hex
+    digest = hashlib.sha256()
+    size, blank = 0, True
+    try:
+        with await asyncio.to_thread(path.open, "wb") as out:
+            async for block in request.content.iter_chunked(1 << 20):
+                size += len(block)
+                if size > limit:
+                    raise PayloadTooLarge(
+                        f"The file is larger than the {limit}-byte limit for 837 files "
+                        "(x12.max_file_bytes)."
+                    )
+                digest.update(block)
+                blank = blank and not block.strip()
+                await asyncio.to_thread(out.write, block)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return _Upload(path, size, digest.hexdigest(), blank)
 
 
 @routes.get("/v1/files")
@@ -80,15 +143,26 @@ async def get_file(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/files/{file_id}/content")
-async def get_file_content(request: web.Request) -> web.Response:
+async def get_file_content(request: web.Request) -> web.StreamResponse:
     submitter = await authenticate(request)
     async with request.app[ENGINE].connect() as conn:
         found = await fs.get_file(conn, request.match_info["file_id"], submitter.id)
         if found is None:
             raise NotFound("No such file for this submitter.")
-        body = await fs.file_body(conn, request.app[SEALER], found.id)
-    return web.Response(
-        body=body,
-        content_type="application/edi-x12",
-        headers={"Content-Disposition": f'attachment; filename="{found.name}"'},
-    )
+        parts = fs.file_parts(conn, request.app[SEALER], found.id)
+        # The first part is opened before answering, so a file that does not open is a
+        # problem answer, not a cut-off download.
+        first = await anext(parts)
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "application/edi-x12",
+                "Content-Disposition": f'attachment; filename="{found.name}"',
+            }
+        )
+        response.content_length = found.size
+        await response.prepare(request)
+        await response.write(first)
+        async for part in parts:
+            await response.write(part)
+        await response.write_eof()
+    return response

@@ -45,6 +45,19 @@ async def test_lease_complete_and_nothing_left(engine: Any) -> None:
         assert await jobs.pending_count(conn) == 0
 
 
+async def test_outbox_deliveries_are_taken_before_earlier_jobs(engine: Any) -> None:
+    # The 999 of a large file is queued after the scrubs of all its claims.
+    async with engine.begin() as conn:
+        for _ in range(3):
+            await jobs.enqueue(conn, "scrub", payload={})
+        deliver = await jobs.enqueue(conn, "deliver_file", payload={"file_id": "f"})
+    async with engine.begin() as conn:
+        (first,) = await jobs.lease(conn, "w1", limit=1)
+        rest = await jobs.lease(conn, "w1", limit=10)
+    assert first.pk == deliver and first.kind == "deliver_file"
+    assert [j.kind for j in rest] == ["scrub"] * 3
+
+
 async def test_retry_later_then_bury(engine: Any) -> None:
     await _claim(engine)
     async with engine.begin() as conn:
