@@ -1,4 +1,4 @@
-"""Reads and writes of submitters, claims, claim events and intake rejections.
+"""Reads and writes of submitters, claims, claim events, claim batches and intake rejections.
 
 Every function takes an open connection, so a pipeline step composes several of them into the
 one transaction it commits. Sealed columns are sealed and opened here, nowhere else.
@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, insert, or_, select, update
+from sqlalchemy import Row, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edi.claim import Claim
@@ -24,6 +24,7 @@ from gateway.crypto import Sealer, hash_api_key, new_api_key
 from gateway.lifecycle import ClaimStatus, can_transition
 from gateway.tables import (
     api_keys,
+    claim_batches,
     claim_events,
     claims,
     intake_rejections,
@@ -33,6 +34,7 @@ from gateway.tables import (
     sftp_keys,
     submitters,
 )
+from gateway.tables import jobs as jobs_table
 
 
 def utcnow() -> datetime:
@@ -128,18 +130,21 @@ async def add_api_key(conn: AsyncConnection, submitter_id: str) -> str:
     return api_key
 
 
+# Built once: every API request runs it.
+_SUBMITTER_BY_KEY_HASH = (
+    select(submitters.c.id, submitters.c.name, submitters.c.operator)
+    .join(api_keys, api_keys.c.submitter_id == submitters.c.id)
+    .where(
+        api_keys.c.key_hash == bindparam("key_hash"),
+        api_keys.c.revoked_at.is_(None),
+        submitters.c.active.is_(True),
+    )
+)
+
+
 async def submitter_by_api_key(conn: AsyncConnection, api_key: str) -> Submitter | None:
-    row = (
-        await conn.execute(
-            select(submitters.c.id, submitters.c.name, submitters.c.operator)
-            .join(api_keys, api_keys.c.submitter_id == submitters.c.id)
-            .where(
-                api_keys.c.key_hash == hash_api_key(api_key),
-                api_keys.c.revoked_at.is_(None),
-                submitters.c.active.is_(True),
-            )
-        )
-    ).first()
+    result = await conn.execute(_SUBMITTER_BY_KEY_HASH, {"key_hash": hash_api_key(api_key)})
+    row = result.first()
     return Submitter(row.id, row.name, row.operator) if row else None
 
 
@@ -206,6 +211,104 @@ def _payload_aad(claim_id: str) -> bytes:
     return f"claims.payload:{claim_id}".encode()
 
 
+@dataclass(frozen=True)
+class NewClaim:
+    """A schema-checked claim, ready to be recorded as RECEIVED."""
+
+    claim: Claim
+    claim_json: dict[str, Any]
+    request_sha256: str
+    idempotency_key: str | None
+    duplicate_key: str | None  # keyed hash, see payers.duplicates
+
+
+# Built once: these run for every claim received, and building a statement per call costs
+# more than executing it. Given a list of rows, each is one multi-row INSERT.
+_INSERT_CLAIMS = insert(claims).returning(claims.c.pk, sort_by_parameter_order=True)
+_INSERT_EVENTS = insert(claim_events)
+_INSERT_JOBS = insert(jobs_table)
+
+
+async def insert_received_claims(
+    conn: AsyncConnection,
+    sealer: Sealer,
+    new: Sequence[NewClaim],
+    *,
+    submitter_id: str,
+    event_detail: dict[str, Any],
+) -> list[ClaimRecord]:
+    """Record claims as RECEIVED, each with its first event and its scrub job, in `conn`'s
+    transaction: three statements, however many claims."""
+    if not new:
+        return []
+    now = utcnow()
+    rows = []
+    for item in new:
+        claim = item.claim
+        claim_id = new_id()
+        payload = json.dumps(item.claim_json, separators=(",", ":"), sort_keys=True).encode()
+        rows.append(
+            dict(
+                id=claim_id,
+                submitter_id=submitter_id,
+                status=ClaimStatus.RECEIVED.value,
+                version=1,
+                claim_type=claim.claim_type,
+                payer_id=claim.payer.payer_id,
+                patient_control_number=claim.patient_control_number,
+                frequency_code=claim.frequency_code,
+                total_charge=claim.total_charge,
+                service_date_start=claim.service_date_start,
+                service_date_end=claim.service_date_end,
+                payload=sealer.seal(payload, _payload_aad(claim_id)),
+                idempotency_key=item.idempotency_key,
+                request_sha256=item.request_sha256,
+                duplicate_key=item.duplicate_key,
+                payer_claim_number=None,
+                received_at=now,
+                updated_at=now,
+            )
+        )
+    pks = (await conn.execute(_INSERT_CLAIMS, rows)).scalars().all()
+    received = ClaimStatus.RECEIVED.value
+    await conn.execute(
+        _INSERT_EVENTS,
+        [
+            dict(
+                claim_id=row["id"],
+                at=now,
+                kind="received",
+                from_status=None,
+                to_status=received,
+                detail=event_detail,
+            )
+            for row in rows
+        ],
+    )
+    # The rows jobs.enqueue("scrub", claim_id=...) writes, as one statement for the lot.
+    await conn.execute(
+        _INSERT_JOBS,
+        [
+            dict(
+                kind="scrub",
+                claim_id=row["id"],
+                payload={},
+                state=jobs.READY,
+                attempts=0,
+                run_after=now,
+                created_at=now,
+                updated_at=now,
+            )
+            for row in rows
+        ],
+    )
+    records = []
+    for pk, row in zip(pks, rows, strict=True):
+        row.pop("payload")
+        records.append(ClaimRecord(pk=pk, **{**row, "status": ClaimStatus.RECEIVED}))
+    return records
+
+
 async def insert_received_claim(
     conn: AsyncConnection,
     sealer: Sealer,
@@ -218,37 +321,12 @@ async def insert_received_claim(
     duplicate_key: str | None,
     channel: str,
 ) -> ClaimRecord:
-    """Record a new claim as RECEIVED, its first event, and the scrub job, in `conn`'s txn."""
-    claim_id = new_id()
-    now = utcnow()
-    payload = json.dumps(claim_json, separators=(",", ":"), sort_keys=True).encode()
-    values = dict(
-        id=claim_id,
-        submitter_id=submitter_id,
-        status=ClaimStatus.RECEIVED.value,
-        version=1,
-        claim_type=claim.claim_type,
-        payer_id=claim.payer.payer_id,
-        patient_control_number=claim.patient_control_number,
-        frequency_code=claim.frequency_code,
-        total_charge=claim.total_charge,
-        service_date_start=claim.service_date_start,
-        service_date_end=claim.service_date_end,
-        payload=sealer.seal(payload, _payload_aad(claim_id)),
-        idempotency_key=idempotency_key,
-        request_sha256=request_sha256,
-        duplicate_key=duplicate_key,
-        payer_claim_number=None,
-        received_at=now,
-        updated_at=now,
+    """Record one new claim as RECEIVED, its first event, and the scrub job, in `conn`'s txn."""
+    new = NewClaim(claim, claim_json, request_sha256, idempotency_key, duplicate_key)
+    (record,) = await insert_received_claims(
+        conn, sealer, [new], submitter_id=submitter_id, event_detail={"channel": channel}
     )
-    pk = (await conn.execute(insert(claims).values(**values).returning(claims.c.pk))).scalar_one()
-    await add_event(
-        conn, claim_id, "received", None, ClaimStatus.RECEIVED, {"channel": channel}, at=now
-    )
-    await jobs.enqueue(conn, "scrub", claim_id=claim_id, at=now)
-    values.pop("payload")
-    return ClaimRecord(pk=pk, **{**values, "status": ClaimStatus.RECEIVED})
+    return record
 
 
 _RECORD_COLUMNS = [c for c in claims.c if c.name != "payload"]
@@ -519,6 +597,83 @@ async def rejection_body(conn: AsyncConnection, sealer: Sealer, rejection_id: st
     if sealed is None:
         return None
     return sealer.open(sealed, f"intake_rejections.body:{rejection_id}".encode())
+
+
+# Claim batches ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimBatch:
+    """A batch as answered: the result for each claim (its id, or what was wrong with it)."""
+
+    id: str
+    request_sha256: str
+    received_at: datetime
+    claims_read: int
+    claims_accepted: int
+    claims_rejected: int
+    results: list[dict[str, Any]]
+
+
+def _batch_aad(batch_id: str) -> bytes:
+    return f"claim_batches.body:{batch_id}".encode()
+
+
+async def insert_claim_batch(
+    conn: AsyncConnection,
+    sealer: Sealer,
+    batch: ClaimBatch,
+    *,
+    submitter_id: str,
+    idempotency_key: str | None,
+    body: bytes,
+) -> None:
+    """Keep the batch as received with its answer; IntegrityError when the submitter already
+    used this Idempotency-Key for a batch."""
+    await conn.execute(
+        insert(claim_batches).values(
+            id=batch.id,
+            submitter_id=submitter_id,
+            idempotency_key=idempotency_key,
+            request_sha256=batch.request_sha256,
+            received_at=batch.received_at,
+            claims_read=batch.claims_read,
+            claims_accepted=batch.claims_accepted,
+            claims_rejected=batch.claims_rejected,
+            results=batch.results,
+            body_size=len(body),
+            body=sealer.seal(body, _batch_aad(batch.id)),
+        )
+    )
+
+
+async def claim_batch_by_idempotency_key(
+    conn: AsyncConnection, submitter_id: str, idempotency_key: str
+) -> ClaimBatch | None:
+    row = (
+        await conn.execute(
+            select(
+                claim_batches.c.id,
+                claim_batches.c.request_sha256,
+                claim_batches.c.received_at,
+                claim_batches.c.claims_read,
+                claim_batches.c.claims_accepted,
+                claim_batches.c.claims_rejected,
+                claim_batches.c.results,
+            ).where(
+                claim_batches.c.submitter_id == submitter_id,
+                claim_batches.c.idempotency_key == idempotency_key,
+            )
+        )
+    ).first()
+    return ClaimBatch(**row._asdict()) if row else None
+
+
+async def claim_batch_body(conn: AsyncConnection, sealer: Sealer, batch_id: str) -> bytes:
+    sealed = (
+        await conn.execute(select(claim_batches.c.body).where(claim_batches.c.id == batch_id))
+    ).scalar_one()
+    return sealer.open(sealed, _batch_aad(batch_id))
 
 
 # Payer answers -------------------------------------------------------------------------------
