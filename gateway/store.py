@@ -238,7 +238,7 @@ async def insert_received_claims(
     event_detail: dict[str, Any],
 ) -> list[ClaimRecord]:
     """Record claims as RECEIVED, each with its first event and its scrub job, in `conn`'s
-    transaction: three statements, however many claims."""
+    transaction: three multi-row statements, however many claims."""
     if not new:
         return []
     now = utcnow()
