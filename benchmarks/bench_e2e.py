@@ -1,7 +1,7 @@
 """End-to-end throughput: claims from POST /v1/claims to their final status, with real processes.
 
 Run: python benchmarks/bench_e2e.py [--claims N] [--workers W] [--postgres URL]
-[--validate all,none]
+[--validate all,none] [--batch N].
 `clearway serve` (API only), W `clearway worker` processes and `clearway simulate-payer`.
 """
 
@@ -54,6 +54,7 @@ class Result:
     validate: str
     workers: int
     claims: int
+    batch: int = 0  # claims per POST /v1/claims/batch; 0: one POST /v1/claims per claim
     seconds: float = 0.0
     submit_seconds: float = 0.0
     post_ms: list[float] = field(default_factory=list)
@@ -203,24 +204,34 @@ async def drive(
     done = asyncio.Event()
     try:
         async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
-            queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-            for claim in claims:
-                queue.put_nowait(claim)
+            size = result.batch
+            queue: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
+            for i in range(0, len(claims), size or 1):
+                queue.put_nowait(claims[i : i + (size or 1)])
 
             async def post_loop() -> None:
                 while not queue.empty():
-                    claim = queue.get_nowait()
-                    headers = {"Idempotency-Key": claim["patient_control_number"]}
+                    group = queue.get_nowait()
+                    # A retried request would be answered from the first time, not doubled.
+                    key = group[0]["patient_control_number"] + (f"+{len(group)}" if size else "")
+                    if size:
+                        path, body = "/v1/claims/batch", {"claims": group}
+                    else:
+                        path, body = "/v1/claims", group[0]
                     begin = time.perf_counter()
                     async with session.post(
-                        f"{cluster.api}/v1/claims", json=claim, headers=headers
+                        cluster.api + path, json=body, headers={"Idempotency-Key": key}
                     ) as response:
-                        body = await response.json()
+                        answer = await response.json()
                     result.post_ms.append((time.perf_counter() - begin) * 1000)
                     if response.status != 202:
-                        result.errors += 1
-                        continue
-                    ids.append(body["id"])
+                        result.errors += len(group)
+                    elif size:
+                        results = answer["claim_results"]
+                        ids.extend(r["id"] for r in results if r["status"] == "received")
+                        result.errors += sum(r["status"] != "received" for r in results)
+                    else:
+                        ids.append(answer["id"])
 
             async def get_loop(n: int) -> None:
                 # Reads a biller would make while the pipeline works, paced so that reading
@@ -277,7 +288,7 @@ async def final_statuses(cluster: Cluster, key: str, ids: list[str]) -> dict[str
 
 
 def run_case(args: argparse.Namespace, backend: str, url: str, validate: str) -> Result:
-    result = Result(backend, validate, args.workers, args.claims)
+    result = Result(backend, validate, args.workers, args.claims, args.batch)
     extra = dict(item.split("=", 1) for item in args.set)
     with tempfile.TemporaryDirectory(prefix="clearway-bench-") as tmp:
         cluster = Cluster(Path(tmp), url, validate, extra)
@@ -346,12 +357,12 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         " process"
     )
     header = (
-        "| database | pyx12 | claims/s | submit s | total s | POST p50/p95/p99 ms "
+        "| database | pyx12 | claims/POST | claims/s | submit s | total s | POST p50/p95/p99 ms "
         "| GET p50/p95/p99 ms | as predicted | histories complete | paid = 835s "
         "| peak RSS MiB api/worker/sim |"
     )
     print(header)
-    print("|---" * 11 + "|")
+    print("|---" * 12 + "|")
     for r in results:
         post = "/".join(f"{percentile(r.post_ms, p):.0f}" for p in (50, 95, 99))
         get = "/".join(f"{percentile(r.get_ms, p):.0f}" for p in (50, 95, 99))
@@ -365,8 +376,8 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         if r.unfinished:
             verdict += f" ({r.unfinished} unfinished)"
         print(
-            f"| {r.backend} | {r.validate} | {r.claims / r.seconds:.0f} | {r.submit_seconds:.1f}"
-            f" | {r.seconds:.1f} | {post} | {get} | {verdict}"
+            f"| {r.backend} | {r.validate} | {r.batch or 1} | {r.claims / r.seconds:.0f}"
+            f" | {r.submit_seconds:.1f} | {r.seconds:.1f} | {post} | {get} | {verdict}"
             f" | {r.claims - r.errors - len(r.history_gaps)}/{r.claims - r.errors}"
             f" | {r.paid_by_claims} {'=' if r.paid_by_claims == r.paid_by_835s else '!='}"
             f" {r.paid_by_835s} | {rss} |"
@@ -387,6 +398,13 @@ def main() -> int:
     parser.add_argument("--claims", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2, help="clearway worker processes")
     parser.add_argument("--in-flight", type=int, default=24, help="concurrent POSTs")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=0,
+        metavar="N",
+        help="send N claims per POST /v1/claims/batch (default 0: one POST /v1/claims each)",
+    )
     parser.add_argument("--get-rate", type=float, default=40, help="claim reads per second")
     parser.add_argument("--postgres", default=os.environ.get("TEST_POSTGRES_URL", ""))
     parser.add_argument("--backends", default="sqlite,postgresql")

@@ -36,7 +36,10 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics()
     app[SEALER] = make_sealer(settings.crypto)
     app[PAYERS] = load_payers(settings.payers)
-    icd10.warm_up()  # load ICD-10-CM now (about 2 s), not inside the first scrub
+    if settings.worker.in_process:
+        # Load ICD-10-CM now (about 2 s and 180 MiB), not inside the first scrub. An API
+        # without workers needs it only for /v1/claims/validate, which loads it on first use.
+        icd10.warm_up()
     app[DELIVERY] = make_delivery(settings, app[PAYERS])
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(in_process_worker)

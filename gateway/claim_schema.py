@@ -13,6 +13,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
+from gateway.schema_predicate import Predicate, compile_schema
+
 
 @functools.cache
 def claim_schema() -> dict[str, Any]:
@@ -24,8 +26,17 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(claim_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
+@functools.cache
+def _is_valid() -> Predicate:
+    return compile_schema(claim_schema())
+
+
 def claim_errors(data: Any) -> list[dict[str, str]]:
     """Every schema violation as {"pointer": RFC 6901 pointer, "message": what to fix}."""
+    # A valid claim is confirmed by the compiled predicate, about twenty times faster than
+    # jsonschema's walk; only an invalid one is walked, to name each problem.
+    if _is_valid()(data):
+        return []
     found: dict[tuple[str, str], None] = {}
     for error in _validator().iter_errors(data):
         for pointer, message in _describe(error):

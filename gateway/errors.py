@@ -62,6 +62,10 @@ class InvalidClaim(ProblemError):
     status, slug, title = 422, "invalid-claim", "The claim does not match the claim schema"
 
 
+class InvalidBatch(ProblemError):
+    status, slug, title = 422, "invalid-batch", "The body is not a batch of claims"
+
+
 class ServiceUnavailable(ProblemError):
     status, slug, title = 503, "service-unavailable", "Service unavailable"
 

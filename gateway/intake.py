@@ -1,11 +1,13 @@
-"""The intake step: a submitted claim body becomes a RECEIVED claim and a scrub job, or a refusal.
+"""The intake step: a claim body, or a batch of claims, becomes RECEIVED claims and scrub jobs.
 
-Either way something is stored in one transaction: the sealed claim, or a rejection record
-holding the sealed body and the reasons. Nothing a submitter sends is lost.
+Something is always stored in one transaction: the sealed claims, the batch as received with
+the answer for each of its claims, or a rejection record holding the sealed body and the
+reasons. Nothing a submitter sends is lost.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
@@ -18,14 +20,31 @@ from edi.claim_json import claim_from_json
 from gateway import store
 from gateway.claim_schema import claim_errors
 from gateway.crypto import Sealer
-from gateway.errors import BadRequest, Conflict, InvalidClaim, ProblemError, UnsupportedMediaType
+from gateway.errors import (
+    BadRequest,
+    Conflict,
+    InvalidBatch,
+    InvalidClaim,
+    ProblemError,
+    UnsupportedMediaType,
+)
 from payers.duplicates import duplicate_fingerprint
+
+# A large batch is checked in slices, letting other requests in between.
+_YIELD_EVERY = 50
 
 
 @dataclass(frozen=True)
 class Received:
     record: store.ClaimRecord
     replayed: bool  # True when an Idempotency-Key matched an earlier identical request
+
+
+@dataclass(frozen=True)
+class BatchReceived:
+    batch: store.ClaimBatch
+    records: list[store.ClaimRecord]  # the claims recorded now; none when replayed
+    replayed: bool  # True when an Idempotency-Key matched an earlier identical batch
 
 
 def is_json(content_type: str | None) -> bool:
@@ -35,11 +54,12 @@ def is_json(content_type: str | None) -> bool:
     )
 
 
-def parse_claim_body(body: bytes, content_type: str | None) -> dict[str, Any]:
-    """Decode and schema-check a claim body; raises the problem that explains what is wrong."""
+def parse_json_body(body: bytes, content_type: str | None, what: str = "claim") -> Any:
+    """Decode a JSON body; raises the problem that explains what is wrong."""
     if not is_json(content_type):
         raise UnsupportedMediaType(
-            "Send the claim as JSON with Content-Type: application/json (raw X12 goes to /v1/x12)."
+            f"Send the {what} as JSON with Content-Type: application/json "
+            "(raw X12 goes to /v1/x12)."
         )
     try:
         text = body.decode("utf-8")
@@ -49,7 +69,7 @@ def parse_claim_body(body: bytes, content_type: str | None) -> dict[str, Any]:
             errors=[{"pointer": "", "message": f"invalid UTF-8 at byte {error.start}"}],
         ) from None
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise BadRequest(
             f"The body is not valid JSON: {error.msg} at line {error.lineno}, "
@@ -61,17 +81,71 @@ def parse_claim_body(body: bytes, content_type: str | None) -> dict[str, Any]:
                 }
             ],
         ) from None
+
+
+def parse_claim_body(body: bytes, content_type: str | None) -> dict[str, Any]:
+    """Decode and schema-check a claim body; raises the problem that explains what is wrong."""
+    data = parse_json_body(body, content_type)
     errors = claim_errors(data)
     if errors:
         noun = "problem" if len(errors) == 1 else "problems"
         raise InvalidClaim(f"{len(errors)} {noun} in the claim; see errors.", errors=errors)
-    return data
+    return data  # type: ignore[no-any-return]
 
 
-def request_digest(data: dict[str, Any]) -> str:
-    """Digest of the claim's content, so re-sent JSON with other spacing still counts as same."""
+def batch_claims(data: Any, max_claims: int) -> list[Any]:
+    """The claims of a batch body {"claims": [...]}, not yet checked one by one; raises
+    InvalidBatch when the body is not that shape."""
+    if not isinstance(data, dict):
+        errors = [{"pointer": "", "message": 'must be an object: {"claims": [...]}'}]
+    elif "claims" not in data:
+        errors = [{"pointer": "/claims", "message": "is required"}]
+    elif not isinstance(data["claims"], list):
+        errors = [{"pointer": "/claims", "message": "must be an array"}]
+    elif not data["claims"]:
+        errors = [{"pointer": "/claims", "message": "must have at least 1 item"}]
+    elif len(data["claims"]) > max_claims:
+        errors = [
+            {
+                "pointer": "/claims",
+                "message": f"must have at most {max_claims} items (server.max_batch_claims); "
+                "send the rest in another batch",
+            }
+        ]
+    else:
+        errors = []
+    if isinstance(data, dict):
+        errors += [
+            {"pointer": "/" + _escape(name), "message": "is not a known field"}
+            for name in sorted(data)
+            if name != "claims"
+        ]
+    if errors:
+        raise InvalidBatch("The body is not a batch of claims; see errors.", errors=errors)
+    return data["claims"]  # type: ignore[no-any-return]
+
+
+def _escape(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
+
+
+def request_digest(data: Any) -> str:
+    """Digest of the content, so re-sent JSON with other spacing still counts as the same."""
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _new_claim(
+    sealer: Sealer, data: dict[str, Any], digest: str, idempotency_key: str | None
+) -> store.NewClaim:
+    claim = claim_from_json(data)
+    return store.NewClaim(
+        claim=claim,
+        claim_json=data,
+        request_sha256=digest,
+        idempotency_key=idempotency_key,
+        duplicate_key=sealer.lookup_hash(duplicate_fingerprint(claim)),
+    )
 
 
 async def receive_claim(
@@ -86,40 +160,115 @@ async def receive_claim(
 ) -> Received:
     try:
         data = parse_claim_body(body, content_type)
-        digest = request_digest(data)
-        earlier = (
-            await _replay(engine, submitter_id, idempotency_key, digest)
-            if idempotency_key is not None
-            else None
-        )
     except ProblemError as error:
         await _reject(engine, sealer, submitter_id, channel, error, content_type, body)
         raise
-    if earlier is not None:
-        return Received(earlier, replayed=True)
-    claim = claim_from_json(data)
+    digest = request_digest(data)
+    new = _new_claim(sealer, data, digest, idempotency_key)
     try:
         async with engine.begin() as conn:
-            record = await store.insert_received_claim(
-                conn,
-                sealer,
-                submitter_id=submitter_id,
-                claim=claim,
-                claim_json=data,
-                request_sha256=digest,
-                idempotency_key=idempotency_key,
-                duplicate_key=sealer.lookup_hash(duplicate_fingerprint(claim)),
-                channel=channel,
+            (record,) = await store.insert_received_claims(
+                conn, sealer, [new], submitter_id=submitter_id, event_detail={"channel": channel}
             )
     except IntegrityError:
-        # A concurrent request with the same Idempotency-Key won the insert.
+        # The Idempotency-Key is taken (by an earlier request, or a concurrent one that won
+        # the insert). Trying the insert first saves a look-up on every new claim.
         if idempotency_key is None:
             raise
-        earlier = await _replay(engine, submitter_id, idempotency_key, digest)
+        try:
+            earlier = await _replay(engine, submitter_id, idempotency_key, digest)
+        except ProblemError as error:
+            await _reject(engine, sealer, submitter_id, channel, error, content_type, body)
+            raise
         if earlier is None:
             raise
         return Received(earlier, replayed=True)
     return Received(record, replayed=False)
+
+
+async def receive_batch(
+    engine: AsyncEngine,
+    sealer: Sealer,
+    *,
+    submitter_id: str,
+    body: bytes,
+    content_type: str | None,
+    idempotency_key: str | None,
+    max_claims: int,
+) -> BatchReceived:
+    """Check each claim of a batch on its own; record the valid ones, their scrub jobs and
+    the batch as received (with the answer for every claim) in one transaction."""
+    channel = "api"
+    try:
+        data = parse_json_body(body, content_type, "batch")
+        items = batch_claims(data, max_claims)
+    except ProblemError as error:
+        await _reject(engine, sealer, submitter_id, channel, error, content_type, body)
+        raise
+    batch_id = store.new_id()
+    results: list[dict[str, Any]] = []
+    new: list[store.NewClaim] = []
+    for index, item in enumerate(items):
+        if index % _YIELD_EVERY == _YIELD_EVERY - 1:
+            await asyncio.sleep(0)
+        errors = claim_errors(item)
+        if errors:
+            at = f"/claims/{index}"
+            results.append(
+                {
+                    "index": index,
+                    "status": "invalid",
+                    "errors": [{**e, "pointer": at + e["pointer"]} for e in errors],
+                }
+            )
+            continue
+        new.append(_new_claim(sealer, item, request_digest(item), None))
+        results.append({"index": index, "status": "received"})
+    digest = request_digest(data)
+    try:
+        async with engine.begin() as conn:
+            records = await store.insert_received_claims(
+                conn,
+                sealer,
+                new,
+                submitter_id=submitter_id,
+                event_detail={"channel": channel, "batch_id": batch_id},
+            )
+            accepted = iter(records)
+            for result in results:
+                if result["status"] == "received":
+                    record = next(accepted)
+                    result["id"] = record.id
+                    result["patient_control_number"] = record.patient_control_number
+            batch = store.ClaimBatch(
+                id=batch_id,
+                request_sha256=digest,
+                received_at=store.utcnow(),
+                claims_read=len(items),
+                claims_accepted=len(new),
+                claims_rejected=len(items) - len(new),
+                results=results,
+            )
+            await store.insert_claim_batch(
+                conn,
+                sealer,
+                batch,
+                submitter_id=submitter_id,
+                idempotency_key=idempotency_key,
+                body=body,
+            )
+    except IntegrityError:
+        if idempotency_key is None:
+            raise
+        try:
+            earlier = await _replay_batch(engine, submitter_id, idempotency_key, digest)
+        except ProblemError as error:
+            await _reject(engine, sealer, submitter_id, channel, error, content_type, body)
+            raise
+        if earlier is None:
+            raise
+        return BatchReceived(earlier, [], replayed=True)
+    return BatchReceived(batch, records, replayed=False)
 
 
 async def _replay(
@@ -132,6 +281,20 @@ async def _replay(
             "This Idempotency-Key was already used with a different claim; use a new key "
             "for a new claim.",
             claim_id=earlier.id,
+        )
+    return earlier
+
+
+async def _replay_batch(
+    engine: AsyncEngine, submitter_id: str, idempotency_key: str, digest: str
+) -> store.ClaimBatch | None:
+    async with engine.connect() as conn:
+        earlier = await store.claim_batch_by_idempotency_key(conn, submitter_id, idempotency_key)
+    if earlier is not None and earlier.request_sha256 != digest:
+        raise Conflict(
+            "This Idempotency-Key was already used with a different batch; use a new key "
+            "for a new batch.",
+            batch_id=earlier.id,
         )
     return earlier
 

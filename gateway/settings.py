@@ -30,6 +30,7 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = 5_242_880
+    max_batch_claims: int = 1000  # claims in one POST /v1/claims/batch
 
 
 @dataclass(frozen=True)

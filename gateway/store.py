@@ -1,4 +1,4 @@
-"""Reads and writes of submitters, claims, claim events and intake rejections.
+"""Reads and writes of submitters, claims, claim events, claim batches and intake rejections.
 
 Every function takes an open connection, so a pipeline step composes several of them into the
 one transaction it commits. Sealed columns are sealed and opened here, nowhere else.
@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, insert, or_, select, update
+from sqlalchemy import Row, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edi.claim import Claim
@@ -24,6 +24,7 @@ from gateway.crypto import Sealer, hash_api_key, new_api_key
 from gateway.lifecycle import ClaimStatus, can_transition
 from gateway.tables import (
     api_keys,
+    claim_batches,
     claim_events,
     claims,
     intake_rejections,
@@ -128,18 +129,21 @@ async def add_api_key(conn: AsyncConnection, submitter_id: str) -> str:
     return api_key
 
 
+# Built once: every API request runs it.
+_SUBMITTER_BY_KEY_HASH = (
+    select(submitters.c.id, submitters.c.name, submitters.c.operator)
+    .join(api_keys, api_keys.c.submitter_id == submitters.c.id)
+    .where(
+        api_keys.c.key_hash == bindparam("key_hash"),
+        api_keys.c.revoked_at.is_(None),
+        submitters.c.active.is_(True),
+    )
+)
+
+
 async def submitter_by_api_key(conn: AsyncConnection, api_key: str) -> Submitter | None:
-    row = (
-        await conn.execute(
-            select(submitters.c.id, submitters.c.name, submitters.c.operator)
-            .join(api_keys, api_keys.c.submitter_id == submitters.c.id)
-            .where(
-                api_keys.c.key_hash == hash_api_key(api_key),
-                api_keys.c.revoked_at.is_(None),
-                submitters.c.active.is_(True),
-            )
-        )
-    ).first()
+    result = await conn.execute(_SUBMITTER_BY_KEY_HASH, {"key_hash": hash_api_key(api_key)})
+    row = result.first()
     return Submitter(row.id, row.name, row.operator) if row else None
 
 
@@ -208,13 +212,13 @@ def _payload_aad(claim_id: str) -> bytes:
 
 @dataclass(frozen=True)
 class NewClaim:
-    """A claim to record as RECEIVED, already checked against the claim schema."""
+    """A schema-checked claim, ready to be recorded as RECEIVED."""
 
     claim: Claim
     claim_json: dict[str, Any]
     request_sha256: str
     idempotency_key: str | None
-    duplicate_key: str | None
+    duplicate_key: str | None  # keyed hash, see payers.duplicates
 
 
 def _received_values(
@@ -245,6 +249,50 @@ def _received_values(
     )
 
 
+# Built once: these run for every claim received, and building a statement per call costs
+# more than executing it. Given a list of rows, each is one multi-row INSERT.
+_INSERT_CLAIMS = insert(claims).returning(claims.c.pk, sort_by_parameter_order=True)
+_INSERT_EVENTS = insert(claim_events)
+
+
+async def insert_received_claims(
+    conn: AsyncConnection,
+    sealer: Sealer,
+    new: Sequence[NewClaim],
+    *,
+    submitter_id: str,
+    event_detail: dict[str, Any],
+) -> list[ClaimRecord]:
+    """Record claims as RECEIVED, each with its first event and its scrub job, in `conn`'s
+    transaction: three multi-row statements, however many claims."""
+    if not new:
+        return []
+    now = utcnow()
+    rows = [_received_values(sealer, submitter_id, item, now) for item in new]
+    pks = (await conn.execute(_INSERT_CLAIMS, rows)).scalars().all()
+    received = ClaimStatus.RECEIVED.value
+    await conn.execute(
+        _INSERT_EVENTS,
+        [
+            dict(
+                claim_id=row["id"],
+                at=now,
+                kind="received",
+                from_status=None,
+                to_status=received,
+                detail=event_detail,
+            )
+            for row in rows
+        ],
+    )
+    await jobs.enqueue_many(conn, "scrub", [row["id"] for row in rows], at=now)
+    records = []
+    for pk, row in zip(pks, rows, strict=True):
+        row.pop("payload")
+        records.append(ClaimRecord(pk=pk, **{**row, "status": ClaimStatus.RECEIVED}))
+    return records
+
+
 async def insert_received_claim(
     conn: AsyncConnection,
     sealer: Sealer,
@@ -257,52 +305,12 @@ async def insert_received_claim(
     duplicate_key: str | None,
     channel: str,
 ) -> ClaimRecord:
-    """Record a new claim as RECEIVED, its first event, and the scrub job, in `conn`'s txn."""
-    now = utcnow()
+    """Record one new claim as RECEIVED, its first event, and the scrub job, in `conn`'s txn."""
     new = NewClaim(claim, claim_json, request_sha256, idempotency_key, duplicate_key)
-    values = _received_values(sealer, submitter_id, new, now)
-    claim_id = values["id"]
-    pk = (await conn.execute(insert(claims).values(**values).returning(claims.c.pk))).scalar_one()
-    await add_event(
-        conn, claim_id, "received", None, ClaimStatus.RECEIVED, {"channel": channel}, at=now
+    (record,) = await insert_received_claims(
+        conn, sealer, [new], submitter_id=submitter_id, event_detail={"channel": channel}
     )
-    await jobs.enqueue(conn, "scrub", claim_id=claim_id, at=now)
-    values.pop("payload")
-    return ClaimRecord(pk=pk, **{**values, "status": ClaimStatus.RECEIVED})
-
-
-async def insert_received_claims(
-    conn: AsyncConnection,
-    sealer: Sealer,
-    new: Sequence[NewClaim],
-    *,
-    submitter_id: str,
-    channel: str,
-) -> list[str]:
-    """insert_received_claim for many claims in three statements (claims, events, jobs), for
-    the claims of a large file; returns their ids in order."""
-    if not new:
-        return []
-    now = utcnow()
-    rows = [_received_values(sealer, submitter_id, n, now) for n in new]
-    ids = [r["id"] for r in rows]
-    await conn.execute(insert(claims), rows)
-    await conn.execute(
-        insert(claim_events),
-        [
-            dict(
-                claim_id=claim_id,
-                at=now,
-                kind="received",
-                from_status=None,
-                to_status=ClaimStatus.RECEIVED.value,
-                detail={"channel": channel},
-            )
-            for claim_id in ids
-        ],
-    )
-    await jobs.enqueue_many(conn, "scrub", ids, at=now)
-    return ids
+    return record
 
 
 async def claim_ids_by_idempotency_keys(
@@ -587,6 +595,83 @@ async def rejection_body(conn: AsyncConnection, sealer: Sealer, rejection_id: st
     if sealed is None:
         return None
     return sealer.open(sealed, f"intake_rejections.body:{rejection_id}".encode())
+
+
+# Claim batches ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimBatch:
+    """A batch as answered: the result for each claim (its id, or what was wrong with it)."""
+
+    id: str
+    request_sha256: str
+    received_at: datetime
+    claims_read: int
+    claims_accepted: int
+    claims_rejected: int
+    results: list[dict[str, Any]]
+
+
+def _batch_aad(batch_id: str) -> bytes:
+    return f"claim_batches.body:{batch_id}".encode()
+
+
+async def insert_claim_batch(
+    conn: AsyncConnection,
+    sealer: Sealer,
+    batch: ClaimBatch,
+    *,
+    submitter_id: str,
+    idempotency_key: str | None,
+    body: bytes,
+) -> None:
+    """Keep the batch as received with its answer; IntegrityError when the submitter already
+    used this Idempotency-Key for a batch."""
+    await conn.execute(
+        insert(claim_batches).values(
+            id=batch.id,
+            submitter_id=submitter_id,
+            idempotency_key=idempotency_key,
+            request_sha256=batch.request_sha256,
+            received_at=batch.received_at,
+            claims_read=batch.claims_read,
+            claims_accepted=batch.claims_accepted,
+            claims_rejected=batch.claims_rejected,
+            results=batch.results,
+            body_size=len(body),
+            body=sealer.seal(body, _batch_aad(batch.id)),
+        )
+    )
+
+
+async def claim_batch_by_idempotency_key(
+    conn: AsyncConnection, submitter_id: str, idempotency_key: str
+) -> ClaimBatch | None:
+    row = (
+        await conn.execute(
+            select(
+                claim_batches.c.id,
+                claim_batches.c.request_sha256,
+                claim_batches.c.received_at,
+                claim_batches.c.claims_read,
+                claim_batches.c.claims_accepted,
+                claim_batches.c.claims_rejected,
+                claim_batches.c.results,
+            ).where(
+                claim_batches.c.submitter_id == submitter_id,
+                claim_batches.c.idempotency_key == idempotency_key,
+            )
+        )
+    ).first()
+    return ClaimBatch(**row._asdict()) if row else None
+
+
+async def claim_batch_body(conn: AsyncConnection, sealer: Sealer, batch_id: str) -> bytes:
+    sealed = (
+        await conn.execute(select(claim_batches.c.body).where(claim_batches.c.id == batch_id))
+    ).scalar_one()
+    return sealer.open(sealed, _batch_aad(batch_id))
 
 
 # Payer answers -------------------------------------------------------------------------------

@@ -180,6 +180,27 @@ intake_rejections = Table(
     Column("body", LargeBinary),  # sealed; absent when the body was too large to read
 )
 
+claim_batches = Table(
+    "claim_batches",
+    metadata,
+    # Each POST /v1/claims/batch as received, with the answer given for each of its claims.
+    Column(
+        "pk", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("submitter_id", String(36), ForeignKey("submitters.id"), nullable=False),
+    Column("idempotency_key", String(255)),
+    Column("request_sha256", String(64), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("claims_read", Integer, nullable=False),
+    Column("claims_accepted", Integer, nullable=False),
+    Column("claims_rejected", Integer, nullable=False),
+    Column("results", JSON, nullable=False),  # per claim: its id, or pointers and messages
+    Column("body_size", BigInteger, nullable=False),
+    Column("body", LargeBinary, nullable=False),  # sealed request body (PHI)
+    UniqueConstraint("submitter_id", "idempotency_key"),
+)
+
 
 control_numbers = Table(
     "control_numbers",

@@ -427,14 +427,14 @@ async def _admit(
     keys = [item.key for item in batch if item.new is not None]
     known = await store.claim_ids_by_idempotency_keys(conn, submitter_id, keys)
     fresh = [item for item in batch if item.new is not None and item.key not in known]
-    ids = await store.insert_received_claims(
+    records = await store.insert_received_claims(
         conn,
         sealer,
         [item.new for item in fresh if item.new is not None],
         submitter_id=submitter_id,
-        channel=channel,
+        event_detail={"channel": channel},
     )
-    known.update(zip((item.key for item in fresh), ids, strict=True))
+    known.update(zip((item.key for item in fresh), (r.id for r in records), strict=True))
     return known
 
 

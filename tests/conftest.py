@@ -34,6 +34,7 @@ from gateway.settings import (
     X12Settings,
 )
 from gateway.tables import metadata
+from payers import icd10
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -57,6 +58,13 @@ async def _pg_admin(url: str, statement: str) -> None:
         await conn.execute(statement)
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _icd10_loaded() -> None:
+    """Worker processes load ICD-10-CM when they start; tests run steps in-process, so they
+    load it once here rather than inside a test's first scrub (holding its transaction)."""
+    icd10.warm_up()
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
-"""Claims API: submit a claim, read it back with its status, list and filter, read its history."""
+"""Claims API: submit a claim or a batch, read it back with its status, list and filter, history."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -15,10 +16,11 @@ from gateway import store
 from gateway.auth import authenticate
 from gateway.context import ENGINE, METRICS, PAYERS, SEALER, SETTINGS
 from gateway.errors import BadRequest, NotFound, PayloadTooLarge, ProblemError
-from gateway.intake import parse_claim_body, receive_claim
+from gateway.intake import parse_claim_body, receive_batch, receive_claim
 from gateway.lifecycle import ClaimStatus
 from gateway.scrub_step import SCRUB_EVENTS, findings_detail, scrub_claim
 from gateway.translate import envelope, preview_837
+from payers import icd10
 from payers.duplicates import duplicate_fingerprint
 
 routes = web.RouteTableDef()
@@ -30,12 +32,7 @@ MAX_PAGE = 200
 @routes.post("/v1/claims")
 async def create_claim(request: web.Request) -> web.Response:
     submitter = await authenticate(request)
-    idempotency_key = request.headers.get("Idempotency-Key")
-    if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
-        raise BadRequest(
-            "Idempotency-Key must be 1-255 printable ASCII characters without spaces.",
-            errors=[{"header": "Idempotency-Key", "message": "1-255 printable ASCII characters"}],
-        )
+    idempotency_key = _idempotency_key(request)
     body = await _read_body(request, submitter.id)
     received = await receive_claim(
         request.app[ENGINE],
@@ -56,6 +53,61 @@ async def create_claim(request: web.Request) -> web.Response:
     if received.replayed:
         headers["Idempotent-Replayed"] = "true"
     return web.json_response(claim_summary(record), status=202, headers=headers)
+
+
+@routes.post("/v1/claims/batch")
+async def create_claim_batch(request: web.Request) -> web.Response:
+    """Many claims in one request, each checked on its own; the answer lists every claim."""
+    submitter = await authenticate(request)
+    idempotency_key = _idempotency_key(request)
+    body = await _read_body(request, submitter.id)
+    received = await receive_batch(
+        request.app[ENGINE],
+        request.app[SEALER],
+        submitter_id=submitter.id,
+        body=body,
+        content_type=request.headers.get("Content-Type"),
+        idempotency_key=idempotency_key,
+        max_claims=request.app[SETTINGS].server.max_batch_claims,
+    )
+    batch = received.batch
+    structlog.contextvars.bind_contextvars(batch_id=batch.id)
+    counts = {
+        "read": batch.claims_read,
+        "accepted": batch.claims_accepted,
+        "rejected": batch.claims_rejected,
+    }
+    if received.replayed:
+        log.info("claim_batch_replayed")
+    else:
+        received_total = request.app[METRICS].claims_received
+        for record in received.records:
+            received_total.labels(record.claim_type, "api").inc()
+        log.info("claim_batch_received", **counts)
+    headers = {"Idempotent-Replayed": "true"} if received.replayed else None
+    answer = {
+        "batch_id": batch.id,
+        "received_at": batch.received_at.isoformat(),
+        "claims": counts,
+        "claim_results": [_batch_result(r) for r in batch.results],
+    }
+    return web.json_response(answer, status=202, headers=headers)
+
+
+def _batch_result(result: dict[str, Any]) -> dict[str, Any]:
+    if "id" not in result:
+        return result
+    return {**result, "links": claim_links(result["id"])}
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    idempotency_key = request.headers.get("Idempotency-Key")
+    if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
+        raise BadRequest(
+            "Idempotency-Key must be 1-255 printable ASCII characters without spaces.",
+            errors=[{"header": "Idempotency-Key", "message": "1-255 printable ASCII characters"}],
+        )
+    return idempotency_key
 
 
 async def _read_body(request: web.Request, submitter_id: str) -> bytes:
@@ -108,6 +160,8 @@ async def validate_claim(request: web.Request) -> web.Response:
     body = await request.read()
     data = parse_claim_body(body, request.headers.get("Content-Type"))
     claim = claim_from_json(data)
+    # Off the event loop: the first call in a process without workers reads the code set.
+    await asyncio.to_thread(icd10.warm_up)
     async with request.app[ENGINE].connect() as conn:
         findings = await scrub_claim(
             conn,
@@ -321,9 +375,13 @@ def claim_summary(record: store.ClaimRecord) -> dict[str, Any]:
         "service_date_end": record.service_date_end.isoformat(),
         "received_at": record.received_at.isoformat(),
         "updated_at": record.updated_at.isoformat(),
-        "links": {
-            "self": f"/v1/claims/{record.id}",
-            "events": f"/v1/claims/{record.id}/events",
-            "remittance": f"/v1/claims/{record.id}/remittance",
-        },
+        "links": claim_links(record.id),
+    }
+
+
+def claim_links(claim_id: str) -> dict[str, str]:
+    return {
+        "self": f"/v1/claims/{claim_id}",
+        "events": f"/v1/claims/{claim_id}/events",
+        "remittance": f"/v1/claims/{claim_id}/remittance",
     }

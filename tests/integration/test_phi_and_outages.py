@@ -67,7 +67,16 @@ async def test_no_phi_in_any_log_event(client: Any, api_key: str, caplog: Any) -
         )
         assert rejected.status == 422
         assert PHI["subscriber_first"] not in await rejected.text()
+        # Nor through a batch's answer for each of its claims.
+        batch = await client.post(
+            "/v1/claims/batch",
+            data=json.dumps({"claims": [claim, bad]}),
+            headers=auth(api_key, **{"Content-Type": "application/json"}),
+        )
+        assert batch.status == 202
+        assert PHI["subscriber_first"] not in await batch.text()
     assert any(e["event"] == "claim_received" for e in events)
+    assert any(e["event"] == "claim_batch_received" for e in events)
     logged = json.dumps(events, default=str) + caplog.text
     for value in PHI.values():
         assert value not in logged, value

@@ -1,0 +1,174 @@
+"""Intake cost: POST /v1/claims (or /v1/claims/batch) against `clearway serve` with no workers.
+
+Run: python benchmarks/bench_intake.py [--claims N] [--in-flight K] [--batch 0,100] [--postgres URL]
+Prints requests and claims per second, latency, and the API process's CPU time per claim.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_e2e import Cluster, _admin, percentile, wait_ready
+
+from tests.e2e.support import varied_claims
+
+
+@dataclass
+class Result:
+    backend: str
+    batch: int  # claims per request; 0: one POST /v1/claims per claim
+    claims: int
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    request_ms: list[float] = field(default_factory=list)
+    accepted: int = 0
+    errors: int = 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a live process (Linux /proc); 0 elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def submit(
+    api: str, key: str, claims: list[dict[str, Any]], args: Any, result: Result
+) -> None:
+    """Send every claim with `in_flight` requests at once; one claim or one batch per request."""
+    size = result.batch
+    if size:
+        requests = [
+            ("/v1/claims/batch", {"claims": claims[i : i + size]})
+            for i in range(0, len(claims), size)
+        ]
+    else:
+        requests = [("/v1/claims", claim) for claim in claims]
+    queue = list(reversed(requests))
+    headers = {"Authorization": f"Bearer {key}"}
+    connector = aiohttp.TCPConnector(limit=args.in_flight + 4)
+    async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
+
+        async def loop() -> None:
+            while queue:
+                path, body = queue.pop()
+                key = uuid.uuid4().hex
+                begin = time.perf_counter()
+                async with session.post(
+                    api + path, json=body, headers={"Idempotency-Key": key}
+                ) as response:
+                    answer = await response.json()
+                result.request_ms.append((time.perf_counter() - begin) * 1000)
+                if response.status != 202:
+                    result.errors += 1
+                elif size:
+                    result.accepted += answer["claims"]["accepted"]
+                else:
+                    result.accepted += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(loop() for _ in range(args.in_flight)))
+        result.seconds = time.perf_counter() - start
+
+
+def run_case(args: argparse.Namespace, backend: str, url: str, batch: int) -> Result:
+    result = Result(backend, batch, args.claims)
+    with tempfile.TemporaryDirectory(prefix="clearway-bench-") as tmp:
+        cluster = Cluster(Path(tmp), url, "none", {})
+        try:
+            cluster.run("migrate")
+            key = cluster.run("submitters", "create", "Benchmark Billing").split("api key:")[1]
+            key = key.split()[0]
+            if args.profile:
+                out = str(Path(f"{args.profile}.{backend}.{batch}").resolve())
+                command = [sys.executable, "-m", "cProfile", "-o", out, "-m", "gateway"]
+                cluster.start("api", "serve", command=command)
+            else:
+                cluster.start("api", "serve")
+            asyncio.run(wait_ready(f"{cluster.api}/readyz"))
+            claims = varied_claims(args.claims, prefix=f"I{uuid.uuid4().hex[:4].upper()}")
+            # A few requests first, so that start-up work is not counted.
+            asyncio.run(submit(cluster.api, key, claims[:8], args, Result(backend, batch, 8)))
+            pid = cluster.processes["api"].pid
+            before = cpu_seconds(pid)
+            asyncio.run(submit(cluster.api, key, claims, args, result))
+            result.cpu_seconds = cpu_seconds(pid) - before
+        finally:
+            cluster.stop()
+            for name, errors in cluster.tracebacks().items():
+                print(f"  traceback in {name}: {errors}", file=sys.stderr)
+    return result
+
+
+def report(results: list[Result], args: argparse.Namespace) -> None:
+    print()
+    print(
+        f"{args.claims} claims, {args.in_flight} requests in flight, API alone (no workers);"
+        f" {os.cpu_count()} CPU(s) shared by every process"
+    )
+    print(
+        "| database | claims/request | requests/s | claims/s | request p50/p95/p99 ms "
+        "| API CPU ms/claim | accepted |"
+    )
+    print("|---" * 7 + "|")
+    for r in results:
+        latency = "/".join(f"{percentile(r.request_ms, p):.0f}" for p in (50, 95, 99))
+        requests = len(r.request_ms)
+        print(
+            f"| {r.backend} | {r.batch or 1} | {requests / r.seconds:.0f}"
+            f" | {r.claims / r.seconds:.0f} | {latency}"
+            f" | {r.cpu_seconds * 1000 / r.claims:.2f} | {r.accepted}/{r.claims} |"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--claims", type=int, default=1000)
+    parser.add_argument("--in-flight", type=int, default=24, help="concurrent requests")
+    parser.add_argument(
+        "--batch", default="0", help="claims per request, comma-separated; 0 is single POSTs"
+    )
+    parser.add_argument("--postgres", default=os.environ.get("TEST_POSTGRES_URL", ""))
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the API into FILE.<case>")
+    args = parser.parse_args()
+
+    results = []
+    for backend in args.backends.split(","):
+        for batch in (int(b) for b in args.batch.split(",")):
+            if backend == "postgresql":
+                if not args.postgres:
+                    print("postgresql skipped: give --postgres URL or set TEST_POSTGRES_URL")
+                    continue
+                name = f"clearway_bench_{uuid.uuid4().hex[:8]}"
+                asyncio.run(_admin(args.postgres, f'CREATE DATABASE "{name}"'))
+                url = make_url(args.postgres).set(database=name).render_as_string(False)
+                try:
+                    results.append(run_case(args, backend, url, batch))
+                finally:
+                    asyncio.run(_admin(args.postgres, f'DROP DATABASE "{name}" WITH (FORCE)'))
+            else:
+                with tempfile.TemporaryDirectory(prefix="clearway-bench-db-") as folder:
+                    results.append(run_case(args, backend, f"sqlite:///{folder}/bench.db", batch))
+    report(results, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
