@@ -16,7 +16,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +46,11 @@ from gateway.settings import (  # noqa: E402
     WorkerSettings,
 )
 from gateway.tables import claims as claims_table  # noqa: E402
-from gateway.worker import Worker  # noqa: E402
+from gateway.worker import Grouped, Handler, Step, StepGroup, Worker  # noqa: E402
 from tests.e2e.support import FINAL, varied_claims, write_fast_profiles  # noqa: E402
 
 BENCH_KEYS = "bench1:" + base64.b64encode(b"benchmark-only-key-32-bytes-long").decode()
-OUTSIDE = "(leasing)"
+OUTSIDE = "(worker: lease, defer, retry)"
 OWN = "(benchmark)"  # the benchmark's own progress checks, not counted
 
 
@@ -61,17 +61,18 @@ class Counts:
     jobs: Counter[str] = field(default_factory=Counter)
 
 
-def _kind() -> str:
-    return str(structlog.contextvars.get_contextvars().get("job_kind") or OUTSIDE)
-
-
 def count_on(engine: Any, counts: Counts) -> None:
-    def statement(*_: Any) -> None:
-        if (kind := _kind()) != OWN:
+    """Count statements and commits by the job kind the step's engine is tagged with."""
+
+    def kind_of(conn: Any) -> str:
+        return str(conn.get_execution_options().get("job_kind", OUTSIDE))
+
+    def statement(conn: Any, *_: Any) -> None:
+        if (kind := kind_of(conn)) != OWN:
             counts.statements[kind] += 1
 
-    def commit(*_: Any) -> None:
-        if (kind := _kind()) != OWN:
+    def commit(conn: Any) -> None:
+        if (kind := kind_of(conn)) != OWN:
             counts.transactions[kind] += 1
 
     event.listen(engine.sync_engine, "before_cursor_execute", statement)
@@ -123,10 +124,9 @@ async def run_case(backend: str, url: str, claims: int, folder: Path) -> tuple[f
         while True:
             # Mailbox polls are always due (their interval is 0 here), so never idle: check.
             busy = await worker.run_once()
-            with structlog.contextvars.bound_contextvars(job_kind=OWN):
-                async with engine.connect() as conn:
-                    if (await conn.execute(final)).scalar_one() >= claims:
-                        break
+            async with engine.execution_options(job_kind=OWN).connect() as conn:
+                if (await conn.execute(final)).scalar_one() >= claims:
+                    break
             if not busy:
                 await asyncio.sleep(0.02)
         return time.perf_counter() - begin, counts
@@ -134,10 +134,21 @@ async def run_case(backend: str, url: str, claims: int, folder: Path) -> tuple[f
         await runner.cleanup()
 
 
-def _counting(handler: Any, counts: Counts) -> Any:
-    async def run(step: Any) -> None:
+def _counting(handler: Handler, counts: Counts) -> Handler:
+    """The handler, given an engine tagged with its job kind (read by `count_on`)."""
+    if isinstance(handler, Grouped):
+        inner = handler.run
+
+        async def run_group(group: StepGroup) -> None:
+            kind = group.leased[0].kind
+            counts.jobs[kind] += len(group.leased)
+            await inner(replace(group, engine=group.engine.execution_options(job_kind=kind)))
+
+        return Grouped(run_group)
+
+    async def run(step: Step) -> None:
         counts.jobs[step.job.kind] += 1
-        await handler(step)
+        await handler(replace(step, engine=step.engine.execution_options(job_kind=step.job.kind)))
 
     return run
 

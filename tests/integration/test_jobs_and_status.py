@@ -45,6 +45,17 @@ async def test_lease_complete_and_nothing_left(engine: Any) -> None:
         assert await jobs.pending_count(conn) == 0
 
 
+async def test_lease_takes_no_more_than_its_limit(engine: Any) -> None:
+    async with engine.begin() as conn:
+        await jobs.enqueue_many(conn, "test", [(None, {"n": n}) for n in range(10)])
+    async with engine.begin() as conn:
+        first = await jobs.lease(conn, "w1", limit=3)
+    async with engine.begin() as conn:
+        second = await jobs.lease(conn, "w2", limit=3)
+    assert [j.payload["n"] for j in first] == [0, 1, 2]
+    assert [j.payload["n"] for j in second] == [3, 4, 5]
+
+
 async def test_retry_later_then_bury(engine: Any) -> None:
     await _claim(engine)
     async with engine.begin() as conn:
