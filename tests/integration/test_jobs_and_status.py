@@ -7,12 +7,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from edi.claim_json import claim_from_json
+from gateway import interchange_store as ix
 from gateway import jobs, store
 from gateway.batch_step import batch_key, queue_batches
 from gateway.crypto import Sealer, parse_keys
 from gateway.lifecycle import ClaimStatus
+from gateway.tables import control_numbers
 from tests.conftest import TEST_KEYS, example
 
 SEALER = Sealer(parse_keys(TEST_KEYS))
@@ -210,3 +213,22 @@ async def test_one_ready_batch_job_per_group(engine: Any) -> None:
         # A running job may have chosen its claims already: a new one is queued beside it.
         await queue_batches(conn, {key}, now)
         assert await jobs.pending_count(conn, "batch") == 3
+
+
+async def test_control_numbers_count_up_per_pair_and_never_collide(engine: Any) -> None:
+    async def take(receiver: str) -> int:
+        async with engine.begin() as conn:
+            return await ix.next_control_number(conn, "CLEARWAY", receiver)
+
+    # Concurrent first numbers of one pair (one upsert each) neither fail nor repeat.
+    taken = await asyncio.gather(*(take("PAYER1") for _ in range(4)))
+    assert sorted(taken) == [1, 2, 3, 4]
+    assert await take("PAYER2") == 1
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(control_numbers)
+            .where(control_numbers.c.receiver_id == "PAYER2")
+            .values(last_value=999_999_999)
+        )
+    assert await take("PAYER2") == 1  # wraps after 999,999,999
+    assert await take("PAYER1") == 5
