@@ -115,6 +115,7 @@ def scrub_handler(payers: PayerDirectory, x12: X12Settings | None = None) -> Gro
             changes = store.StatusChanges()
             rejected: list[tuple[store.ClaimRecord, Claim, tuple[Finding, ...]]] = []
             batches: set[BatchKey] = set()
+            scrubbed: list[tuple[str, int, int]] = []  # logged once committed
             for record in records:  # in arrival order: twins are judged against the first
                 claim = claims[record.id]
                 mine = earlier.get(record.submitter_id, [])
@@ -129,13 +130,15 @@ def scrub_handler(payers: PayerDirectory, x12: X12Settings | None = None) -> Gro
                 else:
                     changes.change(record, ClaimStatus.SCRUBBED, "scrubbed", detail)
                     batches.add(batch_key(record))
-                with structlog.contextvars.bound_contextvars(claim_id=record.id):
-                    log.info("claim_scrubbed", errors=detail["errors"], warnings=detail["warnings"])
+                scrubbed.append((record.id, detail["errors"], detail["warnings"]))
             await changes.write(conn)
             for record, claim, findings in rejected:
                 # A claim sent as X12 is answered in X12 too: our own 277CA in the outbox.
                 await scrub_rejection_277ca(conn, group.sealer, x12, record, claim, findings)
             await queue_batches(conn, batches, now)
+        for claim_id, errors, warnings in scrubbed:
+            with structlog.contextvars.bound_contextvars(claim_id=claim_id):
+                log.info("claim_scrubbed", errors=errors, warnings=warnings)
 
     return Grouped(run)
 

@@ -485,6 +485,7 @@ class StatusChanges:
             key = (last.status.value, last.version - read.version)
             groups.setdefault(key, []).append((claim_id, read.version))
         for (status, steps), keys in groups.items():
+            keys.sort()
             for start in range(0, len(keys), _CHUNK):
                 chunk = keys[start : start + _CHUNK]
                 result = await conn.execute(
