@@ -2,8 +2,8 @@
 
 A step records its result, its next job and the completion of its own job in one transaction
 (`Step.finishing`; a grouped step, for all leased jobs of its kind at once), so a crash at any
-point either redoes the step or finds it done. Failures
-are retried with exponential backoff and jitter, then kept as dead jobs.
+point either redoes the step or finds it done. Failures are retried with exponential backoff
+and jitter, then kept as dead jobs.
 """
 
 from __future__ import annotations
