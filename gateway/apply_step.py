@@ -96,15 +96,16 @@ def apply_handler(x12: X12Settings | None = None) -> Handler:
         kinds = parsed.kinds
         outcome = Outcome(kinds)
         async with step.finishing() as conn:
-            await _lock_claims(conn, inbound.payer_id, parsed)
+            work = await _load(conn, inbound, parsed, outcome)
             for ta1 in parsed.acks.interchange_acks:
-                await _apply_ta1(conn, inbound, ta1, outcome)
+                await _apply_ta1(work, ta1)
             for ack in parsed.acks.implementation_acks:
-                await _apply_999(conn, inbound, ack, outcome)
+                _apply_999(work, ack)
             for claim_ack in parsed.claim_acks:
-                await _apply_277ca(conn, inbound, claim_ack, outcome)
+                _apply_277ca(work, claim_ack)
             for remittance in parsed.remittances:
-                await _apply_835(conn, inbound, remittance, outcome)
+                _apply_835(work, remittance)
+            await work.write()
             # Each submitter gets its share of the payer's 277CA/835 in its outbox.
             await forward_responses(conn, step.sealer, x12, outcome.forward, inbound.id)
             state = ix.UNMATCHED if outcome.unmatched else ix.APPLIED
@@ -143,76 +144,110 @@ def _parse(body: bytes) -> Parsed:
     )
 
 
-async def _lock_claims(conn: AsyncConnection, payer_id: str, parsed: Parsed) -> None:
-    ids: list[str] = []
+@dataclass
+class Applying:
+    """One response file being applied: the claims it names, loaded at once, and what it
+    changes, written at once by `write` (status changes, events, payer numbers, payments)."""
+
+    conn: AsyncConnection
+    inbound: ix.Interchange
+    outcome: Outcome
+    sent: dict[int, tuple[ix.Interchange, list[tuple[str, str]]]]  # ISA13 -> 837, claims
+    records: dict[str, store.ClaimRecord]
+    by_pcn: dict[str, list[tuple[store.ClaimRecord, int | None]]]
+    paid_before: set[store.RemittanceKey]
+    changes: store.StatusChanges = field(default_factory=store.StatusChanges)
+    payer_numbers: dict[str, str] = field(default_factory=dict)
+    remittances: list[store.NewRemittance] = field(default_factory=list)
+
+    def move(
+        self, claim_id: str, new_status: ClaimStatus, kind: str, detail: dict[str, Any]
+    ) -> None:
+        """Change status where the state machine allows; otherwise only record the event."""
+        found = self.records.get(claim_id)
+        if found is None:
+            return
+        record = self.changes.current(found)
+        if record.status is not new_status and can_transition(record.status, new_status):
+            self.changes.change(record, new_status, kind, detail)
+            self.outcome.claims_updated += 1
+        else:
+            self.changes.note(record.id, kind, detail)
+            self.outcome.events_only += 1
+
+    def note(self, claim_id: str, kind: str, detail: dict[str, Any]) -> None:
+        self.changes.note(claim_id, kind, detail)
+        self.outcome.events_only += 1
+
+    async def write(self) -> None:
+        await self.changes.write(self.conn)
+        await store.set_payer_claim_numbers(self.conn, self.payer_numbers)
+        await store.add_remittances(self.conn, self.remittances)
+
+
+async def _load(
+    conn: AsyncConnection, inbound: ix.Interchange, parsed: Parsed, outcome: Outcome
+) -> Applying:
+    """Lock (on PostgreSQL, in id order) and read every claim the file may speak of."""
+    payer_id = inbound.payer_id
     controls = [t.control_number for t in parsed.acks.interchange_acks] + [
         a.group_control_number for a in parsed.acks.implementation_acks
     ]
-    for control in controls:
-        sent = await ix.outbound_by_control_number(conn, payer_id, control)
-        if sent is not None:
-            ids += [claim_id for claim_id, _ in await ix.claims_of(conn, sent.id)]
-    pcns = [
-        status.patient_control_number
-        for ack in parsed.claim_acks
-        for provider in ack.providers
-        for status in provider.claims
-    ] + [payment.patient_control_number for r in parsed.remittances for payment in r.claims]
-    await store.lock_claims(conn, ids=ids, payer_id=payer_id, pcns=sorted(set(pcns)))
+    sent: dict[int, tuple[ix.Interchange, list[tuple[str, str]]]] = {}
+    for control in dict.fromkeys(controls):
+        interchange = await ix.outbound_by_control_number(conn, payer_id, control)
+        if interchange is not None:
+            sent[control] = (interchange, await ix.claims_of(conn, interchange.id))
+    ids = sorted({claim_id for _, carried in sent.values() for claim_id, _ in carried})
+    pcns = sorted(
+        {
+            status.patient_control_number
+            for ack in parsed.claim_acks
+            for provider in ack.providers
+            for status in provider.claims
+        }
+        | {payment.patient_control_number for r in parsed.remittances for payment in r.claims}
+    )
+    await store.lock_claims(conn, ids=ids, payer_id=payer_id, pcns=pcns)
+    by_pcn = await store.sent_claims_by_pcns(conn, payer_id, pcns)
+    records = {r.id: r for r in await store.get_claims(conn, ids)}
+    for candidates in by_pcn.values():
+        records.update((r.id, r) for r, _ in candidates)
+    paid_before = (
+        await store.remittances_seen(conn, sorted(records)) if parsed.remittances else set()
+    )
+    return Applying(conn, inbound, outcome, sent, records, by_pcn, paid_before)
 
 
-async def move_claim(
-    conn: AsyncConnection,
-    claim_id: str,
-    new_status: ClaimStatus,
-    kind: str,
-    detail: dict[str, Any],
-    outcome: Outcome,
-) -> None:
-    """Change status where the state machine allows; otherwise only record the event."""
-    record = await store.get_claim(conn, claim_id)
-    if record is None:
+async def _apply_ta1(work: Applying, ta1: InterchangeAck) -> None:
+    found = work.sent.get(ta1.control_number)
+    if found is None:
+        work.outcome.unmatched.append(f"TA1 for ISA13 {ta1.control_number}")
         return
-    if record.status is not new_status and can_transition(record.status, new_status):
-        await store.change_status(conn, record, new_status, kind, detail)
-        outcome.claims_updated += 1
-    else:
-        await store.add_event(conn, record.id, kind, None, None, detail, at=store.utcnow())
-        outcome.events_only += 1
-
-
-async def _apply_ta1(
-    conn: AsyncConnection, inbound: ix.Interchange, ta1: InterchangeAck, outcome: Outcome
-) -> None:
-    sent = await ix.outbound_by_control_number(conn, inbound.payer_id, ta1.control_number)
-    if sent is None:
-        outcome.unmatched.append(f"TA1 for ISA13 {ta1.control_number}")
-        return
+    sent, carried = found
     detail = {
         "interchange_id": sent.id,
         "control_number": ta1.control_number,
         "ta1_status": ta1.status,
         "note_code": ta1.note_code,
         "note": codes.describe("ta105", ta1.note_code),
-        "response_id": inbound.id,
+        "response_id": work.inbound.id,
     }
     # A duplicate (025) means the payer already has this interchange: that is the answer to
     # a resend after a crash, and must not disturb the claims' status.
     rejected = ta1.status == "R" and ta1.note_code != "025"
     await ix.set_state(
-        conn,
+        work.conn,
         sent.id,
         sent.state,
         error=sent.last_error,
         detail={**sent.detail, "ta1": detail},
     )
-    for claim_id, _ in await ix.claims_of(conn, sent.id):
+    for claim_id, _ in carried:
         if rejected:
-            await move_claim(
-                conn, claim_id, ClaimStatus.X12_REJECTED, "ta1_rejected", detail, outcome
-            )
+            work.move(claim_id, ClaimStatus.X12_REJECTED, "ta1_rejected", detail)
         else:
-            await move_claim(conn, claim_id, ClaimStatus.SUBMITTED, "ta1_received", detail, outcome)
+            work.move(claim_id, ClaimStatus.SUBMITTED, "ta1_received", detail)
 
 
 def describe_segment_error(error: SegmentError) -> dict[str, Any]:
@@ -235,16 +270,15 @@ def describe_segment_error(error: SegmentError) -> dict[str, Any]:
     }
 
 
-async def _apply_999(
-    conn: AsyncConnection, inbound: ix.Interchange, ack: ImplementationAck, outcome: Outcome
-) -> None:
+def _apply_999(work: Applying, ack: ImplementationAck) -> None:
     # We send ISA13 = GS06, so the acked group control number finds the interchange.
-    sent = await ix.outbound_by_control_number(conn, inbound.payer_id, ack.group_control_number)
-    if sent is None:
-        outcome.unmatched.append(f"999 for GS06 {ack.group_control_number}")
+    found = work.sent.get(ack.group_control_number)
+    if found is None:
+        work.outcome.unmatched.append(f"999 for GS06 {ack.group_control_number}")
         return
+    sent, carried = found
     by_set: dict[str, list[str]] = {}
-    for claim_id, st02 in await ix.claims_of(conn, sent.id):
+    for claim_id, st02 in carried:
         by_set.setdefault(st02.lstrip("0"), []).append(claim_id)
     verdicts = {s.control_number.lstrip("0"): s for s in ack.transaction_sets}
     for st02, claim_ids in by_set.items():
@@ -257,19 +291,18 @@ async def _apply_999(
             "transaction_control_number": st02,
             "ack_status": status,
             "meaning": codes.describe("ik501" if set_ack else "ak901", status),
-            "response_id": inbound.id,
+            "response_id": work.inbound.id,
         }
         if set_ack is not None and set_ack.errors:
             detail["errors"] = [describe_segment_error(e) for e in set_ack.errors]
         new_status = ClaimStatus.ACCEPTED if accepted else ClaimStatus.X12_REJECTED
         kind = "999_accepted" if accepted else "999_rejected"
         for claim_id in claim_ids:
-            await move_claim(conn, claim_id, new_status, kind, detail, outcome)
+            work.move(claim_id, new_status, kind, detail)
 
 
-async def _find_claim(
-    conn: AsyncConnection,
-    payer_id: str,
+def _find_claim(
+    work: Applying,
     patient_control_number: str,
     *,
     payer_claim_number: str | None = None,
@@ -277,11 +310,15 @@ async def _find_claim(
 ) -> store.ClaimRecord | None:
     """The claim a payer's answer is about: by CLM01 among the claims sent to that payer,
     narrowed by the payer's claim number or the batch reference when CLM01 is not unique."""
-    candidates = await store.sent_claims_by_pcn(conn, payer_id, patient_control_number)
+    candidates = work.by_pcn.get(patient_control_number, [])
     if len(candidates) <= 1:
         return candidates[0][0] if candidates else None
     if payer_claim_number:
-        same = [c for c, _ in candidates if c.payer_claim_number == payer_claim_number]
+        same = [
+            c
+            for c, _ in candidates
+            if work.payer_numbers.get(c.id, c.payer_claim_number) == payer_claim_number
+        ]
         if same:
             return same[0]
     if batch_reference and batch_reference.isdigit():
@@ -303,23 +340,20 @@ def status_for_category(category: str) -> ClaimStatus | None:
     return None
 
 
-async def _apply_277ca(
-    conn: AsyncConnection, inbound: ix.Interchange, ack: ClaimAcknowledgment, outcome: Outcome
-) -> None:
+def _apply_277ca(work: Applying, ack: ClaimAcknowledgment) -> None:
     for provider in ack.providers:
         for status in provider.claims:
-            record = await _find_claim(
-                conn,
-                inbound.payer_id,
+            record = _find_claim(
+                work,
                 status.patient_control_number,
                 payer_claim_number=status.payer_claim_control_number,
                 batch_reference=ack.receiver_trace,
             )
             if record is None:
-                outcome.unmatched.append(f"277CA for CLM01 {status.patient_control_number}")
+                work.outcome.unmatched.append(f"277CA for CLM01 {status.patient_control_number}")
                 continue
             detail = {
-                "response_id": inbound.id,
+                "response_id": work.inbound.id,
                 "payer_claim_number": status.payer_claim_control_number,
                 "statuses": [
                     {
@@ -333,20 +367,17 @@ async def _apply_277ca(
                     for code in s.codes
                 ],
             }
-            outcome.forward.claim_statuses.setdefault(record.submitter_id, []).append(
+            work.outcome.forward.claim_statuses.setdefault(record.submitter_id, []).append(
                 (ack, provider, status)
             )
             if status.payer_claim_control_number:
-                await store.set_payer_claim_number(
-                    conn, record.id, status.payer_claim_control_number
-                )
+                work.payer_numbers[record.id] = status.payer_claim_control_number
             new_status = status_for_category(status.category)
             kind = f"277ca_{status.category.lower() or 'status'}"
             if new_status is None:
-                await store.add_event(conn, record.id, kind, None, None, detail, at=store.utcnow())
-                outcome.events_only += 1
+                work.note(record.id, kind, detail)
             else:
-                await move_claim(conn, record.id, new_status, kind, detail, outcome)
+                work.move(record.id, new_status, kind, detail)
 
 
 def status_for_payment(payment: ClaimPayment) -> ClaimStatus | None:
@@ -416,36 +447,39 @@ def payment_detail(payment: ClaimPayment) -> dict[str, Any]:
     }
 
 
-async def _apply_835(
-    conn: AsyncConnection, inbound: ix.Interchange, remittance: Remittance, outcome: Outcome
-) -> None:
+def _apply_835(work: Applying, remittance: Remittance) -> None:
     for payment in remittance.claims:
-        record = await _find_claim(
-            conn,
-            inbound.payer_id,
+        record = _find_claim(
+            work,
             payment.patient_control_number,
             payer_claim_number=payment.payer_claim_control_number,
         )
         if record is None:
-            outcome.unmatched.append(f"835 for CLM01 {payment.patient_control_number}")
+            work.outcome.unmatched.append(f"835 for CLM01 {payment.patient_control_number}")
             continue
-        added = await store.add_remittance(
-            conn,
-            claim_id=record.id,
-            interchange_id=inbound.id,
-            payment=payment,
-            payment_date=remittance.payment.date,
-            trace_number=remittance.trace_number,
-            detail=payment_detail(payment),
+        # The same claim, trace number, CLP02 and amount, re-sent in another file.
+        seen = store.remittance_key(record.id, remittance.trace_number, payment)
+        if seen in work.paid_before:
+            work.outcome.events_only += 1
+            continue
+        work.paid_before.add(seen)
+        work.remittances.append(
+            store.NewRemittance(
+                claim_id=record.id,
+                interchange_id=work.inbound.id,
+                payment=payment,
+                payment_date=remittance.payment.date,
+                trace_number=remittance.trace_number,
+                detail=payment_detail(payment),
+            )
         )
-        if not added:
-            outcome.events_only += 1  # the same payment seen before, in another file
-            continue
-        outcome.forward.payments.setdefault(record.submitter_id, []).append((remittance, payment))
+        work.outcome.forward.payments.setdefault(record.submitter_id, []).append(
+            (remittance, payment)
+        )
         if payment.payer_claim_control_number:
-            await store.set_payer_claim_number(conn, record.id, payment.payer_claim_control_number)
+            work.payer_numbers[record.id] = payment.payer_claim_control_number
         detail = {
-            "response_id": inbound.id,
+            "response_id": work.inbound.id,
             "trace_number": remittance.trace_number,
             "status_code": payment.status,
             "status_meaning": codes.describe("claim_payment_status", payment.status),
@@ -455,11 +489,6 @@ async def _apply_835(
         }
         new_status = status_for_payment(payment)
         if new_status is None:
-            await store.add_event(
-                conn, record.id, "835_other", None, None, detail, at=store.utcnow()
-            )
-            outcome.events_only += 1
+            work.note(record.id, "835_other", detail)
         else:
-            await move_claim(
-                conn, record.id, new_status, f"835_{new_status.value}", detail, outcome
-            )
+            work.move(record.id, new_status, f"835_{new_status.value}", detail)

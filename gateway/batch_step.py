@@ -1,9 +1,10 @@
-"""The batch step: SCRUBBED claims for one payer become one stored 837 interchange.
+"""The batch step: SCRUBBED claims for one payer become stored 837 interchanges.
 
 Claims are gathered per submitter, payer and claim type (one 1000A submitter and one receiver
 per 837), up to the payer's batch size, after waiting at most its batch_max_wait_seconds. One
-transaction takes a control number, stores the sealed 837 with its sha256, links its claims,
-moves them to TRANSLATED and queues the submit job: nothing is sent before it commits.
+batch job is pending per such group, not one per claim. One transaction takes a control
+number per 837, stores each sealed 837 with its sha256, links its claims, moves them to
+TRANSLATED and queues the submit jobs: nothing is sent before it commits.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 from datetime import UTC, datetime
 
 import structlog
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edi.claim import Claim
@@ -23,6 +25,7 @@ from gateway import interchange_store as ix
 from gateway import jobs, store
 from gateway.lifecycle import ClaimStatus
 from gateway.settings import X12Settings
+from gateway.tables import jobs as jobs_table
 from gateway.translate import envelope
 from gateway.worker import Defer, Handler, Step
 from payers.profile import PayerDirectory
@@ -31,74 +34,144 @@ log = structlog.get_logger("gateway.batch")
 _CLAIM_INDEX = re.compile(r"^claims\[(\d+)\]")
 
 
+BatchKey = tuple[str, str, str]  # submitter id, payer id, claim type
+
+
+def batch_key(record: store.ClaimRecord) -> BatchKey:
+    return record.submitter_id, record.payer_id, record.claim_type
+
+
+async def queue_batches(conn: AsyncConnection, keys: set[BatchKey], now: datetime) -> None:
+    """Make sure a batch job is ready for each group, in the caller's transaction.
+
+    A ready job is locked (on PostgreSQL) until the caller commits, so it cannot be leased
+    and run without seeing the caller's claims; a running one may already have chosen its
+    claims, so it does not count and a new job is queued beside it.
+    """
+    if not keys:
+        return
+    payload = jobs_table.c.payload
+    query = (
+        select(jobs_table.c.pk, jobs_table.c.payload, jobs_table.c.run_after)
+        .where(
+            jobs_table.c.kind == "batch",
+            jobs_table.c.state == jobs.READY,
+            or_(
+                *(
+                    and_(
+                        payload["submitter_id"].as_string() == submitter_id,
+                        payload["payer_id"].as_string() == payer_id,
+                        payload["claim_type"].as_string() == claim_type,
+                    )
+                    for submitter_id, payer_id, claim_type in sorted(keys)
+                )
+            ),
+        )
+        .order_by(jobs_table.c.pk)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    pending = (await conn.execute(query)).all()
+    # A job waiting for its batch to fill runs now: these claims may have filled it.
+    waiting = [row.pk for row in pending if row.run_after > now]
+    if waiting:
+        await conn.execute(
+            update(jobs_table).where(jobs_table.c.pk.in_(waiting)).values(run_after=now)
+        )
+    ready = {(p["submitter_id"], p["payer_id"], p["claim_type"]) for _, p, _ in pending}
+    await jobs.enqueue_many(
+        conn,
+        "batch",
+        [
+            (None, {"submitter_id": s, "payer_id": p, "claim_type": t})
+            for s, p, t in sorted(keys - ready)
+        ],
+        at=now,
+    )
+
+
+async def _group_of(conn: AsyncConnection, job: jobs.Job) -> BatchKey | None:
+    if "submitter_id" in job.payload:
+        p = job.payload
+        return str(p["submitter_id"]), str(p["payer_id"]), str(p["claim_type"])
+    # A job queued per claim by an earlier version: its claim names the group.
+    record = await store.get_claim(conn, job.claim_id or "")
+    return batch_key(record) if record is not None else None
+
+
 def batch_handler(payers: PayerDirectory, x12: X12Settings) -> Handler:
     async def run(step: Step) -> None:
         now = datetime.now(UTC)
         async with step.finishing() as conn:
-            record = await store.get_claim(conn, step.job.claim_id or "")
-            if record is None or record.status is not ClaimStatus.SCRUBBED:
-                return  # already batched with another claim's job
-            profile = payers[record.payer_id]
+            key = await _group_of(conn, step.job)
+            if key is None:
+                return
+            submitter_id, payer_id, claim_type = key
+            profile = payers[payer_id]
             delivery = profile.delivery
             group = await store.claims_for_batch(
                 conn,
-                submitter_id=record.submitter_id,
-                payer_id=record.payer_id,
-                claim_type=record.claim_type,
+                submitter_id=submitter_id,
+                payer_id=payer_id,
+                claim_type=claim_type,
                 limit=delivery.batch_max_claims,
             )
-            if record.id not in {r.id for r in group}:
-                raise Defer(1.0)  # another worker holds it; check again shortly
+            if not group:
+                return  # batched by another job of the same group
             waited = (now - min(r.updated_at for r in group)).total_seconds()
             if len(group) < delivery.batch_max_claims and waited < delivery.batch_max_wait_seconds:
                 raise Defer(delivery.batch_max_wait_seconds - waited)
-            loaded = [
-                (r, claim_from_json(await store.claim_payload(conn, step.sealer, r.id)))
-                for r in group
-            ]
-            # One 837 has one submitter (1000A) and one receiver (1000B): take this job's kind.
-            mine = next(claim for r, claim in loaded if r.id == record.id)
-            batch = [(r, c) for r, c in loaded if _envelope_key(c) == _envelope_key(mine)]
-            control = await ix.next_control_number(conn, x12.sender_id, profile.payer_id)
-            params = envelope(x12, profile, control_number=control, created=now)
-            try:
-                text = build_837([c for _, c in batch], params)
-            except X12ValueError as error:
-                await _fail_claim(conn, batch, error)
-                # The others go in a fresh batch; this job's own claim may be among them.
-                await jobs.enqueue(conn, "batch", claim_id=record.id, payload=step.job.payload)
-                return
-            interchange = await ix.insert_interchange(
-                conn,
-                step.sealer,
-                direction=ix.OUTBOUND,
-                payer_id=profile.payer_id,
-                submitter_id=record.submitter_id,
-                kind="837P" if record.claim_type == "professional" else "837I",
-                body=text.encode(),
-                state=ix.READY,
-                control_number=control,
-                claim_count=len(batch),
-            )
-            st02 = st_control(params, 0)
-            await ix.link_claims(conn, interchange.id, [(r.id, st02) for r, _ in batch])
-            for r, _ in batch:
-                await store.change_status(
+            payloads = await store.claim_payloads(conn, step.sealer, [r.id for r in group])
+            # One 837 has one submitter (1000A) and one receiver (1000B).
+            parts: dict[tuple[object, object], list[tuple[store.ClaimRecord, Claim]]] = {}
+            for r in group:
+                claim = claim_from_json(payloads[r.id])
+                parts.setdefault(_envelope_key(claim), []).append((r, claim))
+            changes = store.StatusChanges()
+            built: list[ix.Interchange] = []
+            again = len(group) == delivery.batch_max_claims  # more may be waiting
+            for batch in parts.values():
+                control = await ix.next_control_number(conn, x12.sender_id, profile.payer_id)
+                params = envelope(x12, profile, control_number=control, created=now)
+                try:
+                    text = build_837([c for _, c in batch], params)
+                except X12ValueError as error:
+                    _fail_claim(changes, batch, error)
+                    again = True  # the others go in a fresh batch
+                    continue
+                interchange = await ix.insert_interchange(
                     conn,
-                    r,
-                    ClaimStatus.TRANSLATED,
-                    "translated",
-                    {"interchange_id": interchange.id, "control_number": control},
+                    step.sealer,
+                    direction=ix.OUTBOUND,
+                    payer_id=profile.payer_id,
+                    submitter_id=submitter_id,
+                    kind="837P" if claim_type == "professional" else "837I",
+                    body=text.encode(),
+                    state=ix.READY,
+                    control_number=control,
+                    claim_count=len(batch),
                 )
-            await jobs.enqueue(conn, "submit", payload={"interchange_id": interchange.id})
-        log.info(
-            "interchange_built",
-            interchange_id=interchange.id,
-            payer_id=profile.payer_id,
-            control_number=control,
-            claims=len(batch),
-            bytes=interchange.size,
-        )
+                st02 = st_control(params, 0)
+                await ix.link_claims(conn, interchange.id, [(r.id, st02) for r, _ in batch])
+                detail = {"interchange_id": interchange.id, "control_number": control}
+                for r, _ in batch:
+                    changes.change(r, ClaimStatus.TRANSLATED, "translated", detail)
+                built.append(interchange)
+            await changes.write(conn)
+            await jobs.enqueue_many(
+                conn, "submit", [(None, {"interchange_id": i.id}) for i in built], at=now
+            )
+            if again:
+                await queue_batches(conn, {key}, now)
+        for interchange in built:
+            log.info(
+                "interchange_built",
+                interchange_id=interchange.id,
+                payer_id=profile.payer_id,
+                control_number=interchange.control_number,
+                claims=interchange.claim_count,
+                bytes=interchange.size,
+            )
 
     return run
 
@@ -107,17 +180,17 @@ def _envelope_key(claim: Claim) -> tuple[object, object]:
     return claim.submitter, receiver_of(claim)
 
 
-async def _fail_claim(
-    conn: AsyncConnection, batch: list[tuple[store.ClaimRecord, Claim]], error: X12ValueError
+def _fail_claim(
+    changes: store.StatusChanges,
+    batch: list[tuple[store.ClaimRecord, Claim]],
+    error: X12ValueError,
 ) -> None:
     """The claim the 837 has no place for fails alone, with the field named."""
     match = _CLAIM_INDEX.match(error.field)
     index = int(match.group(1)) if match else 0
-    record = batch[index][0]
     field = _CLAIM_INDEX.sub("", error.field).lstrip(".")
-    await store.change_status(
-        conn,
-        record,
+    changes.change(
+        batch[index][0],
         ClaimStatus.FAILED,
         "translation_failed",
         {"field": field, "reason": error.reason},

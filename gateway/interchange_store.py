@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.crypto import Sealer
@@ -61,22 +63,18 @@ def _aad(interchange_id: str) -> bytes:
 async def next_control_number(conn: AsyncConnection, sender_id: str, receiver_id: str) -> int:
     """The next ISA13 for this pair: 1..999,999,999, then wrapping (X12 allows reuse only
     after a long time, which a billion interchanges per pair gives)."""
-    key = (control_numbers.c.sender_id == sender_id, control_numbers.c.receiver_id == receiver_id)
-    result = await conn.execute(
-        update(control_numbers)
-        .where(*key)
-        .values(last_value=control_numbers.c.last_value % 999_999_999 + 1)
+    # One upsert, so two transactions taking a pair's first number never collide.
+    upsert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        upsert(control_numbers)
+        .values(sender_id=sender_id, receiver_id=receiver_id, last_value=1)
+        .on_conflict_do_update(
+            index_elements=[control_numbers.c.sender_id, control_numbers.c.receiver_id],
+            set_={"last_value": control_numbers.c.last_value % 999_999_999 + 1},
+        )
         .returning(control_numbers.c.last_value)
     )
-    value = result.scalar_one_or_none()
-    if value is None:
-        await conn.execute(
-            insert(control_numbers).values(
-                sender_id=sender_id, receiver_id=receiver_id, last_value=1
-            )
-        )
-        value = 1
-    return int(value)
+    return int((await conn.execute(statement)).scalar_one())
 
 
 async def insert_interchange(

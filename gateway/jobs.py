@@ -57,23 +57,30 @@ async def enqueue(
 
 
 async def enqueue_many(
-    conn: AsyncConnection, kind: str, claim_ids: list[str], *, at: datetime
+    conn: AsyncConnection,
+    kind: str,
+    items: list[tuple[str | None, dict[str, Any]]],
+    *,
+    at: datetime | None = None,
 ) -> None:
-    """One job of `kind` per claim, in one statement."""
+    """Queue one job per (claim id, payload) in one statement."""
+    if not items:
+        return
+    now = at or datetime.now(UTC)
     await conn.execute(
         insert(jobs),
         [
-            dict(
-                kind=kind,
-                claim_id=claim_id,
-                payload={},
-                state=READY,
-                attempts=0,
-                run_after=at,
-                created_at=at,
-                updated_at=at,
-            )
-            for claim_id in claim_ids
+            {
+                "kind": kind,
+                "claim_id": claim_id,
+                "payload": payload,
+                "state": READY,
+                "attempts": 0,
+                "run_after": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for claim_id, payload in items
         ],
     )
 
@@ -97,12 +104,16 @@ async def lease(
     candidates = select(jobs.c.pk).where(due).order_by(first, jobs.c.pk).limit(limit)
     if kinds:
         candidates = candidates.where(jobs.c.kind.in_(kinds))
+    chosen = candidates.scalar_subquery()
     if conn.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
+        # Chosen once, in a materialized CTE: as a plain subquery PostgreSQL may run it again
+        # for each row, skipping the rows this UPDATE has just taken, and so lease them all.
+        cte = candidates.with_for_update(skip_locked=True).cte("chosen")
+        chosen = select(cte.prefix_with("MATERIALIZED").c.pk).scalar_subquery()
     # The outer `due` re-check keeps two SQLite writers from taking the same row.
     result = await conn.execute(
         update(jobs)
-        .where(jobs.c.pk.in_(candidates.scalar_subquery()), due)
+        .where(jobs.c.pk.in_(chosen), due)
         .values(
             state=RUNNING,
             locked_by=worker_id,
@@ -117,12 +128,21 @@ async def lease(
 
 async def complete(conn: AsyncConnection, job: Job, worker_id: str) -> bool:
     """Mark done; False when the lease was lost to another worker (its result must not count)."""
+    return await complete_all(conn, [job], worker_id)
+
+
+async def complete_all(conn: AsyncConnection, done: list[Job], worker_id: str) -> bool:
+    """Mark every job done; False when any lease was lost (then no result may count)."""
     result = await conn.execute(
         update(jobs)
-        .where(jobs.c.pk == job.pk, jobs.c.locked_by == worker_id, jobs.c.state == RUNNING)
+        .where(
+            jobs.c.pk.in_([job.pk for job in done]),
+            jobs.c.locked_by == worker_id,
+            jobs.c.state == RUNNING,
+        )
         .values(state=DONE, locked_until=None, updated_at=datetime.now(UTC))
     )
-    return result.rowcount == 1
+    return result.rowcount == len(done)
 
 
 async def retry_later(

@@ -5,6 +5,7 @@ scrubbing, and each submitter's share of the payers' 277CAs and 835s, re-envelop
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -123,23 +124,29 @@ def rejection_status(error_codes: list[str]) -> StatusCode:
     return StatusCode("A7", "22" if duplicate else "21", "41")
 
 
-async def claim_scrubbed(
-    conn: AsyncConnection, sealer: Sealer, x12: X12Settings, record: ClaimRecord
-) -> fs.File | None:
-    """Count a scrubbed claim against the 837 file it came in (none for a JSON claim, whose
-    submitter reads the findings over the API); the last one makes the file's 277CA."""
-    key = record.idempotency_key or ""
-    if not key.startswith(X12_KEY_PREFIX):
-        return None
-    file_id = key.split(":")[1]
-    # The update locks the file row: the scrubs of its claims, and the intake finishing it,
-    # take their turns, so exactly one of them sees the file complete.
-    await conn.execute(
-        update(files)
-        .where(files.c.id == file_id)
-        .values(claims_scrubbed=files.c.claims_scrubbed + 1)
+async def claims_scrubbed(
+    conn: AsyncConnection, sealer: Sealer, x12: X12Settings, records: list[ClaimRecord]
+) -> list[fs.File]:
+    """Count scrubbed claims against the 837 files they came in (none for JSON claims, whose
+    submitter reads the findings over the API); a file's last one makes the file's 277CA."""
+    per_file = Counter(
+        (r.idempotency_key or "").split(":")[1]
+        for r in records
+        if (r.idempotency_key or "").startswith(X12_KEY_PREFIX)
     )
-    return await file_scrubbed(conn, sealer, x12, file_id)
+    made = []
+    for file_id in sorted(per_file):  # one lock order for every transaction
+        # The update locks the file row: the scrubs of its claims, and the intake finishing
+        # it, take their turns, so exactly one of them sees the file complete.
+        await conn.execute(
+            update(files)
+            .where(files.c.id == file_id)
+            .values(claims_scrubbed=files.c.claims_scrubbed + per_file[file_id])
+        )
+        answer = await file_scrubbed(conn, sealer, x12, file_id)
+        if answer is not None:
+            made.append(answer)
+    return made
 
 
 async def file_scrubbed(

@@ -1,7 +1,7 @@
-"""The scrub step: a RECEIVED claim is checked against the baseline and its payer's rules.
+"""The scrub step: RECEIVED claims are checked against the baseline and their payers' rules.
 
-One transaction moves it to SCRUBBED (with the next job, batching) or SCRUB_REJECTED, with
-every finding recorded in the claim's events.
+One transaction takes every leased scrub job: each claim moves to SCRUBBED or SCRUB_REJECTED
+with its findings in the event, the batch jobs of the SCRUBBED ones are queued, all jobs done.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edi.claim import Claim
 from edi.claim_json import claim_from_json
-from gateway import jobs, store
+from gateway import store
+from gateway.batch_step import BatchKey, batch_key, queue_batches
 from gateway.lifecycle import ClaimStatus
-from gateway.outbox_files import claim_scrubbed
+from gateway.outbox_files import claims_scrubbed
 from gateway.settings import X12Settings
-from gateway.worker import Handler, Step
+from gateway.worker import Grouped, StepGroup
 from payers.duplicates import DEFAULT_LOOKBACK_DAYS
 from payers.findings import Finding, has_errors
 from payers.prior_claims import PriorClaim
@@ -37,19 +38,36 @@ async def scrub_claim(
     submitter_id: str,
     duplicate_key: str | None,
     now: datetime,
-    before_pk: int | None = None,
 ) -> tuple[Finding, ...]:
     """Every finding for `claim`, judged against the submitter's earlier claims."""
-    profile = payers.get(claim.payer.payer_id)
-    lookback = profile.rules.duplicate_lookback_days if profile else DEFAULT_LOOKBACK_DAYS
+    since = now - timedelta(days=_lookback(payers, claim.payer.payer_id))
     earlier = await store.earlier_claims(
         conn,
         submitter_id,
-        patient_control_number=claim.patient_control_number,
-        duplicate_key=duplicate_key,
-        received_since=now - timedelta(days=lookback),
-        before_pk=before_pk,
+        patient_control_numbers=[claim.patient_control_number],
+        duplicate_keys=[duplicate_key] if duplicate_key else [],
+        received_since=since,
     )
+    return _scrub(payers, claim, earlier, duplicate_key=duplicate_key, now=now)
+
+
+def _lookback(payers: PayerDirectory, payer_id: str) -> int:
+    profile = payers.get(payer_id)
+    return profile.rules.duplicate_lookback_days if profile else DEFAULT_LOOKBACK_DAYS
+
+
+def _scrub(
+    payers: PayerDirectory,
+    claim: Claim,
+    earlier: list[store.ClaimRecord],
+    *,
+    duplicate_key: str | None,
+    now: datetime,
+) -> tuple[Finding, ...]:
+    """Scrub against the earlier claims sharing its CLM01 (any age) or, within the payer's
+    lookback, its duplicate key."""
+    profile = payers.get(claim.payer.payer_id)
+    since = now - timedelta(days=_lookback(payers, claim.payer.payer_id))
     prior = [
         PriorClaim(
             claim_id=e.id,
@@ -59,6 +77,8 @@ async def scrub_claim(
             duplicate_key=e.duplicate_key or "",
         )
         for e in earlier
+        if e.patient_control_number == claim.patient_control_number
+        or (duplicate_key and e.duplicate_key == duplicate_key and e.received_at >= since)
     ]
     return scrub(
         claim,
@@ -78,38 +98,66 @@ def findings_detail(findings: tuple[Finding, ...]) -> dict[str, Any]:
     }
 
 
-def scrub_handler(payers: PayerDirectory, x12: X12Settings | None = None) -> Handler:
+def scrub_handler(payers: PayerDirectory, x12: X12Settings | None = None) -> Grouped:
     x12 = x12 or X12Settings()
 
-    async def run(step: Step) -> None:
+    async def run(group: StepGroup) -> None:
         now = datetime.now(UTC)
-        async with step.finishing() as conn:
-            record = await store.get_claim(conn, step.job.claim_id or "")
-            if record is None or record.status is not ClaimStatus.RECEIVED:
-                return  # an earlier run of this job already scrubbed it
-            claim = claim_from_json(await store.claim_payload(conn, step.sealer, record.id))
-            findings = await scrub_claim(
-                conn,
-                payers,
-                claim,
-                submitter_id=record.submitter_id,
-                duplicate_key=record.duplicate_key,
-                now=now,
-                before_pk=record.pk,
-            )
-            detail = findings_detail(findings)
-            if has_errors(findings):
-                await store.change_status(
-                    conn, record, ClaimStatus.SCRUB_REJECTED, "scrub_rejected", detail
+        async with group.finishing() as conn:
+            ids = [job.claim_id for job in group.leased if job.claim_id]
+            # A claim no longer RECEIVED was scrubbed by an earlier run of its job.
+            records = [
+                r for r in await store.get_claims(conn, ids) if r.status is ClaimStatus.RECEIVED
+            ]
+            payloads = await store.claim_payloads(conn, group.sealer, [r.id for r in records])
+            claims = {r.id: claim_from_json(payloads[r.id]) for r in records}
+            earlier = await _earlier_claims(conn, payers, records, claims, now)
+            changes = store.StatusChanges()
+            batches: set[BatchKey] = set()
+            scrubbed: list[tuple[str, int, int]] = []  # logged once committed
+            for record in records:  # in arrival order: twins are judged against the first
+                claim = claims[record.id]
+                mine = earlier.get(record.submitter_id, [])
+                before = [changes.current(e) for e in mine if e.pk < record.pk]
+                findings = _scrub(
+                    payers, claim, before, duplicate_key=record.duplicate_key, now=now
                 )
-            else:
-                await store.change_status(conn, record, ClaimStatus.SCRUBBED, "scrubbed", detail)
-                await jobs.enqueue(
-                    conn, "batch", claim_id=record.id, payload={"payer_id": record.payer_id}
-                )
-            # Claims sent in an 837 file are answered in X12 too: once its last claim is
+                detail = findings_detail(findings)
+                if has_errors(findings):
+                    changes.change(record, ClaimStatus.SCRUB_REJECTED, "scrub_rejected", detail)
+                else:
+                    changes.change(record, ClaimStatus.SCRUBBED, "scrubbed", detail)
+                    batches.add(batch_key(record))
+                scrubbed.append((record.id, detail["errors"], detail["warnings"]))
+            await changes.write(conn)
+            # Claims sent in an 837 file are answered in X12 too: once a file's last claim is
             # scrubbed, one 277CA in the outbox for those the scrubber rejected.
-            await claim_scrubbed(conn, step.sealer, x12, record)
-        log.info("claim_scrubbed", errors=detail["errors"], warnings=detail["warnings"])
+            await claims_scrubbed(conn, group.sealer, x12, records)
+            await queue_batches(conn, batches, now)
+        for claim_id, errors, warnings in scrubbed:
+            with structlog.contextvars.bound_contextvars(claim_id=claim_id):
+                log.info("claim_scrubbed", errors=errors, warnings=warnings)
 
-    return run
+    return Grouped(run)
+
+
+async def _earlier_claims(
+    conn: AsyncConnection,
+    payers: PayerDirectory,
+    records: list[store.ClaimRecord],
+    claims: dict[str, Claim],
+    now: datetime,
+) -> dict[str, list[store.ClaimRecord]]:
+    """Per submitter, its claims that may be earlier twins of these (one query each)."""
+    found: dict[str, list[store.ClaimRecord]] = {}
+    for submitter_id in sorted({r.submitter_id for r in records}):
+        mine = [r for r in records if r.submitter_id == submitter_id]
+        found[submitter_id] = await store.earlier_claims(
+            conn,
+            submitter_id,
+            patient_control_numbers=sorted({r.patient_control_number for r in mine}),
+            duplicate_keys=sorted({r.duplicate_key for r in mine if r.duplicate_key}),
+            received_since=now
+            - timedelta(days=max(_lookback(payers, claims[r.id].payer.payer_id) for r in mine)),
+        )
+    return found

@@ -10,15 +10,16 @@ import base64
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Row, and_, bindparam, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edi.claim import Claim
+from edi.remittance import ClaimPayment
 from gateway import jobs
 from gateway.crypto import Sealer, hash_api_key, new_api_key
 from gateway.lifecycle import ClaimStatus, can_transition
@@ -285,7 +286,7 @@ async def insert_received_claims(
             for row in rows
         ],
     )
-    await jobs.enqueue_many(conn, "scrub", [row["id"] for row in rows], at=now)
+    await jobs.enqueue_many(conn, "scrub", [(row["id"], {}) for row in rows], at=now)
     records = []
     for pk, row in zip(pks, rows, strict=True):
         row.pop("payload")
@@ -347,6 +348,16 @@ async def get_claim(
     return _record(row) if row else None
 
 
+async def get_claims(conn: AsyncConnection, claim_ids: Sequence[str]) -> list[ClaimRecord]:
+    """The claims with these ids that exist, in the order they arrived."""
+    if not claim_ids:
+        return []
+    rows = await conn.execute(
+        select(*_RECORD_COLUMNS).where(claims.c.id.in_(claim_ids)).order_by(claims.c.pk)
+    )
+    return [_record(r) for r in rows]
+
+
 async def claim_by_idempotency_key(
     conn: AsyncConnection, submitter_id: str, idempotency_key: str
 ) -> ClaimRecord | None:
@@ -365,6 +376,17 @@ async def claim_payload(conn: AsyncConnection, sealer: Sealer, claim_id: str) ->
         await conn.execute(select(claims.c.payload).where(claims.c.id == claim_id))
     ).scalar_one()
     return json.loads(sealer.open(sealed, _payload_aad(claim_id)))
+
+
+async def claim_payloads(
+    conn: AsyncConnection, sealer: Sealer, claim_ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    if not claim_ids:
+        return {}
+    rows = await conn.execute(
+        select(claims.c.id, claims.c.payload).where(claims.c.id.in_(claim_ids))
+    )
+    return {r.id: json.loads(sealer.open(r.payload, _payload_aad(r.id))) for r in rows}
 
 
 async def list_claims(
@@ -422,23 +444,26 @@ async def earlier_claims(
     conn: AsyncConnection,
     submitter_id: str,
     *,
-    patient_control_number: str,
-    duplicate_key: str | None,
+    patient_control_numbers: Sequence[str],
+    duplicate_keys: Sequence[str],
     received_since: datetime,
-    before_pk: int | None = None,
 ) -> list[ClaimRecord]:
-    """The submitter's claims sharing a patient control number (any age) or a duplicate key
-    (received since `received_since`); with before_pk, only those that arrived earlier."""
-    match = claims.c.patient_control_number == patient_control_number
-    if duplicate_key:
+    """The submitter's claims with one of these patient control numbers (any age) or one of
+    these duplicate keys (received since `received_since`), oldest first."""
+    match = claims.c.patient_control_number.in_(patient_control_numbers)
+    if duplicate_keys:
         match = or_(
             match,
-            and_(claims.c.duplicate_key == duplicate_key, claims.c.received_at >= received_since),
+            and_(
+                claims.c.duplicate_key.in_(duplicate_keys),
+                claims.c.received_at >= received_since,
+            ),
         )
-    query = select(*_RECORD_COLUMNS).where(claims.c.submitter_id == submitter_id, match)
-    if before_pk is not None:
-        # Only earlier arrivals, so two twins sent together never reject each other.
-        query = query.where(claims.c.pk < before_pk)
+    query = (
+        select(*_RECORD_COLUMNS)
+        .where(claims.c.submitter_id == submitter_id, match)
+        .order_by(claims.c.pk)
+    )
     return [_record(r) for r in await conn.execute(query)]
 
 
@@ -483,6 +508,79 @@ async def latest_event(
     return ClaimEvent(**row._asdict()) if row else None
 
 
+class StatusChanges:
+    """Status changes and events of many claims, planned in memory and written by `write` in
+    a few statements: one compare-and-set UPDATE per target status, one INSERT of events."""
+
+    def __init__(self) -> None:
+        self._read: dict[str, ClaimRecord] = {}  # as read: the version compared on write
+        self._now: dict[str, ClaimRecord] = {}  # as planned so far
+        self._events: list[dict[str, Any]] = []
+
+    def __len__(self) -> int:
+        return len(self._read)
+
+    def current(self, record: ClaimRecord) -> ClaimRecord:
+        """The record with the changes planned so far."""
+        return self._now.get(record.id, record)
+
+    def change(
+        self, record: ClaimRecord, new_status: ClaimStatus, kind: str, detail: dict[str, Any]
+    ) -> ClaimRecord:
+        """Plan a move along the state machine; ValueError for a transition it refuses."""
+        record = self.current(record)
+        if not can_transition(record.status, new_status):
+            raise ValueError(f"claim {record.id}: {record.status} -> {new_status} is not allowed")
+        self._read.setdefault(record.id, record)
+        moved = replace(record, status=new_status, version=record.version + 1)
+        self._now[record.id] = moved
+        self._events.append(
+            {
+                "claim_id": record.id,
+                "kind": kind,
+                "from_status": record.status.value,
+                "to_status": new_status.value,
+                "detail": detail,
+            }
+        )
+        return moved
+
+    def note(self, claim_id: str, kind: str, detail: dict[str, Any]) -> None:
+        """An event that moves nothing (an answer the state machine does not allow)."""
+        self._events.append(
+            {"claim_id": claim_id, "kind": kind, "from_status": None, "to_status": None}
+            | {"detail": detail}
+        )
+
+    async def write(self, conn: AsyncConnection) -> datetime:
+        """Write every planned change; StaleClaim when any claim moved since it was read."""
+        now = utcnow()
+        groups: dict[tuple[str, int], list[tuple[str, int]]] = {}
+        for claim_id, read in self._read.items():
+            last = self._now[claim_id]
+            key = (last.status.value, last.version - read.version)
+            groups.setdefault(key, []).append((claim_id, read.version))
+        for (status, steps), keys in groups.items():
+            keys.sort()
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                result = await conn.execute(
+                    update(claims)
+                    .where(tuple_(claims.c.id, claims.c.version).in_(chunk))
+                    .values(status=status, version=claims.c.version + steps, updated_at=now)
+                    .returning(claims.c.id)
+                )
+                matched = set(result.scalars())
+                if len(matched) != len(chunk):
+                    raise StaleClaim(next(c for c, _ in chunk if c not in matched))
+        if self._events:
+            await conn.execute(insert(claim_events), [{**e, "at": now} for e in self._events])
+        return now
+
+
+_CHUNK = 500  # claims per UPDATE: two bound values each, well inside every driver's limit
+
+
 async def change_status(
     conn: AsyncConnection,
     record: ClaimRecord,
@@ -490,26 +588,10 @@ async def change_status(
     kind: str,
     detail: dict[str, Any],
 ) -> ClaimRecord:
-    """Move a claim along the state machine with compare-and-set on its version."""
-    if not can_transition(record.status, new_status):
-        raise ValueError(f"claim {record.id}: {record.status} -> {new_status} is not allowed")
-    now = utcnow()
-    result = await conn.execute(
-        update(claims)
-        .where(claims.c.id == record.id, claims.c.version == record.version)
-        .values(status=new_status.value, version=record.version + 1, updated_at=now)
-    )
-    if result.rowcount != 1:
-        raise StaleClaim(record.id)
-    await add_event(conn, record.id, kind, record.status, new_status, detail, at=now)
-    return ClaimRecord(
-        **{
-            **record.__dict__,
-            "status": new_status,
-            "version": record.version + 1,
-            "updated_at": now,
-        }
-    )
+    """Move one claim along the state machine with compare-and-set on its version."""
+    changes = StatusChanges()
+    moved = changes.change(record, new_status, kind, detail)
+    return replace(moved, updated_at=await changes.write(conn))
 
 
 async def add_event(
@@ -677,28 +759,31 @@ async def claim_batch_body(conn: AsyncConnection, sealer: Sealer, batch_id: str)
 # Payer answers -------------------------------------------------------------------------------
 
 
-async def sent_claims_by_pcn(
-    conn: AsyncConnection, payer_id: str, patient_control_number: str
-) -> list[tuple[ClaimRecord, int | None]]:
-    """Claims sent to `payer_id` under this CLM01, most recently sent first, with the ISA13
-    of the interchange that carried them."""
+async def sent_claims_by_pcns(
+    conn: AsyncConnection, payer_id: str, patient_control_numbers: Sequence[str]
+) -> dict[str, list[tuple[ClaimRecord, int | None]]]:
+    """Per CLM01, the claims sent to `payer_id` under it, most recently sent first, with the
+    ISA13 of the interchange that carried them."""
+    if not patient_control_numbers:
+        return {}
     rows = await conn.execute(
         select(*_RECORD_COLUMNS, interchanges.c.control_number.label("sent_control_number"))
         .join(interchange_claims, interchange_claims.c.claim_id == claims.c.id)
         .join(interchanges, interchanges.c.id == interchange_claims.c.interchange_id)
         .where(
             claims.c.payer_id == payer_id,
-            claims.c.patient_control_number == patient_control_number,
+            claims.c.patient_control_number.in_(sorted(set(patient_control_numbers))),
             interchanges.c.direction == "outbound",
         )
         .order_by(interchanges.c.pk.desc())
     )
-    out = []
+    out: dict[str, list[tuple[ClaimRecord, int | None]]] = {}
     for row in rows:
         data = row._asdict()
         control = data.pop("sent_control_number")
         data["status"] = ClaimStatus(data["status"])
-        out.append((ClaimRecord(**data), control))
+        record = ClaimRecord(**data)
+        out.setdefault(record.patient_control_number, []).append((record, control))
     return out
 
 
@@ -721,52 +806,75 @@ async def lock_claims(
         await conn.execute(select(claims.c.id).where(match).order_by(claims.c.id).with_for_update())
 
 
-async def set_payer_claim_number(conn: AsyncConnection, claim_id: str, number: str) -> None:
+async def set_payer_claim_numbers(conn: AsyncConnection, numbers: dict[str, str]) -> None:
+    """Record the payer's claim number (277CA REF*1K, 835 CLP07) of each claim id."""
+    if not numbers:
+        return
     await conn.execute(
-        update(claims).where(claims.c.id == claim_id).values(payer_claim_number=number[:50])
+        update(claims)
+        .where(claims.c.id == bindparam("claim_id"))
+        .values(payer_claim_number=bindparam("number")),
+        [{"claim_id": c, "number": n[:50]} for c, n in sorted(numbers.items())],
     )
 
 
-async def add_remittance(
-    conn: AsyncConnection,
-    *,
-    claim_id: str,
-    interchange_id: str,
-    payment: Any,
-    payment_date: date | None,
-    trace_number: str,
-    detail: dict[str, Any],
-) -> bool:
-    """Record one 835 claim payment; False when the same payment is already recorded (the
-    same claim, trace number, CLP02 and amount, re-sent in another file)."""
-    same = (
-        await conn.execute(
-            select(remittances.c.pk).where(
-                remittances.c.claim_id == claim_id,
-                remittances.c.trace_number == trace_number[:50],
-                remittances.c.status_code == payment.status,
-                remittances.c.paid == payment.paid,
-            )
-        )
-    ).first()
-    if same is not None:
-        return False
-    await conn.execute(
-        insert(remittances).values(
-            claim_id=claim_id,
-            interchange_id=interchange_id,
-            status_code=payment.status,
-            total_charge=payment.total_charge,
-            paid=payment.paid,
-            patient_responsibility=payment.patient_responsibility or Decimal(0),
-            payer_claim_number=payment.payer_claim_control_number,
-            payment_date=payment_date,
-            trace_number=trace_number[:50],
-            detail=detail,
-            received_at=utcnow(),
-        )
+RemittanceKey = tuple[str, str, str, Decimal]  # claim id, trace number, CLP02, CLP04
+
+
+async def remittances_seen(conn: AsyncConnection, claim_ids: Sequence[str]) -> set[RemittanceKey]:
+    """The payments already recorded for these claims, to tell a re-sent 835 payment."""
+    if not claim_ids:
+        return set()
+    rows = await conn.execute(
+        select(
+            remittances.c.claim_id,
+            remittances.c.trace_number,
+            remittances.c.status_code,
+            remittances.c.paid,
+        ).where(remittances.c.claim_id.in_(sorted(set(claim_ids))))
     )
-    return True
+    return {(r.claim_id, r.trace_number or "", r.status_code, r.paid) for r in rows}
+
+
+def remittance_key(claim_id: str, trace_number: str, payment: ClaimPayment) -> RemittanceKey:
+    return claim_id, trace_number[:50], payment.status, payment.paid
+
+
+@dataclass(frozen=True)
+class NewRemittance:
+    """One 835 claim payment (CLP loop) to record against a claim."""
+
+    claim_id: str
+    interchange_id: str
+    payment: ClaimPayment
+    payment_date: date | None  # BPR16
+    trace_number: str  # TRN02
+    detail: dict[str, Any]
+
+
+async def add_remittances(conn: AsyncConnection, new: list[NewRemittance]) -> None:
+    if not new:
+        return
+    now = utcnow()
+    await conn.execute(
+        insert(remittances),
+        [
+            {
+                "claim_id": r.claim_id,
+                "interchange_id": r.interchange_id,
+                "status_code": r.payment.status,
+                "total_charge": r.payment.total_charge,
+                "paid": r.payment.paid,
+                "patient_responsibility": r.payment.patient_responsibility or Decimal(0),
+                "payer_claim_number": r.payment.payer_claim_control_number,
+                "payment_date": r.payment_date,
+                "trace_number": r.trace_number[:50],
+                "detail": r.detail,
+                "received_at": now,
+            }
+            for r in new
+        ],
+    )
 
 
 async def remittances_of(conn: AsyncConnection, claim_id: str) -> list[dict[str, Any]]:

@@ -105,20 +105,12 @@ def submit_handler(payers: PayerDirectory, delivery: Delivery) -> Handler:
             await ix.set_state(
                 conn, interchange.id, ix.SENT, sent_at=now, attempts=step.job.attempts
             )
-            for claim_id, _ in await ix.claims_of(conn, interchange.id):
-                record = await store.get_claim(conn, claim_id)
-                if record is not None and record.status is ClaimStatus.TRANSLATED:
-                    await store.change_status(
-                        conn,
-                        record,
-                        ClaimStatus.SUBMITTED,
-                        "submitted",
-                        {
-                            "interchange_id": interchange.id,
-                            "control_number": interchange.control_number,
-                            "attempts": step.job.attempts,
-                        },
-                    )
+            detail = {
+                "interchange_id": interchange.id,
+                "control_number": interchange.control_number,
+                "attempts": step.job.attempts,
+            }
+            await _move_claims(conn, interchange, ClaimStatus.SUBMITTED, "submitted", detail)
             for answer in answers:
                 await store_inbound(conn, step, profile.payer_id, answer.name, answer.body)
         log.info(
@@ -160,13 +152,24 @@ async def _dead_letter(
     await ix.set_state(
         conn, interchange.id, ix.DEAD, error=reason[:2000], detail={"issues": issues}
     )
-    for claim_id, _ in await ix.claims_of(conn, interchange.id):
-        record = await store.get_claim(conn, claim_id)
-        if record is not None and record.status is ClaimStatus.TRANSLATED:
-            await store.change_status(
-                conn,
-                record,
-                ClaimStatus.FAILED,
-                "delivery_failed",
-                {"interchange_id": interchange.id, "reason": reason[:500], "issues": issues},
-            )
+    detail = {"interchange_id": interchange.id, "reason": reason[:500], "issues": issues}
+    await _move_claims(conn, interchange, ClaimStatus.FAILED, "delivery_failed", detail)
+
+
+async def _move_claims(
+    conn: AsyncConnection,
+    interchange: ix.Interchange,
+    new_status: ClaimStatus,
+    kind: str,
+    detail: dict[str, Any],
+) -> None:
+    """Move the interchange's claims that are still TRANSLATED (a payer's answer may have
+    overtaken our record of the send)."""
+    changes = store.StatusChanges()
+    ids = [claim_id for claim_id, _ in await ix.claims_of(conn, interchange.id)]
+    # In id order, as apply does: an answer applied meanwhile never waits on us in a cycle.
+    await store.lock_claims(conn, ids=ids)
+    for record in await store.get_claims(conn, ids):
+        if record.status is ClaimStatus.TRANSLATED:
+            changes.change(record, new_status, kind, detail)
+    await changes.write(conn)

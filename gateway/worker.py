@@ -1,8 +1,9 @@
 """The worker: leases due jobs and runs the pipeline step registered for each job kind.
 
 A step records its result, its next job and the completion of its own job in one transaction
-(`Step.finishing`), so a crash at any point either redoes the step or finds it done. Failures
-are retried with exponential backoff and jitter, then kept as dead jobs.
+(`Step.finishing`; a grouped step, for all leased jobs of its kind at once), so a crash at any
+point either redoes the step or finds it done. Failures are retried with exponential backoff
+and jitter, then kept as dead jobs.
 """
 
 from __future__ import annotations
@@ -76,7 +77,33 @@ class Step:
                 raise LeaseLost(f"job {self.job.pk}")
 
 
-Handler = Callable[[Step], Awaitable[None]]
+@dataclass(frozen=True)
+class StepGroup:
+    """Every leased job of one kind, handled at once: one transaction finishes them all."""
+
+    leased: tuple[jobs.Job, ...]
+    engine: AsyncEngine
+    sealer: Sealer
+    worker_id: str
+
+    @contextlib.asynccontextmanager
+    async def finishing(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that also marks every job done; commits only if all leases hold."""
+        async with self.engine.begin() as conn:
+            yield conn
+            if not await jobs.complete_all(conn, list(self.leased), self.worker_id):
+                raise LeaseLost(f"jobs {[job.pk for job in self.leased]}")
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """A step that takes all leased jobs of its kind together (a StepGroup). If the group
+    fails, each job is run again alone, so one bad job is retried or buried by itself."""
+
+    run: Callable[[StepGroup], Awaitable[None]]
+
+
+Handler = Callable[[Step], Awaitable[None]] | Grouped
 
 
 def new_worker_id() -> str:
@@ -112,7 +139,17 @@ class Worker:
                 limit=self.settings.batch_size,
                 lease_for=timedelta(seconds=self.settings.lease_seconds),
             )
-        await asyncio.gather(*(self._run(job) for job in batch))
+        by_kind: dict[str, list[jobs.Job]] = {}
+        for job in batch:
+            by_kind.setdefault(job.kind, []).append(job)
+        runs = []
+        for kind, leased in by_kind.items():
+            handler = self.handlers[kind]
+            if isinstance(handler, Grouped):
+                runs.append(self._run_group(handler, leased))
+            else:
+                runs += [self._run(job) for job in leased]
+        await asyncio.gather(*runs)
         return len(batch)
 
     async def run_until_idle(self, *, max_rounds: int = 10_000) -> None:
@@ -146,29 +183,52 @@ class Worker:
             log.info("jobs_pruned", removed=removed)
         return removed
 
-    async def _run(self, job: jobs.Job) -> None:
+    async def _run_group(self, handler: Grouped, leased: list[jobs.Job]) -> None:
         async with self._slots:
-            with structlog.contextvars.bound_contextvars(
-                job_id=job.pk, job_kind=job.kind, claim_id=job.claim_id
-            ):
-                try:
-                    await self.handlers[job.kind](
-                        Step(job, self.engine, self.sealer, self.worker_id)
-                    )
-                except LeaseLost:
-                    log.warning("job_lease_lost")
-                except Defer as wait:
-                    async with self.engine.begin() as conn:
-                        run_after = datetime.now(UTC) + timedelta(seconds=wait.after_seconds)
-                        await jobs.defer(conn, job, self.worker_id, run_after)
-                except Retry as error:
-                    await self._fail(job, str(error), error.after_seconds, error.max_attempts)
-                except StaleClaim:
-                    # Another step moved the same claim first: redo this one against it.
-                    await self._fail(job, "claim changed concurrently", 0.0, None)
-                except Exception as error:
-                    log.error("job_failed", error_type=type(error).__name__, where=where(error))
-                    await self._fail(job, type(error).__name__, None, None)
+            if len(leased) > 1:
+                with structlog.contextvars.bound_contextvars(
+                    job_kind=leased[0].kind, jobs=len(leased)
+                ):
+                    try:
+                        await handler.run(self._group(leased))
+                        return
+                    except Exception as error:  # nothing committed: each job alone decides
+                        log.warning("job_group_split", error_type=type(error).__name__)
+            for job in leased:
+                await self._guarded(job, lambda job=job: handler.run(self._group([job])))
+
+    def _group(self, leased: list[jobs.Job]) -> StepGroup:
+        return StepGroup(tuple(leased), self.engine, self.sealer, self.worker_id)
+
+    async def _run(self, job: jobs.Job) -> None:
+        handler = self.handlers[job.kind]
+        assert not isinstance(handler, Grouped)
+        async with self._slots:
+            await self._guarded(
+                job, lambda: handler(Step(job, self.engine, self.sealer, self.worker_id))
+            )
+
+    async def _guarded(self, job: jobs.Job, call: Callable[[], Awaitable[None]]) -> None:
+        """Run one job's step; its failure is recorded on the job (retry, defer or bury)."""
+        with structlog.contextvars.bound_contextvars(
+            job_id=job.pk, job_kind=job.kind, claim_id=job.claim_id
+        ):
+            try:
+                await call()
+            except LeaseLost:
+                log.warning("job_lease_lost")
+            except Defer as wait:
+                async with self.engine.begin() as conn:
+                    run_after = datetime.now(UTC) + timedelta(seconds=wait.after_seconds)
+                    await jobs.defer(conn, job, self.worker_id, run_after)
+            except Retry as error:
+                await self._fail(job, str(error), error.after_seconds, error.max_attempts)
+            except StaleClaim:
+                # Another step moved the same claim first: redo this one against it.
+                await self._fail(job, "claim changed concurrently", 0.0, None)
+            except Exception as error:
+                log.error("job_failed", error_type=type(error).__name__, where=where(error))
+                await self._fail(job, type(error).__name__, None, None)
 
     async def _fail(
         self, job: jobs.Job, reason: str, after_seconds: float | None, max_attempts: int | None

@@ -7,11 +7,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from edi.claim_json import claim_from_json
+from gateway import interchange_store as ix
 from gateway import jobs, store
+from gateway.batch_step import batch_key, queue_batches
 from gateway.crypto import Sealer, parse_keys
 from gateway.lifecycle import ClaimStatus
+from gateway.tables import control_numbers
 from tests.conftest import TEST_KEYS, example
 
 SEALER = Sealer(parse_keys(TEST_KEYS))
@@ -56,6 +60,17 @@ async def test_outbox_deliveries_are_taken_before_earlier_jobs(engine: Any) -> N
         rest = await jobs.lease(conn, "w1", limit=10)
     assert first.pk == deliver and first.kind == "deliver_file"
     assert [j.kind for j in rest] == ["scrub"] * 3
+
+
+async def test_lease_takes_no_more_than_its_limit(engine: Any) -> None:
+    async with engine.begin() as conn:
+        await jobs.enqueue_many(conn, "test", [(None, {"n": n}) for n in range(10)])
+    async with engine.begin() as conn:
+        first = await jobs.lease(conn, "w1", limit=3)
+    async with engine.begin() as conn:
+        second = await jobs.lease(conn, "w2", limit=3)
+    assert [j.payload["n"] for j in first] == [0, 1, 2]
+    assert [j.payload["n"] for j in second] == [3, 4, 5]
 
 
 async def test_retry_later_then_bury(engine: Any) -> None:
@@ -126,3 +141,107 @@ async def test_status_change_is_compare_and_set(engine: Any) -> None:
         current = await store.get_claim(conn, record.id)
     assert [e.kind for e in events] == ["received", "scrubbed"]
     assert current is not None and current.status is ClaimStatus.SCRUBBED
+
+
+async def _claims(engine: Any, count: int) -> list[store.ClaimRecord]:
+    data = example("professional-office-visit.json")
+    async with engine.begin() as conn:
+        submitter, _ = await store.create_submitter(conn, "bulk-test")
+        return [
+            await store.insert_received_claim(
+                conn,
+                SEALER,
+                submitter_id=submitter.id,
+                claim=claim_from_json(data),
+                claim_json=data,
+                request_sha256="0" * 64,
+                idempotency_key=None,
+                duplicate_key=None,
+                channel="api",
+            )
+            for _ in range(count)
+        ]
+
+
+async def test_bulk_status_changes_write_every_event_in_order(engine: Any) -> None:
+    first, second = await _claims(engine, 2)
+    async with engine.begin() as conn:
+        changes = store.StatusChanges()
+        changes.change(first, ClaimStatus.SCRUBBED, "scrubbed", {"n": 1})
+        # The second change of the same claim starts from the first one's result.
+        changes.change(first, ClaimStatus.TRANSLATED, "translated", {"n": 2})
+        changes.change(second, ClaimStatus.SCRUB_REJECTED, "scrub_rejected", {"n": 3})
+        changes.note(second.id, "remark", {"n": 4})
+        await changes.write(conn)
+    async with engine.connect() as conn:
+        moved = {r.id: r for r in await store.get_claims(conn, [first.id, second.id])}
+        events = {r.id: await store.claim_events_of(conn, r.id) for r in (first, second)}
+    assert (moved[first.id].status, moved[first.id].version) == (ClaimStatus.TRANSLATED, 3)
+    assert (moved[second.id].status, moved[second.id].version) == (ClaimStatus.SCRUB_REJECTED, 2)
+    assert [(e.kind, e.from_status, e.to_status, e.detail) for e in events[first.id]] == [
+        ("received", None, "received", {"channel": "api"}),
+        ("scrubbed", "received", "scrubbed", {"n": 1}),
+        ("translated", "scrubbed", "translated", {"n": 2}),
+    ]
+    assert [(e.kind, e.from_status, e.to_status) for e in events[second.id][1:]] == [
+        ("scrub_rejected", "received", "scrub_rejected"),
+        ("remark", None, None),
+    ]
+
+
+async def test_bulk_status_changes_refuse_a_stale_claim_and_the_state_machine(
+    engine: Any,
+) -> None:
+    first, second = await _claims(engine, 2)
+    async with engine.begin() as conn:
+        await store.change_status(conn, second, ClaimStatus.SCRUBBED, "scrubbed", {})
+    with pytest.raises(store.StaleClaim):
+        async with engine.begin() as conn:
+            changes = store.StatusChanges()
+            changes.change(first, ClaimStatus.SCRUBBED, "scrubbed", {})
+            changes.change(second, ClaimStatus.SCRUBBED, "scrubbed", {})  # read before the move
+            await changes.write(conn)
+    with pytest.raises(ValueError, match="not allowed"):
+        store.StatusChanges().change(first, ClaimStatus.PAID, "paid", {})
+    async with engine.connect() as conn:
+        current = await store.get_claim(conn, first.id)
+        events = await store.claim_events_of(conn, first.id)
+    assert current is not None and current.status is ClaimStatus.RECEIVED  # nothing written
+    assert [e.kind for e in events] == ["received"]
+
+
+async def test_one_ready_batch_job_per_group(engine: Any) -> None:
+    (record,) = await _claims(engine, 1)
+    key = batch_key(record)
+    other = (record.submitter_id, record.payer_id, "institutional")
+    now = datetime.now(UTC)
+    async with engine.begin() as conn:
+        await queue_batches(conn, {key}, now)
+    async with engine.begin() as conn:
+        await queue_batches(conn, {key, other}, now)  # the ready job for `key` is enough
+    async with engine.begin() as conn:
+        leased = await jobs.lease(conn, "w1", kinds=["batch"])
+    assert sorted(j.payload["claim_type"] for j in leased) == ["institutional", "professional"]
+    async with engine.begin() as conn:
+        # A running job may have chosen its claims already: a new one is queued beside it.
+        await queue_batches(conn, {key}, now)
+        assert await jobs.pending_count(conn, "batch") == 3
+
+
+async def test_control_numbers_count_up_per_pair_and_never_collide(engine: Any) -> None:
+    async def take(receiver: str) -> int:
+        async with engine.begin() as conn:
+            return await ix.next_control_number(conn, "CLEARWAY", receiver)
+
+    # Concurrent first numbers of one pair (one upsert each) neither fail nor repeat.
+    taken = await asyncio.gather(*(take("PAYER1") for _ in range(4)))
+    assert sorted(taken) == [1, 2, 3, 4]
+    assert await take("PAYER2") == 1
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(control_numbers)
+            .where(control_numbers.c.receiver_id == "PAYER2")
+            .values(last_value=999_999_999)
+        )
+    assert await take("PAYER2") == 1  # wraps after 999,999,999
+    assert await take("PAYER1") == 5

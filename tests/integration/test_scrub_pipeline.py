@@ -58,11 +58,19 @@ async def test_examples_are_scrubbed_clean_and_queued_for_batching(
             ("received", "received"),
             ("scrubbed", "scrubbed"),
         ]
+    # One batch job per submitter, payer and claim type, not one per claim.
+    groups = set()
+    for name in ALL_EXAMPLES:
+        claim = example(name)
+        groups.add((claim["payer"]["payer_id"], claim["claim_type"]))
     async with client.app[ENGINE].connect() as conn:
         batch_jobs = (
-            await conn.execute(select(jobs.c.claim_id).where(jobs.c.kind == "batch"))
-        ).scalars()
-        assert sorted(batch_jobs) == sorted(ids)
+            await conn.execute(
+                select(jobs.c.claim_id, jobs.c.payload).where(jobs.c.kind == "batch")
+            )
+        ).all()
+    assert all(claim_id is None for claim_id, _ in batch_jobs)
+    assert sorted((p["payer_id"], p["claim_type"]) for _, p in batch_jobs) == sorted(groups)
 
 
 async def test_an_error_finding_rejects_with_a_pointer_that_resolves(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 
 from gateway import jobs
 from gateway.crypto import Sealer, parse_keys
 from gateway.settings import WorkerSettings
 from gateway.tables import jobs as jobs_table
-from gateway.worker import Retry, Step, Worker
+from gateway.worker import Grouped, LeaseLost, Retry, Step, StepGroup, Worker
 from tests.conftest import TEST_KEYS
 
 SEALER = Sealer(parse_keys(TEST_KEYS))
@@ -106,3 +107,53 @@ async def test_finished_jobs_are_pruned_dead_ones_kept(engine: Any) -> None:
     await worker.run_until_idle()
     assert await worker.prune() == 1
     assert [s for s, _, _ in await states(engine)] == ["dead"]
+
+
+async def test_a_grouped_step_finishes_its_jobs_in_one_transaction(engine: Any) -> None:
+    async with engine.begin() as conn:
+        await jobs.enqueue_many(conn, "scrub", [(None, {"n": n}) for n in range(5)])
+    sizes: list[int] = []
+
+    async def scrub(group: StepGroup) -> None:
+        sizes.append(len(group.leased))
+        async with group.finishing() as conn:
+            await jobs.enqueue(conn, "next", payload={"of": len(group.leased)})
+
+    await Worker(engine, SEALER, {"scrub": Grouped(scrub)}, FAST).run_until_idle()
+    assert sizes == [5]
+    assert await states(engine) == [("done", 1, None)] * 5 + [("ready", 0, None)]
+
+
+async def test_a_failing_group_is_run_again_one_job_at_a_time(engine: Any) -> None:
+    async with engine.begin() as conn:
+        await jobs.enqueue_many(conn, "scrub", [(None, {"bad": n == 1}) for n in range(3)])
+
+    async def scrub(group: StepGroup) -> None:
+        async with group.finishing() as conn:
+            await jobs.enqueue(conn, "next")  # rolled back with a failing group
+            if any(job.payload["bad"] for job in group.leased):
+                raise RuntimeError
+
+    await Worker(engine, SEALER, {"scrub": Grouped(scrub)}, FAST).run_until_idle()
+    assert await states(engine) == [
+        ("done", 1, None),
+        ("dead", 3, "RuntimeError"),
+        ("done", 1, None),
+        ("ready", 0, None),
+        ("ready", 0, None),
+    ]
+
+
+async def test_a_group_commits_nothing_when_one_lease_was_lost(engine: Any) -> None:
+    async with engine.begin() as conn:
+        await jobs.enqueue_many(conn, "scrub", [(None, {}) for _ in range(3)])
+        leased = await jobs.lease(conn, "w1")
+        # Another worker took one job over after our lease ran out.
+        await conn.execute(
+            update(jobs_table).where(jobs_table.c.pk == leased[1].pk).values(locked_by="w2")
+        )
+    group = StepGroup(tuple(leased), engine, SEALER, "w1")
+    with pytest.raises(LeaseLost):
+        async with group.finishing() as conn:
+            await jobs.enqueue(conn, "next")
+    assert await states(engine) == [("running", 1, None)] * 3

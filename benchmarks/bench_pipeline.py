@@ -1,0 +1,209 @@
+"""Worker-side cost per claim: SQL statements and transactions of each step, claims/s of a worker.
+
+Run: python benchmarks/bench_pipeline.py [--claims N] [--postgres URL] [--backends B,B]
+Claims are stored RECEIVED with their scrub job (as intake leaves them), then one in-process
+worker drives them to their final status against the in-process payer simulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiohttp import web
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edi.claim_json import claim_from_json  # noqa: E402
+from gateway import store  # noqa: E402
+from gateway.app import create_app  # noqa: E402
+from gateway.context import DELIVERY, ENGINE, PAYERS, SEALER, SETTINGS  # noqa: E402
+from gateway.pipeline import step_handlers  # noqa: E402
+from gateway.poll_step import ensure_polls  # noqa: E402
+from gateway.settings import (  # noqa: E402
+    CryptoSettings,
+    DatabaseSettings,
+    LoggingSettings,
+    PayersSettings,
+    ServerSettings,
+    Settings,
+    SftpSettings,
+    SimulatorSettings,
+    WorkerSettings,
+)
+from gateway.tables import claims as claims_table  # noqa: E402
+from gateway.worker import Grouped, Handler, Step, StepGroup, Worker  # noqa: E402
+from tests.e2e.support import FINAL, varied_claims, write_fast_profiles  # noqa: E402
+
+BENCH_KEYS = "bench1:" + base64.b64encode(b"benchmark-only-key-32-bytes-long").decode()
+OUTSIDE = "(worker: lease, defer, retry)"
+OWN = "(benchmark)"  # the benchmark's own progress checks, not counted
+
+
+@dataclass
+class Counts:
+    statements: Counter[str] = field(default_factory=Counter)
+    transactions: Counter[str] = field(default_factory=Counter)
+    jobs: Counter[str] = field(default_factory=Counter)
+
+
+def count_on(engine: Any, counts: Counts) -> None:
+    """Count statements and commits by the job kind the step's engine is tagged with."""
+
+    def kind_of(conn: Any) -> str:
+        return str(conn.get_execution_options().get("job_kind", OUTSIDE))
+
+    def statement(conn: Any, *_: Any) -> None:
+        if (kind := kind_of(conn)) != OWN:
+            counts.statements[kind] += 1
+
+    def commit(conn: Any) -> None:
+        if (kind := kind_of(conn)) != OWN:
+            counts.transactions[kind] += 1
+
+    event.listen(engine.sync_engine, "before_cursor_execute", statement)
+    event.listen(engine.sync_engine, "commit", commit)
+
+
+async def run_case(backend: str, url: str, claims: int, folder: Path) -> tuple[float, Counts]:
+    settings = Settings(
+        server=ServerSettings(host="127.0.0.1", port=0),
+        database=DatabaseSettings(url=url, auto_migrate=True),
+        crypto=CryptoSettings(keys=BENCH_KEYS),
+        logging=LoggingSettings(level="warning"),
+        worker=WorkerSettings(in_process=False),
+        payers=PayersSettings(profiles_dir=str(write_fast_profiles(folder / "profiles"))),
+        simulator=SimulatorSettings(data_dir=str(folder / "simulator"), validate="none"),
+        sftp=SftpSettings(enabled=False, root=str(folder / "sftp")),
+    )
+    app = create_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        host, port = runner.addresses[0][:2]
+        app[DELIVERY].simulator_url = f"http://{host}:{port}/simulator"
+        engine, sealer = app[ENGINE], app[SEALER]
+        async with engine.begin() as conn:
+            submitter, _ = await store.create_submitter(conn, f"bench-{uuid.uuid4().hex[:6]}")
+            for data in varied_claims(claims, prefix=f"P{uuid.uuid4().hex[:4].upper()}"):
+                await store.insert_received_claim(
+                    conn,
+                    sealer,
+                    submitter_id=submitter.id,
+                    claim=claim_from_json(data),
+                    claim_json=data,
+                    request_sha256="0" * 64,
+                    idempotency_key=None,
+                    duplicate_key=None,
+                    channel="api",
+                )
+        counts = Counts()
+        count_on(engine, counts)
+        handlers = step_handlers(app[SETTINGS], app[PAYERS], app[DELIVERY])
+        counted = {kind: _counting(handler, counts) for kind, handler in handlers.items()}
+        worker = Worker(engine, sealer, counted, settings.worker)
+        await ensure_polls(engine, app[PAYERS])
+        final = select(func.count()).where(claims_table.c.status.in_(sorted(FINAL)))
+        begin = time.perf_counter()
+        while True:
+            # Mailbox polls are always due (their interval is 0 here), so never idle: check.
+            busy = await worker.run_once()
+            async with engine.execution_options(job_kind=OWN).connect() as conn:
+                if (await conn.execute(final)).scalar_one() >= claims:
+                    break
+            if not busy:
+                await asyncio.sleep(0.02)
+        return time.perf_counter() - begin, counts
+    finally:
+        await runner.cleanup()
+
+
+def _counting(handler: Handler, counts: Counts) -> Handler:
+    """The handler, given an engine tagged with its job kind (read by `count_on`)."""
+    if isinstance(handler, Grouped):
+        inner = handler.run
+
+        async def run_group(group: StepGroup) -> None:
+            kind = group.leased[0].kind
+            counts.jobs[kind] += len(group.leased)
+            await inner(replace(group, engine=group.engine.execution_options(job_kind=kind)))
+
+        return Grouped(run_group)
+
+    async def run(step: Step) -> None:
+        counts.jobs[step.job.kind] += 1
+        await handler(replace(step, engine=step.engine.execution_options(job_kind=step.job.kind)))
+
+    return run
+
+
+def report(backend: str, claims: int, seconds: float, counts: Counts) -> None:
+    print(f"\n{backend}: {claims} claims in {seconds:.1f} s, {claims / seconds:.0f} claims/s")
+    print("| step | jobs run | transactions | statements | transactions/claim | statements/claim |")
+    print("|---|---|---|---|---|---|")
+    kinds = sorted(set(counts.statements) | set(counts.jobs), key=lambda k: (k == OUTSIDE, k))
+    for kind in kinds:
+        t, s = counts.transactions[kind], counts.statements[kind]
+        print(f"| {kind} | {counts.jobs[kind]} | {t} | {s} | {t / claims:.2f} | {s / claims:.2f} |")
+    t, s = sum(counts.transactions.values()), sum(counts.statements.values())
+    jobs = sum(counts.jobs.values())
+    print(f"| all | {jobs} | {t} | {s} | {t / claims:.2f} | {s / claims:.2f} |")
+
+
+async def _admin(url: str, statement: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(
+        make_url(url).set(drivername="postgresql").render_as_string(False), timeout=5
+    )
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--claims", type=int, default=400)
+    parser.add_argument("--postgres", default=os.environ.get("TEST_POSTGRES_URL", ""))
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    args = parser.parse_args()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
+    for backend in args.backends.split(","):
+        with tempfile.TemporaryDirectory(prefix="clearway-bench-") as tmp:
+            if backend == "sqlite":
+                url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+                seconds, counts = asyncio.run(run_case(backend, url, args.claims, Path(tmp)))
+            elif not args.postgres:
+                print("postgresql skipped: give --postgres URL or set TEST_POSTGRES_URL")
+                continue
+            else:
+                name = f"clearway_bench_{uuid.uuid4().hex[:8]}"
+                asyncio.run(_admin(args.postgres, f'CREATE DATABASE "{name}"'))
+                url = make_url(args.postgres).set(database=name).render_as_string(False)
+                try:
+                    seconds, counts = asyncio.run(run_case(backend, url, args.claims, Path(tmp)))
+                finally:
+                    asyncio.run(_admin(args.postgres, f'DROP DATABASE "{name}" WITH (FORCE)'))
+            report(backend, args.claims, seconds, counts)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

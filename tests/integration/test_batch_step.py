@@ -1,0 +1,87 @@
+"""The batch step: one pending job per submitter/payer/claim type turns its scrubbed claims
+into 837s of at most the payer's batch size, queueing the next run while claims remain."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from sqlalchemy import select
+
+from edi.claim_json import claim_from_json
+from gateway import interchange_store as ix
+from gateway import store
+from gateway.batch_step import batch_handler
+from gateway.crypto import Sealer, parse_keys
+from gateway.lifecycle import ClaimStatus
+from gateway.scrub_step import scrub_handler
+from gateway.settings import WorkerSettings, X12Settings
+from gateway.tables import interchanges
+from gateway.tables import jobs as jobs_table
+from gateway.worker import Worker
+from payers.profile import PayerDirectory, load_profiles
+from tests.conftest import TEST_KEYS, example
+
+SEALER = Sealer(parse_keys(TEST_KEYS))
+
+
+def payers_with_batch_size(size: int) -> PayerDirectory:
+    return PayerDirectory(
+        dataclasses.replace(p, delivery=dataclasses.replace(p.delivery, batch_max_claims=size))
+        for p in load_profiles().values()
+    )
+
+
+async def test_scrubbed_claims_go_out_in_batches_of_the_payers_size(engine: Any) -> None:
+    data = example("professional-office-visit.json")
+    async with engine.begin() as conn:
+        submitter, _ = await store.create_submitter(conn, "batch-test")
+        ids = []
+        for n in range(5):
+            claim = {**data, "patient_control_number": f"BATCH-{n}"}
+            record = await store.insert_received_claim(
+                conn,
+                SEALER,
+                submitter_id=submitter.id,
+                claim=claim_from_json(claim),
+                claim_json=claim,
+                request_sha256="0" * 64,
+                idempotency_key=None,
+                duplicate_key=None,
+                channel="api",
+            )
+            ids.append(record.id)
+    payers = payers_with_batch_size(2)
+    handlers = {"scrub": scrub_handler(payers), "batch": batch_handler(payers, X12Settings())}
+    await Worker(engine, SEALER, handlers, WorkerSettings()).run_until_idle()
+
+    async with engine.connect() as conn:
+        records = await store.get_claims(conn, ids)
+        sent = (
+            await conn.execute(
+                select(interchanges.c.id, interchanges.c.claim_count).order_by(interchanges.c.pk)
+            )
+        ).all()
+        carried = [sorted(c for c, _ in await ix.claims_of(conn, i)) for i, _ in sent]
+        batch_jobs = (
+            await conn.execute(
+                select(jobs_table.c.state, jobs_table.c.attempts).where(
+                    jobs_table.c.kind == "batch"
+                )
+            )
+        ).all()
+        submits = (
+            await conn.execute(select(jobs_table.c.payload).where(jobs_table.c.kind == "submit"))
+        ).scalars()
+        events = await store.claim_events_of(conn, ids[0])
+    assert {r.status for r in records} == {ClaimStatus.TRANSLATED}
+    assert [count for _, count in sent] == [2, 2, 1]  # oldest first, at most two per 837
+    assert sorted(c for claims in carried for c in claims) == sorted(ids)
+    assert sorted(p["interchange_id"] for p in submits) == sorted(i for i, _ in sent)
+    # A full batch queued the next run; each job ran once and nothing is left pending.
+    assert batch_jobs == [("done", 1)] * 3
+    assert [(e.kind, e.from_status, e.to_status) for e in events] == [
+        ("received", None, "received"),
+        ("scrubbed", "received", "scrubbed"),
+        ("translated", "scrubbed", "translated"),
+    ]
