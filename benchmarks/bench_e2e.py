@@ -76,6 +76,15 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[index]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a live process, Linux only; 0 elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_kib(pid: int) -> int:
     """VmHWM (the resident set's high-water mark) of a live process, Linux only; 0 elsewhere."""
     try:
@@ -86,11 +95,15 @@ def peak_rss_kib(pid: int) -> int:
     return int(match.group(1)) if match else 0
 
 
-def profiles_with(folder: Path, validate_outbound: str) -> Path:
-    """The shipped profiles without response delays, with pyx12 on outbound 837s set."""
+def profiles_with(folder: Path, validate_outbound: str, poll_interval: int) -> Path:
+    """The shipped profiles without response delays, with pyx12 on outbound 837s set and each
+    payer's mailbox polled every `poll_interval` seconds."""
     write_fast_profiles(folder)
     for path in folder.glob("*.toml"):
         text = re.sub(r"(?m)^validate_outbound = .*\n", "", path.read_text())
+        text = re.sub(
+            r"(?m)^poll_interval_seconds = .*$", f"poll_interval_seconds = {poll_interval}", text
+        )
         text = text.replace(
             "[delivery]\n", f'[delivery]\nvalidate_outbound = "{validate_outbound}"\n'
         )
@@ -102,13 +115,18 @@ class Cluster:
     """API, workers and simulator as separate processes on 127.0.0.1, stopped by `stop`."""
 
     def __init__(
-        self, folder: Path, database_url: str, validate: str, extra: dict[str, str]
+        self,
+        folder: Path,
+        database_url: str,
+        validate: str,
+        extra: dict[str, str],
+        poll_interval: int,
     ) -> None:
         self.folder = folder
         port = free_port()
         simulator_port = free_port()
         self.api = f"http://127.0.0.1:{port}"
-        profiles = profiles_with(folder / "profiles", validate)
+        profiles = profiles_with(folder / "profiles", validate, poll_interval)
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("CLEARWAY_")},
             "CLEARWAY_DATABASE_URL": database_url,
@@ -144,6 +162,19 @@ class Cluster:
         if result.returncode != 0:
             raise RuntimeError(f"clearway {args[0]} failed: {result.stderr[-2000:]}")
         return result.stdout
+
+    def wait_settled(self, names: list[str], seconds: float = 120.0) -> None:
+        """Wait until these processes have started up: their CPU time (from /proc) grows by
+        less than a fifth of the time passing, as a worker's does once it only polls."""
+        deadline = time.monotonic() + seconds
+        before = {n: cpu_seconds(self.processes[n].pid) for n in names}
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            now = {n: cpu_seconds(self.processes[n].pid) for n in names}
+            if all(now[n] - before[n] < 0.1 for n in names):
+                return
+            before = now
+        raise RuntimeError(f"{', '.join(names)} still busy after {seconds:.0f}s")
 
     def peak_rss(self) -> dict[str, int]:
         return {name: peak_rss_kib(p.pid) for name, p in self.processes.items()}
@@ -291,7 +322,7 @@ def run_case(args: argparse.Namespace, backend: str, url: str, validate: str) ->
     result = Result(backend, validate, args.workers, args.claims, args.batch)
     extra = dict(item.split("=", 1) for item in args.set)
     with tempfile.TemporaryDirectory(prefix="clearway-bench-") as tmp:
-        cluster = Cluster(Path(tmp), url, validate, extra)
+        cluster = Cluster(Path(tmp), url, validate, extra, args.poll_interval)
         try:
             cluster.run("migrate")
             key = cluster.run("submitters", "create", "Benchmark Billing").split("api key:")[1]
@@ -311,6 +342,8 @@ def run_case(args: argparse.Namespace, backend: str, url: str, validate: str) ->
                     cluster.start(f"worker{n}", "worker", command=command)
                 else:
                     cluster.start(f"worker{n}", "worker")
+            # The clock measures a running gateway, not start-up (a worker loads ICD-10-CM).
+            cluster.wait_settled([n for n in cluster.processes if n.startswith("worker")])
             claims = varied_claims(args.claims, prefix=f"B{uuid.uuid4().hex[:4].upper()}")
             ids = asyncio.run(drive(cluster, key, claims, args.in_flight, args.get_rate, result))
             result.rss_kib = cluster.peak_rss()
@@ -415,6 +448,12 @@ def main() -> int:
         default=[],
         metavar="CLEARWAY_X=V",
         help="extra setting for every process (repeatable), e.g. CLEARWAY_WORKER_CONCURRENCY=8",
+    )
+    parser.add_argument(
+        "--poll-interval",
+        type=int,
+        default=1,
+        help="seconds between polls of each payer's mailbox (shipped profiles: 5)",
     )
     parser.add_argument("--keep-logs", metavar="DIR", help="copy every process's log here")
     parser.add_argument("--profile-api", metavar="FILE", help="cProfile the API into FILE")
