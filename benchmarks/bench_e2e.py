@@ -62,6 +62,7 @@ class Result:
     mismatches: list[tuple[str, str, str]] = field(default_factory=list)
     unfinished: int = 0
     errors: int = 0
+    retried: int = 0  # requests answered 503 (busy) and sent again
     rss_kib: dict[str, int] = field(default_factory=dict)
     history_gaps: dict[str, list[str]] = field(default_factory=dict)
     paid_by_claims: Decimal = Decimal(0)
@@ -249,12 +250,18 @@ async def drive(
                         path, body = "/v1/claims/batch", {"claims": group}
                     else:
                         path, body = "/v1/claims", group[0]
-                    begin = time.perf_counter()
-                    async with session.post(
-                        cluster.api + path, json=body, headers={"Idempotency-Key": key}
-                    ) as response:
-                        answer = await response.json()
-                    result.post_ms.append((time.perf_counter() - begin) * 1000)
+                    for attempt in range(4):
+                        begin = time.perf_counter()
+                        async with session.post(
+                            cluster.api + path, json=body, headers={"Idempotency-Key": key}
+                        ) as response:
+                            answer = await response.json()
+                        result.post_ms.append((time.perf_counter() - begin) * 1000)
+                        if response.status != 503 or attempt == 3:
+                            break
+                        # As a billing system would: wait as told, then resend (same key).
+                        result.retried += 1
+                        await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
                     if response.status != 202:
                         result.errors += len(group)
                     elif size:
@@ -416,6 +423,8 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             f" {r.paid_by_835s} | {rss} |"
         )
     for r in results:
+        if r.retried:
+            print(f"\n{r.backend}/{r.validate}: {r.retried} requests answered 503, sent again")
         if r.mismatches or r.errors:
             print(
                 f"\n{r.backend}/{r.validate}: {r.errors} HTTP errors, mismatches (pcn, got, want):"
