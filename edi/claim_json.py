@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import types
 import typing
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -19,7 +20,7 @@ from edi.claim import Claim
 
 def claim_from_json(data: dict[str, Any]) -> Claim:
     """Build a Claim from schema-valid claim JSON (money as decimal strings, ISO dates)."""
-    return _from_json(Claim, data)
+    return _converter(Claim)(data)
 
 
 def claim_to_json(claim: Claim) -> dict[str, Any]:
@@ -27,36 +28,49 @@ def claim_to_json(claim: Claim) -> dict[str, Any]:
     return _to_json(claim)
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
 @functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _from_json(tp: Any, value: Any) -> Any:
+def _converter(tp: Any) -> Callable[[Any], Any]:
+    """JSON -> model for one type hint, worked out once per type: claims are converted on
+    every intake and pipeline step, and reading the hints each time cost most of the work."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        if value is None:
-            return None
         (inner,) = [arg for arg in typing.get_args(tp) if arg is not type(None)]
-        return _from_json(inner, value)
+        convert = _converter(inner)
+        if convert is _same:
+            return _same
+        return lambda value: None if value is None else convert(value)
     if origin is tuple:
         (item,) = typing.get_args(tp)[:1]
-        return tuple(_from_json(item, v) for v in value)
+        convert = _converter(item)
+        if convert is _same:
+            return tuple
+        return lambda value: tuple(map(convert, value))
     if origin is typing.Literal:
-        return value
+        return _same
     if dataclasses.is_dataclass(tp):
-        hints = _hints(tp)
-        kwargs = {
-            f.name: _from_json(hints[f.name], value[f.name])
-            for f in dataclasses.fields(tp)
-            if f.name in value
-        }
-        return tp(**kwargs)
+        return _dataclass_converter(tp)
     if tp is Decimal:
-        return Decimal(str(value))
+        return lambda value: Decimal(str(value))
     if tp is date:
-        return date.fromisoformat(value)
-    return value
+        return date.fromisoformat
+    return _same
+
+
+def _dataclass_converter(cls: Any) -> Callable[[Any], Any]:
+    fields: list[tuple[str, Callable[[Any], Any]]] | None = None
+
+    def build(value: dict[str, Any]) -> Any:
+        nonlocal fields
+        if fields is None:  # resolved on first use, so a type may refer to itself
+            hints = typing.get_type_hints(cls)
+            fields = [(f.name, _converter(hints[f.name])) for f in dataclasses.fields(cls)]
+        return cls(**{name: convert(value[name]) for name, convert in fields if name in value})
+
+    return build
 
 
 def _to_json(value: Any) -> Any:
