@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -45,6 +47,7 @@ from tests.e2e.support import (  # noqa: E402
 
 CLEARWAY = str(Path(sys.executable).with_name("clearway"))
 # A fixed key so every run seals alike; benchmarks hold synthetic claims only.
+NO_POSTGRES = "postgresql skipped: give --postgres URL or set TEST_POSTGRES_URL"
 BENCH_KEYS = "bench1:" + base64.b64encode(b"benchmark-only-key-32-bytes-long").decode()
 
 
@@ -121,7 +124,7 @@ class Cluster:
         database_url: str,
         validate: str,
         extra: dict[str, str],
-        poll_interval: int,
+        poll_interval: int = 1,
     ) -> None:
         self.folder = folder
         port = free_port()
@@ -389,6 +392,22 @@ async def _admin(url: str, statement: str) -> None:
         await conn.close()
 
 
+@contextlib.contextmanager
+def fresh_database(backend: str, postgres_url: str) -> Iterator[str]:
+    """A new, empty database for one run: a SQLite file in a temporary folder, or a
+    PostgreSQL database on the server at `postgres_url`, dropped afterwards."""
+    if backend != "postgresql":
+        with tempfile.TemporaryDirectory(prefix="clearway-bench-db-") as folder:
+            yield f"sqlite:///{folder}/bench.db"
+        return
+    name = f"clearway_bench_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(postgres_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres_url).set(database=name).render_as_string(False)
+    finally:
+        asyncio.run(_admin(postgres_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
 def report(results: list[Result], args: argparse.Namespace) -> None:
     print()
     print(
@@ -472,21 +491,11 @@ def main() -> int:
     results = []
     for backend in args.backends.split(","):
         for validate in args.validate.split(","):
-            if backend == "postgresql":
-                if not args.postgres:
-                    print("postgresql skipped: give --postgres URL or set TEST_POSTGRES_URL")
-                    continue
-                name = f"clearway_bench_{uuid.uuid4().hex[:8]}"
-                asyncio.run(_admin(args.postgres, f'CREATE DATABASE "{name}"'))
-                url = make_url(args.postgres).set(database=name).render_as_string(False)
-                try:
-                    results.append(run_case(args, backend, url, validate))
-                finally:
-                    asyncio.run(_admin(args.postgres, f'DROP DATABASE "{name}" WITH (FORCE)'))
-            else:
-                with tempfile.TemporaryDirectory(prefix="clearway-bench-db-") as folder:
-                    url = f"sqlite:///{folder}/bench.db"
-                    results.append(run_case(args, backend, url, validate))
+            if backend == "postgresql" and not args.postgres:
+                print(NO_POSTGRES)
+                continue
+            with fresh_database(backend, args.postgres) as url:
+                results.append(run_case(args, backend, url, validate))
             r = results[-1]
             print(f"{backend}/{validate}: {r.claims / r.seconds:.0f} claims/s", file=sys.stderr)
     report(results, args)

@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_e2e import Cluster, _admin, percentile, wait_ready
+from bench_e2e import NO_POSTGRES, Cluster, cpu_seconds, fresh_database, percentile, wait_ready
 
 from tests.e2e.support import varied_claims
 
@@ -37,15 +36,6 @@ class Result:
     request_ms: list[float] = field(default_factory=list)
     accepted: int = 0
     errors: int = 0
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a live process (Linux /proc); 0 elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def submit(
@@ -152,20 +142,11 @@ def main() -> int:
     results = []
     for backend in args.backends.split(","):
         for batch in (int(b) for b in args.batch.split(",")):
-            if backend == "postgresql":
-                if not args.postgres:
-                    print("postgresql skipped: give --postgres URL or set TEST_POSTGRES_URL")
-                    continue
-                name = f"clearway_bench_{uuid.uuid4().hex[:8]}"
-                asyncio.run(_admin(args.postgres, f'CREATE DATABASE "{name}"'))
-                url = make_url(args.postgres).set(database=name).render_as_string(False)
-                try:
-                    results.append(run_case(args, backend, url, batch))
-                finally:
-                    asyncio.run(_admin(args.postgres, f'DROP DATABASE "{name}" WITH (FORCE)'))
-            else:
-                with tempfile.TemporaryDirectory(prefix="clearway-bench-db-") as folder:
-                    results.append(run_case(args, backend, f"sqlite:///{folder}/bench.db", batch))
+            if backend == "postgresql" and not args.postgres:
+                print(NO_POSTGRES)
+                continue
+            with fresh_database(backend, args.postgres) as url:
+                results.append(run_case(args, backend, url, batch))
     report(results, args)
     return 0
 

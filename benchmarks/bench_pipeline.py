@@ -23,11 +23,11 @@ from typing import Any
 import structlog
 from aiohttp import web
 from sqlalchemy import event, func, select
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_e2e import NO_POSTGRES, fresh_database  # noqa: E402
 from edi.claim_json import claim_from_json  # noqa: E402
 from gateway import store  # noqa: E402
 from gateway.app import create_app  # noqa: E402
@@ -166,18 +166,6 @@ def report(backend: str, claims: int, seconds: float, counts: Counts) -> None:
     print(f"| all | {jobs} | {t} | {s} | {t / claims:.2f} | {s / claims:.2f} |")
 
 
-async def _admin(url: str, statement: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(
-        make_url(url).set(drivername="postgresql").render_as_string(False), timeout=5
-    )
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--claims", type=int, default=400)
@@ -186,22 +174,15 @@ def main() -> int:
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
     for backend in args.backends.split(","):
-        with tempfile.TemporaryDirectory(prefix="clearway-bench-") as tmp:
-            if backend == "sqlite":
-                url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-                seconds, counts = asyncio.run(run_case(backend, url, args.claims, Path(tmp)))
-            elif not args.postgres:
-                print("postgresql skipped: give --postgres URL or set TEST_POSTGRES_URL")
-                continue
-            else:
-                name = f"clearway_bench_{uuid.uuid4().hex[:8]}"
-                asyncio.run(_admin(args.postgres, f'CREATE DATABASE "{name}"'))
-                url = make_url(args.postgres).set(database=name).render_as_string(False)
-                try:
-                    seconds, counts = asyncio.run(run_case(backend, url, args.claims, Path(tmp)))
-                finally:
-                    asyncio.run(_admin(args.postgres, f'DROP DATABASE "{name}" WITH (FORCE)'))
-            report(backend, args.claims, seconds, counts)
+        if backend == "postgresql" and not args.postgres:
+            print(NO_POSTGRES)
+            continue
+        with (
+            tempfile.TemporaryDirectory(prefix="clearway-bench-") as tmp,
+            fresh_database(backend, args.postgres) as url,
+        ):
+            seconds, counts = asyncio.run(run_case(backend, url, args.claims, Path(tmp)))
+        report(backend, args.claims, seconds, counts)
     return 0
 
 
