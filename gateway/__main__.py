@@ -234,24 +234,12 @@ def _submitters_add_key(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 1
 
-    async def add() -> str | None:
-        engine = db.create_engine(settings.database)
-        try:
-            if settings.database.auto_migrate:
-                await db.migrate(engine)
-            async with engine.begin() as conn:
-                submitter = await store.submitter_by_name(conn, args.name)
-                if submitter is None:
-                    return None
-                await store.add_sftp_key(
-                    conn, submitter.id, public_key=public_key, fingerprint=fingerprint
-                )
-                return submitter.id
-        finally:
-            await engine.dispose()
+    async def add(conn: AsyncConnection, submitter: store.Submitter) -> str:
+        await store.add_sftp_key(conn, submitter.id, public_key=public_key, fingerprint=fingerprint)
+        return submitter.id
 
     try:
-        submitter_id = asyncio.run(add())
+        submitter_id = _with_submitter(settings, args.name, add)
     except IntegrityError:
         if _with_submitter(
             settings, args.name, lambda c, s: access_keys.restore_sftp_key(c, s.id, fingerprint)
@@ -261,8 +249,7 @@ def _submitters_add_key(settings: Settings, args: argparse.Namespace) -> int:
         print(f"clearway: the key {fingerprint} is already registered", file=sys.stderr)
         return 1
     if submitter_id is None:
-        print(f"clearway: no active submitter named {args.name!r}", file=sys.stderr)
-        return 1
+        return _no_submitter(args.name)
     print(f"sftp key:  {fingerprint} for {args.name} ({submitter_id})")
     print(f"log in as: sftp -P {settings.sftp.port} {args.name}@{settings.sftp.host}")
     return 0

@@ -43,29 +43,22 @@ async def revoke(conn: AsyncConnection, submitter_id: str, label: str) -> list[A
     lists it, or the whole API key, or an SFTP fingerprint); returns what was revoked."""
     now = utcnow()
     revoked = []
-    prefix = label[:10]  # an API key, pasted whole, is known by its prefix
-    result = await conn.execute(
-        update(api_keys)
-        .where(
-            api_keys.c.submitter_id == submitter_id,
-            api_keys.c.prefix == prefix,
-            api_keys.c.revoked_at.is_(None),
+    # An API key, pasted whole, is known by its prefix.
+    for kind, table, column, value in (
+        (API, api_keys, api_keys.c.prefix, label[:10]),
+        (SFTP, sftp_keys, sftp_keys.c.fingerprint, label),
+    ):
+        result = await conn.execute(
+            update(table)
+            .where(
+                table.c.submitter_id == submitter_id,
+                column == value,
+                table.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+            .returning(column, table.c.created_at)
         )
-        .values(revoked_at=now)
-        .returning(api_keys.c.prefix, api_keys.c.created_at)
-    )
-    revoked += [AccessKey(API, p, created, now) for p, created in result]
-    result = await conn.execute(
-        update(sftp_keys)
-        .where(
-            sftp_keys.c.submitter_id == submitter_id,
-            sftp_keys.c.fingerprint == label,
-            sftp_keys.c.revoked_at.is_(None),
-        )
-        .values(revoked_at=now)
-        .returning(sftp_keys.c.fingerprint, sftp_keys.c.created_at)
-    )
-    revoked += [AccessKey(SFTP, f, created, now) for f, created in result]
+        revoked += [AccessKey(kind, found, created, now) for found, created in result]
     return revoked
 
 

@@ -68,13 +68,9 @@ class Step:
     sealer: Sealer
     worker_id: str
 
-    @contextlib.asynccontextmanager
-    async def finishing(self) -> AsyncIterator[AsyncConnection]:
+    def finishing(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
         """A transaction that also marks this job done; commits only if the lease still holds."""
-        async with self.engine.begin() as conn:
-            yield conn
-            if not await jobs.complete(conn, self.job, self.worker_id):
-                raise LeaseLost(f"job {self.job.pk}")
+        return StepGroup((self.job,), self.engine, self.sealer, self.worker_id).finishing()
 
 
 @dataclass(frozen=True)
