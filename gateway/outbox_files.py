@@ -33,7 +33,7 @@ from gateway.crypto import Sealer
 from gateway.lifecycle import ClaimStatus as LifecycleStatus
 from gateway.settings import X12Settings
 from gateway.store import ClaimRecord
-from gateway.tables import claims, files, submitters
+from gateway.tables import claim_events, claims, files, submitters
 
 X12_KEY_PREFIX = "x12:"  # idempotency keys of claims that came in an 837 file (x12_intake)
 
@@ -149,6 +149,9 @@ async def claims_scrubbed(
     return made
 
 
+_READ_CHUNK = 1000  # claims per query, well under SQLite's limit on bound values
+
+
 async def file_scrubbed(
     conn: AsyncConnection, sealer: Sealer, x12: X12Settings, file_id: str
 ) -> fs.File | None:
@@ -183,14 +186,16 @@ async def file_scrubbed(
         )
     ).scalars()
     now = datetime.now(UTC)
+    ids = list(rejected)
     statuses = []
-    ids = []
-    for claim_id in list(rejected):
-        claim = claim_from_json(await store.claim_payload(conn, sealer, claim_id))
-        statuses.append(
-            (_provider(claim), _rejected(claim, claim_id, await _rule_codes(conn, claim_id), now))
-        )
-        ids.append(claim_id)
+    # Read a chunk at a time, not a claim at a time: a large file can have thousands.
+    for start in range(0, len(ids), _READ_CHUNK):
+        chunk = ids[start : start + _READ_CHUNK]
+        payloads = await store.claim_payloads(conn, sealer, chunk)
+        codes = await _rule_codes(conn, chunk)
+        for claim_id in chunk:
+            claim = claim_from_json(payloads[claim_id])
+            statuses.append((_provider(claim), _rejected(claim, claim_id, codes[claim_id], now)))
     answer = None
     if statuses:
         name, receiver_id = await _receiver(conn, row.submitter_id)
@@ -218,13 +223,18 @@ async def file_scrubbed(
     return answer
 
 
-async def _rule_codes(conn: AsyncConnection, claim_id: str) -> list[str]:
-    """The codes of the error findings that rejected the claim (from its scrub event)."""
-    for event in reversed(await store.claim_events_of(conn, claim_id)):
-        if event.kind == "scrub_rejected":
-            findings = event.detail.get("findings", [])
-            return sorted({f["code"] for f in findings if f.get("severity") == "error"})
-    return []
+async def _rule_codes(conn: AsyncConnection, claim_ids: list[str]) -> dict[str, list[str]]:
+    """Per claim, the codes of the error findings that rejected it (its last scrub event)."""
+    found: dict[str, list[str]] = {claim_id: [] for claim_id in claim_ids}
+    rows = await conn.execute(
+        select(claim_events.c.claim_id, claim_events.c.detail)
+        .where(claim_events.c.claim_id.in_(claim_ids), claim_events.c.kind == "scrub_rejected")
+        .order_by(claim_events.c.pk)
+    )
+    for claim_id, detail in rows:
+        findings = (detail or {}).get("findings", [])
+        found[claim_id] = sorted({f["code"] for f in findings if f.get("severity") == "error"})
+    return found
 
 
 def _rejected(claim: Claim, claim_id: str, codes: list[str], now: datetime) -> ClaimStatus:
