@@ -82,6 +82,41 @@ def _chunk_aad(file_id: str, seq: int, last: bool) -> bytes:
     return f"file_chunks.body:{file_id}:{seq}:{'last' if last else 'more'}".encode()
 
 
+def _new_row(
+    *,
+    submitter_id: str,
+    direction: str,
+    channel: str,
+    kind: str,
+    name: str,
+    state: str,
+    sha256: str,
+    size: int,
+    detail: dict[str, Any],
+) -> dict[str, Any]:
+    """A new file's row, without its body; counts start at zero."""
+    now = utcnow()
+    return dict(
+        id=new_id(),
+        submitter_id=submitter_id,
+        direction=direction,
+        channel=channel,
+        kind=kind,
+        name=name[:255],
+        state=state,
+        sha256=sha256,
+        size=size,
+        chunks=0,
+        claims_read=0,
+        claims_accepted=0,
+        claims_rejected=0,
+        claims_scrubbed=0,
+        detail=detail,
+        created_at=now,
+        updated_at=now,
+    )
+
+
 async def add_file(
     conn: AsyncConnection,
     sealer: Sealer,
@@ -95,32 +130,23 @@ async def add_file(
     state: str,
     detail: dict[str, Any] | None = None,
 ) -> File:
-    file_id = new_id()
-    now = utcnow()
-    values = dict(
-        id=file_id,
+    values = _new_row(
         submitter_id=submitter_id,
         direction=direction,
         channel=channel,
         kind=kind,
-        name=name[:255],
+        name=name,
         state=state,
         sha256=hashlib.sha256(body).hexdigest(),
         size=len(body),
-        chunks=0,
-        claims_read=0,
-        claims_accepted=0,
-        claims_rejected=0,
-        claims_scrubbed=0,
         detail=detail or {},
-        created_at=now,
-        updated_at=now,
     )
+    file_id = values["id"]
     await conn.execute(insert(files).values(**values, body=sealer.seal(body, _aad(file_id))))
     if direction == OUTBOUND:
         # Queued with the file itself: a file recorded for a submitter always reaches its outbox.
         await jobs.enqueue(conn, DELIVER_JOB, payload={"file_id": file_id})
-    return File(**values)  # type: ignore[arg-type]
+    return File(**values)
 
 
 async def add_file_from_path(
@@ -137,27 +163,18 @@ async def add_file_from_path(
 ) -> File:
     """An inbound file stored from disk, sealed CHUNK_BYTES at a time (`sha256` is the
     caller's, computed in its own pass). All or nothing: it is one transaction."""
-    file_id = new_id()
-    now = utcnow()
-    values: dict[str, Any] = dict(
-        id=file_id,
+    values = _new_row(
         submitter_id=submitter_id,
         direction=INBOUND,
         channel=channel,
         kind=kind,
-        name=name[:255],
+        name=name,
         state=state,
         sha256=sha256,
         size=0,
-        chunks=0,
-        claims_read=0,
-        claims_accepted=0,
-        claims_rejected=0,
-        claims_scrubbed=0,
         detail={},
-        created_at=now,
-        updated_at=now,
     )
+    file_id = values["id"]
     await conn.execute(insert(files).values(**values, body=b""))
     with path.open("rb") as f:
         chunk = await asyncio.to_thread(f.read, CHUNK_BYTES)
