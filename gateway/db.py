@@ -7,6 +7,7 @@ operators never need to know driver names.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import ColumnElement, any_, bindparam, event, func, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gateway.settings import DatabaseSettings
 
@@ -31,6 +33,31 @@ def async_url(url: str) -> URL:
     if backend in ("postgresql", "postgres"):
         return parsed.set(drivername="postgresql+asyncpg")
     raise ValueError(f"database.url: unsupported database {backend!r} (use sqlite or postgresql)")
+
+
+def among(
+    conn: AsyncConnection, column: ColumnElement[Any], values: Sequence[Any]
+) -> ColumnElement[bool]:
+    """`column IN (values)`. On PostgreSQL it is `column = ANY(one array parameter)`: the same
+    statement text for any number of values, so it is prepared once per connection and no
+    placeholder is rendered per value (both cost more than the query for lists of hundreds)."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+def pairs_among(
+    conn: AsyncConnection,
+    first: ColumnElement[Any],
+    second: ColumnElement[Any],
+    pairs: Sequence[tuple[Any, Any]],
+) -> ColumnElement[bool]:
+    """`(first, second) IN (pairs)`; on PostgreSQL the pairs go as two array parameters."""
+    if conn.dialect.name != "postgresql":
+        return tuple_(first, second).in_(pairs)
+    firsts = bindparam(None, [a for a, _ in pairs], type_=ARRAY(first.type))
+    seconds = bindparam(None, [b for _, b in pairs], type_=ARRAY(second.type))
+    return tuple_(first, second).in_(select(func.unnest(firsts), func.unnest(seconds)))
 
 
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway import db
 from gateway.tables import jobs
 
 READY, RUNNING, DONE, DEAD = "ready", "running", "done", "dead"
@@ -136,7 +137,7 @@ async def complete_all(conn: AsyncConnection, done: list[Job], worker_id: str) -
     result = await conn.execute(
         update(jobs)
         .where(
-            jobs.c.pk.in_([job.pk for job in done]),
+            db.among(conn, jobs.c.pk, [job.pk for job in done]),
             jobs.c.locked_by == worker_id,
             jobs.c.state == RUNNING,
         )

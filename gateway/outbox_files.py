@@ -26,9 +26,9 @@ from edi.envelope import EnvelopeParams
 from edi.remittance import ClaimPayment, Remittance
 from edi.write_277ca import acknowledge_claims, build_277ca
 from edi.write_835 import build_835
+from gateway import db, store
 from gateway import file_store as fs
 from gateway import interchange_store as ix
-from gateway import store
 from gateway.crypto import Sealer
 from gateway.lifecycle import ClaimStatus as LifecycleStatus
 from gateway.settings import X12Settings
@@ -228,7 +228,10 @@ async def _rule_codes(conn: AsyncConnection, claim_ids: list[str]) -> dict[str, 
     found: dict[str, list[str]] = {claim_id: [] for claim_id in claim_ids}
     rows = await conn.execute(
         select(claim_events.c.claim_id, claim_events.c.detail)
-        .where(claim_events.c.claim_id.in_(claim_ids), claim_events.c.kind == "scrub_rejected")
+        .where(
+            db.among(conn, claim_events.c.claim_id, claim_ids),
+            claim_events.c.kind == "scrub_rejected",
+        )
         .order_by(claim_events.c.pk)
     )
     for claim_id, detail in rows:

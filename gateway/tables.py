@@ -129,6 +129,7 @@ claims = Table(
     Index(None, "submitter_id", "patient_control_number"),
     Index(None, "submitter_id", "payer_id"),
     Index(None, "submitter_id", "duplicate_key"),
+    Index(None, "payer_id", "patient_control_number"),  # how 277CA and 835 answers find claims
 )
 
 claim_events = Table(
