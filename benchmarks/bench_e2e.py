@@ -70,6 +70,7 @@ class Result:
     history_gaps: dict[str, list[str]] = field(default_factory=dict)
     paid_by_claims: Decimal = Decimal(0)
     paid_by_835s: Decimal = Decimal(0)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds in the timed window
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -87,6 +88,19 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process on this machine (server and backends, live ones
+    only), so a run can say what the database took of the shared cores."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.read_text().split(" (", 1)[1].startswith("postgres)"):
+                total += cpu_seconds(int(stat.parent.name))
+        except (OSError, IndexError):
+            continue
+    return total
 
 
 def peak_rss_kib(pid: int) -> int:
@@ -179,6 +193,13 @@ class Cluster:
                 return
             before = now
         raise RuntimeError(f"{', '.join(names)} still busy after {seconds:.0f}s")
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of each process, of PostgreSQL and of this driver."""
+        out = {name: cpu_seconds(p.pid) for name, p in self.processes.items()}
+        out["postgresql"] = postgres_cpu_seconds()
+        out["driver"] = cpu_seconds(os.getpid())
+        return out
 
     def peak_rss(self) -> dict[str, int]:
         return {name: peak_rss_kib(p.pid) for name, p in self.processes.items()}
@@ -293,6 +314,7 @@ async def drive(
                     if response.status != 200:
                         result.errors += 1
 
+            cpu_before = cluster.cpu()
             start = time.perf_counter()
             readers = [asyncio.create_task(get_loop(n)) for n in range(4)]
             await asyncio.gather(*(post_loop() for _ in range(in_flight)))
@@ -306,6 +328,8 @@ async def drive(
                     break
                 await asyncio.sleep(0.1)
             result.seconds = time.perf_counter() - start
+            cpu_after = cluster.cpu()
+            result.cpu = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
             result.unfinished = len(ids) - finished
             done.set()
             await asyncio.gather(*readers)
@@ -328,6 +352,11 @@ async def final_statuses(cluster: Cluster, key: str, ids: list[str]) -> dict[str
     return out
 
 
+def profiled(out: str) -> list[str]:
+    """The command that runs clearway under cProfile on the CPU clock, writing `out`."""
+    return [sys.executable, str(ROOT / "benchmarks" / "cpu_profile.py"), str(Path(out).resolve())]
+
+
 def run_case(args: argparse.Namespace, backend: str, url: str, validate: str) -> Result:
     result = Result(backend, validate, args.workers, args.claims, args.batch)
     extra = dict(item.split("=", 1) for item in args.set)
@@ -339,17 +368,13 @@ def run_case(args: argparse.Namespace, backend: str, url: str, validate: str) ->
             key = key.split()[0]
             cluster.start("simulator", "simulate-payer")
             if args.profile_api:
-                profile_out = str(Path(args.profile_api).resolve())
-                command = [sys.executable, "-m", "cProfile", "-o", profile_out, "-m", "gateway"]
-                cluster.start("api", "serve", command=command)
+                cluster.start("api", "serve", command=profiled(args.profile_api))
             else:
                 cluster.start("api", "serve")
             asyncio.run(wait_ready(f"{cluster.api}/readyz"))
             for n in range(args.workers):
                 if args.profile_worker and n == 0:
-                    profile_out = str(Path(args.profile_worker).resolve())
-                    command = [sys.executable, "-m", "cProfile", "-o", profile_out, "-m", "gateway"]
-                    cluster.start(f"worker{n}", "worker", command=command)
+                    cluster.start(f"worker{n}", "worker", command=profiled(args.profile_worker))
                 else:
                     cluster.start(f"worker{n}", "worker")
             # The clock measures a running gateway, not start-up (a worker loads ICD-10-CM).
@@ -441,6 +466,15 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             f" | {r.paid_by_claims} {'=' if r.paid_by_claims == r.paid_by_835s else '!='}"
             f" {r.paid_by_835s} | {rss} |"
         )
+    print("\nCPU per claim in the timed window, ms (2 cores give 4 ms a claim at 500 claims/s):")
+    for r in results:
+        parts = sorted(r.cpu.items(), key=lambda kv: -kv[1])
+        total = sum(r.cpu.values())
+        print(
+            f"  {r.backend}/{r.validate}: total {1000 * total / r.claims:.2f} ("
+            + ", ".join(f"{k} {1000 * v / r.claims:.2f}" for k, v in parts)
+            + f"); cores busy {total / r.seconds:.2f}"
+        )
     for r in results:
         if r.retried:
             print(f"\n{r.backend}/{r.validate}: {r.retried} requests answered 503, sent again")
@@ -484,8 +518,12 @@ def main() -> int:
         help="seconds between polls of each payer's mailbox (shipped profiles: 5)",
     )
     parser.add_argument("--keep-logs", metavar="DIR", help="copy every process's log here")
-    parser.add_argument("--profile-api", metavar="FILE", help="cProfile the API into FILE")
-    parser.add_argument("--profile-worker", metavar="FILE", help="cProfile worker 0 into FILE")
+    parser.add_argument(
+        "--profile-api", metavar="FILE", help="cProfile the API (CPU time) into FILE"
+    )
+    parser.add_argument(
+        "--profile-worker", metavar="FILE", help="cProfile worker 0 (CPU time) into FILE"
+    )
     args = parser.parse_args()
 
     results = []

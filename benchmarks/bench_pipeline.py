@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import cProfile
 import os
 import sys
 import tempfile
@@ -79,7 +80,9 @@ def count_on(engine: Any, counts: Counts) -> None:
     event.listen(engine.sync_engine, "commit", commit)
 
 
-async def run_case(backend: str, url: str, claims: int, folder: Path) -> tuple[float, Counts]:
+async def run_case(
+    backend: str, url: str, claims: int, folder: Path, profile: cProfile.Profile | None = None
+) -> tuple[float, Counts]:
     settings = Settings(
         server=ServerSettings(host="127.0.0.1", port=0),
         database=DatabaseSettings(url=url, auto_migrate=True),
@@ -121,6 +124,8 @@ async def run_case(backend: str, url: str, claims: int, folder: Path) -> tuple[f
         await ensure_polls(engine, app[PAYERS])
         final = select(func.count()).where(claims_table.c.status.in_(sorted(FINAL)))
         begin = time.perf_counter()
+        if profile:
+            profile.enable()
         while True:
             # Mailbox polls are always due (their interval is 0 here), so never idle: check.
             busy = await worker.run_once()
@@ -129,6 +134,8 @@ async def run_case(backend: str, url: str, claims: int, folder: Path) -> tuple[f
                     break
             if not busy:
                 await asyncio.sleep(0.02)
+        if profile:
+            profile.disable()
         return time.perf_counter() - begin, counts
     finally:
         await runner.cleanup()
@@ -171,6 +178,12 @@ def main() -> int:
     parser.add_argument("--claims", type=int, default=400)
     parser.add_argument("--postgres", default=os.environ.get("TEST_POSTGRES_URL", ""))
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="cProfile (CPU clock) the timed part into FILE.<backend>; the in-process payer"
+        " simulator is in it too",
+    )
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
     for backend in args.backends.split(","):
@@ -181,8 +194,11 @@ def main() -> int:
             tempfile.TemporaryDirectory(prefix="clearway-bench-") as tmp,
             fresh_database(backend, args.postgres) as url,
         ):
-            seconds, counts = asyncio.run(run_case(backend, url, args.claims, Path(tmp)))
+            profile = cProfile.Profile(time.process_time) if args.profile else None
+            seconds, counts = asyncio.run(run_case(backend, url, args.claims, Path(tmp), profile))
         report(backend, args.claims, seconds, counts)
+        if profile:
+            profile.dump_stats(f"{args.profile}.{backend}")
     return 0
 
 
