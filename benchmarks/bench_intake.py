@@ -21,7 +21,15 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_e2e import NO_POSTGRES, Cluster, cpu_seconds, fresh_database, percentile, wait_ready
+from bench_e2e import (
+    NO_POSTGRES,
+    Cluster,
+    cpu_seconds,
+    fresh_database,
+    percentile,
+    profiled,
+    wait_ready,
+)
 
 from tests.e2e.support import varied_claims
 
@@ -86,9 +94,7 @@ def run_case(args: argparse.Namespace, backend: str, url: str, batch: int) -> Re
             key = cluster.run("submitters", "create", "Benchmark Billing").split("api key:")[1]
             key = key.split()[0]
             if args.profile:
-                out = str(Path(f"{args.profile}.{backend}.{batch}").resolve())
-                command = [sys.executable, "-m", "cProfile", "-o", out, "-m", "gateway"]
-                cluster.start("api", "serve", command=command)
+                cluster.start("api", "serve", command=profiled(f"{args.profile}.{backend}.{batch}"))
             else:
                 cluster.start("api", "serve")
             asyncio.run(wait_ready(f"{cluster.api}/readyz"))
@@ -136,7 +142,9 @@ def main() -> int:
     )
     parser.add_argument("--postgres", default=os.environ.get("TEST_POSTGRES_URL", ""))
     parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--profile", metavar="FILE", help="cProfile the API into FILE.<case>")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="cProfile the API (CPU time) into FILE.<case>"
+    )
     args = parser.parse_args()
 
     results = []
