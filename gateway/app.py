@@ -14,7 +14,7 @@ from aiohttp import web
 
 from gateway import db
 from gateway.api import claims, files, health, interchanges, payers
-from gateway.context import DELIVERY, ENGINE, METRICS, PAYERS, SEALER, SETTINGS
+from gateway.context import DELIVERY, ENGINE, METRICS, PAYERS, READER, SEALER, SETTINGS
 from gateway.crypto import Sealer, load_or_create_key_file, parse_keys
 from gateway.drop import drop_folders, x12_uploads
 from gateway.metrics import Metrics
@@ -81,5 +81,6 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await db.migrate(engine)
         log.info("database_migrated", revision=db.head_revision())
     app[ENGINE] = engine
+    app[READER] = db.reader(engine)
     yield
     await engine.dispose()

@@ -6,7 +6,7 @@ import structlog
 from aiohttp import web
 
 from gateway import store
-from gateway.context import ENGINE
+from gateway.context import READER
 from gateway.errors import Unauthorized
 
 
@@ -15,7 +15,7 @@ async def authenticate(request: web.Request) -> store.Submitter:
     scheme, _, api_key = header.partition(" ")
     if scheme.lower() != "bearer" or not api_key.strip():
         raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
-    async with request.app[ENGINE].connect() as conn:
+    async with request.app[READER].connect() as conn:
         submitter = await store.submitter_by_api_key(conn, api_key.strip())
     if submitter is None:
         raise Unauthorized("The API key is not valid or has been revoked.")

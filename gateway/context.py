@@ -13,6 +13,8 @@ from payers.profile import PayerDirectory
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
+# The same pool, for connections that only read (db.reader): API reads use it.
+READER = web.AppKey("reader", AsyncEngine)
 SEALER = web.AppKey("sealer", Sealer)
 METRICS = web.AppKey("metrics", Metrics)
 PAYERS = web.AppKey("payers", PayerDirectory)

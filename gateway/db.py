@@ -118,10 +118,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def reader(engine: AsyncEngine) -> AsyncEngine:
+    """The engine (same pool) for connections that only read. On SQLite they begin DEFERRED:
+    in WAL mode they see the last commit without taking the one write lock, so a read
+    neither waits for the writers nor holds them up. A write through it can fail at once
+    with "database is locked", so use it for reads only."""
+    return engine.execution_options(clearway_read_only=True)
+
+
 def _sqlite_begin(connection: Connection) -> None:
+    if connection.get_execution_options().get("clearway_read_only"):
+        connection.exec_driver_sql("BEGIN")
+        return
     # A deferred transaction that reads and then writes fails at once with "database is
     # locked" when another connection wrote in between; taking the write lock up front makes
-    # it wait (up to the busy timeout) instead. Readers are not blocked in WAL mode.
+    # it wait (up to the busy timeout) instead.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 

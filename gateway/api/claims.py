@@ -14,7 +14,7 @@ from aiohttp import web
 from edi.claim_json import claim_from_json
 from gateway import store
 from gateway.auth import authenticate
-from gateway.context import ENGINE, METRICS, PAYERS, SEALER, SETTINGS
+from gateway.context import ENGINE, METRICS, PAYERS, READER, SEALER, SETTINGS
 from gateway.errors import BadRequest, NotFound, PayloadTooLarge, ProblemError
 from gateway.intake import parse_claim_body, receive_batch, receive_claim
 from gateway.lifecycle import ClaimStatus
@@ -144,7 +144,7 @@ async def _record_oversized(
 @routes.get("/v1/claims/{claim_id}")
 async def get_claim(request: web.Request) -> web.Response:
     submitter = await authenticate(request)
-    async with request.app[ENGINE].connect() as conn:
+    async with request.app[READER].connect() as conn:
         record = await _owned_claim(conn, request, submitter)
         payload = await store.claim_payload(conn, request.app[SEALER], record.id)
         scrubbed = await store.latest_event(conn, record.id, SCRUB_EVENTS)
@@ -162,7 +162,7 @@ async def validate_claim(request: web.Request) -> web.Response:
     claim = claim_from_json(data)
     # Off the event loop: the first call in a process without workers reads the code set.
     await asyncio.to_thread(icd10.warm_up)
-    async with request.app[ENGINE].connect() as conn:
+    async with request.app[READER].connect() as conn:
         findings = await scrub_claim(
             conn,
             request.app[PAYERS],
@@ -185,7 +185,7 @@ async def validate_claim(request: web.Request) -> web.Response:
 @routes.get("/v1/claims/{claim_id}/events")
 async def get_claim_events(request: web.Request) -> web.Response:
     submitter = await authenticate(request)
-    async with request.app[ENGINE].connect() as conn:
+    async with request.app[READER].connect() as conn:
         record = await _owned_claim(conn, request, submitter)
         events = await store.claim_events_of(conn, record.id)
     return web.json_response(
@@ -210,7 +210,7 @@ async def get_claim_events(request: web.Request) -> web.Response:
 async def get_remittance(request: web.Request) -> web.Response:
     """What the payer paid, adjusted and why, and what the patient owes (net of reversals)."""
     submitter = await authenticate(request)
-    async with request.app[ENGINE].connect() as conn:
+    async with request.app[READER].connect() as conn:
         record = await _owned_claim(conn, request, submitter)
         payments = await store.remittances_of(conn, record.id)
     return web.json_response(remittance_view(record, payments))
@@ -274,7 +274,7 @@ def remittance_view(record: store.ClaimRecord, payments: list[dict[str, Any]]) -
 async def list_claims(request: web.Request) -> web.Response:
     submitter = await authenticate(request)
     claim_filter, limit, cursor = _list_query(request.query)
-    async with request.app[ENGINE].connect() as conn:
+    async with request.app[READER].connect() as conn:
         page, next_cursor = await store.list_claims(
             conn, submitter.id, claim_filter, limit=limit, cursor=cursor
         )

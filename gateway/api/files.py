@@ -13,7 +13,7 @@ from aiohttp import web
 
 from gateway import file_store as fs
 from gateway.auth import authenticate
-from gateway.context import ENGINE, SEALER, SETTINGS
+from gateway.context import ENGINE, READER, SEALER, SETTINGS
 from gateway.drop import UPLOAD_INTAKE
 from gateway.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from gateway.x12_intake import receive_x12, store_x12
@@ -127,7 +127,7 @@ async def list_files(request: web.Request) -> web.Response:
             "Unknown direction.",
             errors=[{"parameter": "direction", "message": "inbound or outbound"}],
         )
-    async with request.app[ENGINE].connect() as conn:
+    async with request.app[READER].connect() as conn:
         found = await fs.list_files(conn, submitter.id, direction=direction)
     return web.json_response({"items": [f.summary() for f in found]})
 
@@ -135,7 +135,7 @@ async def list_files(request: web.Request) -> web.Response:
 @routes.get("/v1/files/{file_id}")
 async def get_file(request: web.Request) -> web.Response:
     submitter = await authenticate(request)
-    async with request.app[ENGINE].connect() as conn:
+    async with request.app[READER].connect() as conn:
         found = await fs.get_file(conn, request.match_info["file_id"], submitter.id)
     if found is None:
         raise NotFound("No such file for this submitter.")
@@ -145,7 +145,7 @@ async def get_file(request: web.Request) -> web.Response:
 @routes.get("/v1/files/{file_id}/content")
 async def get_file_content(request: web.Request) -> web.StreamResponse:
     submitter = await authenticate(request)
-    async with request.app[ENGINE].connect() as conn:
+    async with request.app[READER].connect() as conn:
         found = await fs.get_file(conn, request.match_info["file_id"], submitter.id)
         if found is None:
             raise NotFound("No such file for this submitter.")

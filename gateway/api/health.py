@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 from sqlalchemy import text
 
-from gateway.context import ENGINE, METRICS
+from gateway.context import METRICS, READER
 from gateway.errors import ServiceUnavailable
 
 routes = web.RouteTableDef()
@@ -23,7 +23,7 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS):
-            async with request.app[ENGINE].connect() as conn:
+            async with request.app[READER].connect() as conn:
                 await conn.execute(text("SELECT 1"))
     except Exception:  # any failure, timeout included, means "not ready"
         raise ServiceUnavailable(

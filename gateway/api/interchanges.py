@@ -14,7 +14,7 @@ from aiohttp import web
 from gateway import interchange_store as ix
 from gateway import jobs, store
 from gateway.auth import authenticate
-from gateway.context import ENGINE
+from gateway.context import ENGINE, READER
 from gateway.errors import BadRequest, Conflict, NotFound
 from gateway.lifecycle import ClaimStatus
 
@@ -73,7 +73,7 @@ async def list_interchanges(request: web.Request) -> web.Response:
         )
     if query.get("unmatched") == "true":
         direction, states = ix.INBOUND, (ix.UNMATCHED,)
-    async with request.app[ENGINE].connect() as conn:
+    async with request.app[READER].connect() as conn:
         found = await ix.list_interchanges(
             conn,
             direction=direction,
@@ -87,7 +87,7 @@ async def list_interchanges(request: web.Request) -> web.Response:
 @routes.get("/v1/interchanges/{interchange_id}")
 async def get_interchange(request: web.Request) -> web.Response:
     submitter = await authenticate(request)
-    async with request.app[ENGINE].connect() as conn:
+    async with request.app[READER].connect() as conn:
         found = await ix.get_interchange(conn, request.match_info["interchange_id"])
         if found is None or not _visible(submitter, found):
             raise NotFound("No such interchange for this submitter.")

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from gateway import interchange_store as ix
 from gateway.auth import authenticate
-from gateway.context import DELIVERY, ENGINE, PAYERS
+from gateway.context import DELIVERY, PAYERS, READER
 from payers.profile import describe_profiles
 
 routes = web.RouteTableDef()
@@ -17,7 +17,7 @@ async def list_payers(request: web.Request) -> web.Response:
     await authenticate(request)
     payers = request.app[PAYERS]
     health = request.app[DELIVERY].health()
-    async with request.app[ENGINE].connect() as conn:
+    async with request.app[READER].connect() as conn:
         counts = await ix.outbound_counts(conn)
     items = []
     for description in describe_profiles(payers):

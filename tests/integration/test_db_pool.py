@@ -1,4 +1,5 @@
-"""Pooled PostgreSQL connections: a dead one is replaced after idling, none pinged in steady use."""
+"""Pooled connections: on PostgreSQL a dead one is replaced after idling and none is pinged in
+steady use; on SQLite a read does not wait for the write lock."""
 
 from __future__ import annotations
 
@@ -7,11 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+from sqlalchemy.exc import OperationalError
 
 from gateway import db
 from gateway.settings import DatabaseSettings
-
-pytestmark = pytest.mark.postgres
 
 
 async def _backend_pid(engine: Any) -> int:
@@ -28,6 +28,7 @@ async def _terminate(url: str, pid: int) -> None:
         await admin.dispose()
 
 
+@pytest.mark.postgres
 async def test_a_connection_killed_while_idle_is_replaced_not_failed_on(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -42,6 +43,7 @@ async def test_a_connection_killed_while_idle_is_replaced_not_failed_on(
     assert second != first
 
 
+@pytest.mark.postgres
 async def test_a_connection_in_steady_use_is_not_pinged(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -62,5 +64,24 @@ async def test_a_connection_in_steady_use_is_not_pinged(
         for _ in range(3):
             await _backend_pid(engine)
         assert len(pings) == 3
+    finally:
+        await engine.dispose()
+
+
+async def test_a_sqlite_read_does_not_wait_for_a_writer(tmp_path: Any) -> None:
+    """API reads go through db.reader: with a write transaction open elsewhere, a read
+    answers at once instead of queueing for the write lock (up to the busy timeout)."""
+    engine = db.create_engine(
+        DatabaseSettings(url=f"sqlite:///{tmp_path / 'reads.db'}", connect_timeout_seconds=1)
+    )
+    try:
+        await db.migrate(engine)
+        async with engine.begin() as writer:
+            await writer.execute(text("DELETE FROM jobs"))  # holds the write lock until commit
+            async with db.reader(engine).connect() as conn:
+                assert (await conn.execute(text("SELECT count(*) FROM claims"))).scalar() == 0
+            with pytest.raises(OperationalError, match="locked"):
+                async with engine.connect() as conn:  # a writer's connection waits, then fails
+                    await conn.execute(text("SELECT count(*) FROM claims"))
     finally:
         await engine.dispose()
