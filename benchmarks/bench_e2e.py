@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -65,6 +66,8 @@ class Result:
     mismatches: list[tuple[str, str, str]] = field(default_factory=list)
     unfinished: int = 0
     errors: int = 0
+    failed_statuses: Counter[int] = field(default_factory=Counter)  # POSTs not answered 202
+    unacknowledged: int = 0  # claims stored whose POST the driver did not see answered 202
     retried: int = 0  # requests answered 503 (busy) and sent again
     rss_kib: dict[str, int] = field(default_factory=dict)
     history_gaps: dict[str, list[str]] = field(default_factory=dict)
@@ -288,6 +291,7 @@ async def drive(
                         await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
                     if response.status != 202:
                         result.errors += len(group)
+                        result.failed_statuses[response.status] += 1
                     elif size:
                         results = answer["claim_results"]
                         ids.extend(r["id"] for r in results if r["status"] == "received")
@@ -320,17 +324,21 @@ async def drive(
             await asyncio.gather(*(post_loop() for _ in range(in_flight)))
             result.submit_seconds = time.perf_counter() - start
             count = select(func.count()).where(claims_table.c.status.in_(sorted(FINAL)))
+            # Wait for every stored claim, also one whose POST failed after it was stored.
+            async with engine.connect() as conn:
+                stored = int((await conn.execute(select(func.count(claims_table.c.pk)))).scalar())
+            result.unacknowledged = stored - len(ids)
             deadline = time.monotonic() + max(120.0, len(claims) / 5)
             while time.monotonic() < deadline:
                 async with engine.connect() as conn:
                     finished = int((await conn.execute(count)).scalar_one())
-                if finished >= len(ids):
+                if finished >= stored:
                     break
                 await asyncio.sleep(0.1)
             result.seconds = time.perf_counter() - start
             cpu_after = cluster.cpu()
             result.cpu = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
-            result.unfinished = len(ids) - finished
+            result.unfinished = stored - finished
             done.set()
             await asyncio.gather(*readers)
     finally:
@@ -478,6 +486,11 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
     for r in results:
         if r.retried:
             print(f"\n{r.backend}/{r.validate}: {r.retried} requests answered 503, sent again")
+        if r.failed_statuses or r.unacknowledged:
+            print(
+                f"\n{r.backend}/{r.validate}: POSTs answered other than 202, by status:"
+                f" {dict(r.failed_statuses)}; claims stored without a 202: {r.unacknowledged}"
+            )
         if r.mismatches or r.errors:
             print(
                 f"\n{r.backend}/{r.validate}: {r.errors} HTTP errors, mismatches (pcn, got, want):"

@@ -30,6 +30,7 @@ def test_a_thousand_claims_reach_their_predicted_status(database_url: str) -> No
     backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
     result = run_case(args, backend, database_url, "all")
     assert result.errors == 0, f"{result.errors} claims refused"
+    assert result.unacknowledged == 0, "claims stored whose POST was not answered 202"
     assert result.unfinished == 0
     assert result.mismatches == []
     assert result.history_gaps == {}
