@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from edi.claim_json import claim_from_json
 from gateway import store
@@ -32,6 +33,7 @@ from payers.duplicates import duplicate_fingerprint
 
 # A large batch is checked in slices, letting other requests in between.
 _YIELD_EVERY = 50
+_K = TypeVar("_K", bound="_Keyed")
 
 
 @dataclass(frozen=True)
@@ -173,13 +175,18 @@ async def receive_claim(
     except IntegrityError:
         # The Idempotency-Key is taken (by an earlier request, or a concurrent one that won
         # the insert). Trying the insert first saves a look-up on every new claim.
-        if idempotency_key is None:
-            raise
-        try:
-            earlier = await _replay(engine, submitter_id, idempotency_key, digest)
-        except ProblemError as error:
-            await _reject(engine, sealer, submitter_id, channel, error, content_type, body)
-            raise
+        earlier = await _replayed(
+            engine,
+            sealer,
+            store.claim_by_idempotency_key,
+            "claim",
+            submitter_id=submitter_id,
+            channel=channel,
+            content_type=content_type,
+            body=body,
+            idempotency_key=idempotency_key,
+            digest=digest,
+        )
         if earlier is None:
             raise
         return Received(earlier, replayed=True)
@@ -258,44 +265,57 @@ async def receive_batch(
                 body=body,
             )
     except IntegrityError:
-        if idempotency_key is None:
+        earlier_batch = await _replayed(
+            engine,
+            sealer,
+            store.claim_batch_by_idempotency_key,
+            "batch",
+            submitter_id=submitter_id,
+            channel=channel,
+            content_type=content_type,
+            body=body,
+            idempotency_key=idempotency_key,
+            digest=digest,
+        )
+        if earlier_batch is None:
             raise
-        try:
-            earlier = await _replay_batch(engine, submitter_id, idempotency_key, digest)
-        except ProblemError as error:
-            await _reject(engine, sealer, submitter_id, channel, error, content_type, body)
-            raise
-        if earlier is None:
-            raise
-        return BatchReceived(earlier, [], replayed=True)
+        return BatchReceived(earlier_batch, [], replayed=True)
     return BatchReceived(batch, records, replayed=False)
 
 
-async def _replay(
-    engine: AsyncEngine, submitter_id: str, idempotency_key: str, digest: str
-) -> store.ClaimRecord | None:
-    async with engine.connect() as conn:
-        earlier = await store.claim_by_idempotency_key(conn, submitter_id, idempotency_key)
-    if earlier is not None and earlier.request_sha256 != digest:
-        raise Conflict(
-            "This Idempotency-Key was already used with a different claim; use a new key "
-            "for a new claim.",
-            claim_id=earlier.id,
-        )
-    return earlier
+class _Keyed(Protocol):
+    id: str
+    request_sha256: str
 
 
-async def _replay_batch(
-    engine: AsyncEngine, submitter_id: str, idempotency_key: str, digest: str
-) -> store.ClaimBatch | None:
+async def _replayed(
+    engine: AsyncEngine,
+    sealer: Sealer,
+    find: Callable[[AsyncConnection, str, str], Awaitable[_K | None]],
+    what: str,
+    *,
+    submitter_id: str,
+    channel: str,
+    content_type: str | None,
+    body: bytes,
+    idempotency_key: str | None,
+    digest: str,
+) -> _K | None:
+    """The earlier claim or batch (`what`) stored under this Idempotency-Key, found by `find`
+    once the insert met the key taken; Conflict (recorded as a rejection) when that request
+    had other content; None when there is no key or no earlier request."""
+    if idempotency_key is None:
+        return None
     async with engine.connect() as conn:
-        earlier = await store.claim_batch_by_idempotency_key(conn, submitter_id, idempotency_key)
+        earlier = await find(conn, submitter_id, idempotency_key)
     if earlier is not None and earlier.request_sha256 != digest:
-        raise Conflict(
-            "This Idempotency-Key was already used with a different batch; use a new key "
-            "for a new batch.",
-            batch_id=earlier.id,
+        error = Conflict(
+            f"This Idempotency-Key was already used with a different {what}; use a new key "
+            f"for a new {what}.",
+            **{f"{what}_id": earlier.id},
         )
+        await _reject(engine, sealer, submitter_id, channel, error, content_type, body)
+        raise error
     return earlier
 
 
