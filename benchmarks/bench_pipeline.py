@@ -104,18 +104,14 @@ async def run_case(
         engine, sealer = app[ENGINE], app[SEALER]
         async with engine.begin() as conn:
             submitter, _ = await store.create_submitter(conn, f"bench-{uuid.uuid4().hex[:6]}")
-            for data in varied_claims(claims, prefix=f"P{uuid.uuid4().hex[:4].upper()}"):
-                await store.insert_received_claim(
-                    conn,
-                    sealer,
-                    submitter_id=submitter.id,
-                    claim=claim_from_json(data),
-                    claim_json=data,
-                    request_sha256="0" * 64,
-                    idempotency_key=None,
-                    duplicate_key=None,
-                    channel="api",
-                )
+            batch = varied_claims(claims, prefix=f"P{uuid.uuid4().hex[:4].upper()}")
+            await store.insert_received_claims(
+                conn,
+                sealer,
+                [store.NewClaim(claim_from_json(d), d, "0" * 64, None, None) for d in batch],
+                submitter_id=submitter.id,
+                event_detail={"channel": "api"},
+            )
         counts = Counts()
         count_on(engine, counts)
         handlers = step_handlers(app[SETTINGS], app[PAYERS], app[DELIVERY])

@@ -294,26 +294,6 @@ async def insert_received_claims(
     return records
 
 
-async def insert_received_claim(
-    conn: AsyncConnection,
-    sealer: Sealer,
-    *,
-    submitter_id: str,
-    claim: Claim,
-    claim_json: dict[str, Any],
-    request_sha256: str,
-    idempotency_key: str | None,
-    duplicate_key: str | None,
-    channel: str,
-) -> ClaimRecord:
-    """Record one new claim as RECEIVED, its first event, and the scrub job, in `conn`'s txn."""
-    new = NewClaim(claim, claim_json, request_sha256, idempotency_key, duplicate_key)
-    (record,) = await insert_received_claims(
-        conn, sealer, [new], submitter_id=submitter_id, event_detail={"channel": channel}
-    )
-    return record
-
-
 async def claim_ids_by_idempotency_keys(
     conn: AsyncConnection, submitter_id: str, keys: Sequence[str]
 ) -> dict[str, str]:

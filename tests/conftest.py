@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from edi.claim_json import claim_from_json
 from gateway import db, store
 from gateway.app import create_app
 from gateway.context import ENGINE
@@ -141,6 +142,21 @@ async def engine(settings: Settings) -> AsyncIterator[Any]:
 @pytest.fixture
 async def client(aiohttp_client: Any, settings: Settings) -> Any:
     return await aiohttp_client(create_app(settings))
+
+
+async def received_claims(
+    engine: Any, sealer: Any, submitter_name: str, claims_json: list[dict[str, Any]]
+) -> list[store.ClaimRecord]:
+    """A new submitter's claims recorded RECEIVED with their scrub jobs, as API intake does."""
+    async with engine.begin() as conn:
+        submitter, _ = await store.create_submitter(conn, submitter_name)
+        return await store.insert_received_claims(
+            conn,
+            sealer,
+            [store.NewClaim(claim_from_json(d), d, "0" * 64, None, None) for d in claims_json],
+            submitter_id=submitter.id,
+            event_detail={"channel": "api"},
+        )
 
 
 async def new_submitter(client: Any, name: str | None = None) -> tuple[store.Submitter, str]:

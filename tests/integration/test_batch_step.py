@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from edi.claim_json import claim_from_json
 from gateway import interchange_store as ix
 from gateway import store
 from gateway.batch_step import batch_handler
@@ -20,7 +19,7 @@ from gateway.tables import interchanges
 from gateway.tables import jobs as jobs_table
 from gateway.worker import Worker
 from payers.profile import PayerDirectory, load_profiles
-from tests.conftest import TEST_KEYS, example
+from tests.conftest import TEST_KEYS, example, received_claims
 
 SEALER = Sealer(parse_keys(TEST_KEYS))
 
@@ -34,23 +33,8 @@ def payers_with_batch_size(size: int) -> PayerDirectory:
 
 async def test_scrubbed_claims_go_out_in_batches_of_the_payers_size(engine: Any) -> None:
     data = example("professional-office-visit.json")
-    async with engine.begin() as conn:
-        submitter, _ = await store.create_submitter(conn, "batch-test")
-        ids = []
-        for n in range(5):
-            claim = {**data, "patient_control_number": f"BATCH-{n}"}
-            record = await store.insert_received_claim(
-                conn,
-                SEALER,
-                submitter_id=submitter.id,
-                claim=claim_from_json(claim),
-                claim_json=claim,
-                request_sha256="0" * 64,
-                idempotency_key=None,
-                duplicate_key=None,
-                channel="api",
-            )
-            ids.append(record.id)
+    claims = [{**data, "patient_control_number": f"BATCH-{n}"} for n in range(5)]
+    ids = [r.id for r in await received_claims(engine, SEALER, "batch-test", claims)]
     payers = payers_with_batch_size(2)
     handlers = {"scrub": scrub_handler(payers), "batch": batch_handler(payers, X12Settings())}
     await Worker(engine, SEALER, handlers, WorkerSettings()).run_until_idle()

@@ -9,33 +9,20 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from edi.claim_json import claim_from_json
 from gateway import interchange_store as ix
 from gateway import jobs, store
 from gateway.batch_step import batch_key, queue_batches
 from gateway.crypto import Sealer, parse_keys
 from gateway.lifecycle import ClaimStatus
 from gateway.tables import control_numbers
-from tests.conftest import TEST_KEYS, example
+from tests.conftest import TEST_KEYS, example, received_claims
 
 SEALER = Sealer(parse_keys(TEST_KEYS))
 
 
 async def _claim(engine: Any) -> store.ClaimRecord:
-    data = example("professional-office-visit.json")
-    async with engine.begin() as conn:
-        submitter, _ = await store.create_submitter(conn, "jobs-test")
-        return await store.insert_received_claim(
-            conn,
-            SEALER,
-            submitter_id=submitter.id,
-            claim=claim_from_json(data),
-            claim_json=data,
-            request_sha256="0" * 64,
-            idempotency_key=None,
-            duplicate_key=None,
-            channel="api",
-        )
+    (record,) = await _claims(engine, 1)
+    return record
 
 
 async def test_lease_complete_and_nothing_left(engine: Any) -> None:
@@ -145,22 +132,7 @@ async def test_status_change_is_compare_and_set(engine: Any) -> None:
 
 async def _claims(engine: Any, count: int) -> list[store.ClaimRecord]:
     data = example("professional-office-visit.json")
-    async with engine.begin() as conn:
-        submitter, _ = await store.create_submitter(conn, "bulk-test")
-        return [
-            await store.insert_received_claim(
-                conn,
-                SEALER,
-                submitter_id=submitter.id,
-                claim=claim_from_json(data),
-                claim_json=data,
-                request_sha256="0" * 64,
-                idempotency_key=None,
-                duplicate_key=None,
-                channel="api",
-            )
-            for _ in range(count)
-        ]
+    return await received_claims(engine, SEALER, "bulk-test", [data] * count)
 
 
 async def test_bulk_status_changes_write_every_event_in_order(engine: Any) -> None:
