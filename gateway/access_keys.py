@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.store import utcnow
+from gateway.store import api_key_prefix, utcnow
 from gateway.tables import api_keys, sftp_keys
 
 API, SFTP = "api", "sftp"
@@ -45,7 +45,7 @@ async def revoke(conn: AsyncConnection, submitter_id: str, label: str) -> list[A
     revoked = []
     # An API key, pasted whole, is known by its prefix.
     for kind, table, column, value in (
-        (API, api_keys, api_keys.c.prefix, label[:10]),
+        (API, api_keys, api_keys.c.prefix, api_key_prefix(label)),
         (SFTP, sftp_keys, sftp_keys.c.fingerprint, label),
     ):
         result = await conn.execute(

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from edi.claim_json import claim_from_json
 from gateway import store
-from gateway.claim_schema import claim_errors
+from gateway.claim_schema import claim_errors, pointer
 from gateway.crypto import Sealer
 from gateway.errors import (
     BadRequest,
@@ -118,17 +118,13 @@ def batch_claims(data: Any, max_claims: int) -> list[Any]:
         errors = []
     if isinstance(data, dict):
         errors += [
-            {"pointer": "/" + _escape(name), "message": "is not a known field"}
+            {"pointer": pointer([name]), "message": "is not a known field"}
             for name in sorted(data)
             if name != "claims"
         ]
     if errors:
         raise InvalidBatch("The body is not a batch of claims; see errors.", errors=errors)
     return data["claims"]  # type: ignore[no-any-return]
-
-
-def _escape(name: str) -> str:
-    return name.replace("~", "~0").replace("/", "~1")
 
 
 def request_digest(data: Any) -> str:

@@ -126,7 +126,7 @@ def rejection_status(error_codes: list[str]) -> StatusCode:
 
 async def claims_scrubbed(
     conn: AsyncConnection, sealer: Sealer, x12: X12Settings, records: list[ClaimRecord]
-) -> list[fs.File]:
+) -> None:
     """Count scrubbed claims against the 837 files they came in (none for JSON claims, whose
     submitter reads the findings over the API); a file's last one makes the file's 277CA."""
     per_file = Counter(
@@ -134,7 +134,6 @@ async def claims_scrubbed(
         for r in records
         if (r.idempotency_key or "").startswith(X12_KEY_PREFIX)
     )
-    made = []
     for file_id in sorted(per_file):  # one lock order for every transaction
         # The update locks the file row: the scrubs of its claims, and the intake finishing
         # it, take their turns, so exactly one of them sees the file complete.
@@ -143,10 +142,7 @@ async def claims_scrubbed(
             .where(files.c.id == file_id)
             .values(claims_scrubbed=files.c.claims_scrubbed + per_file[file_id])
         )
-        answer = await file_scrubbed(conn, sealer, x12, file_id)
-        if answer is not None:
-            made.append(answer)
-    return made
+        await file_scrubbed(conn, sealer, x12, file_id)
 
 
 _READ_CHUNK = 1000  # claims per query, well under SQLite's limit on bound values

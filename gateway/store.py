@@ -116,6 +116,11 @@ async def create_submitter(
     return submitter, api_key
 
 
+def api_key_prefix(api_key: str) -> str:
+    """The key's first characters, kept in the clear to tell keys apart and to revoke one."""
+    return api_key[:10]
+
+
 async def add_api_key(conn: AsyncConnection, submitter_id: str) -> str:
     api_key = new_api_key()
     await conn.execute(
@@ -123,7 +128,7 @@ async def add_api_key(conn: AsyncConnection, submitter_id: str) -> str:
             id=new_id(),
             submitter_id=submitter_id,
             key_hash=hash_api_key(api_key),
-            prefix=api_key[:10],
+            prefix=api_key_prefix(api_key),
             created_at=utcnow(),
         )
     )
@@ -496,9 +501,6 @@ class StatusChanges:
         self._read: dict[str, ClaimRecord] = {}  # as read: the version compared on write
         self._now: dict[str, ClaimRecord] = {}  # as planned so far
         self._events: list[dict[str, Any]] = []
-
-    def __len__(self) -> int:
-        return len(self._read)
 
     def current(self, record: ClaimRecord) -> ClaimRecord:
         """The record with the changes planned so far."""
