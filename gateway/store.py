@@ -333,14 +333,18 @@ async def get_claim(
     return _record(row) if row else None
 
 
-async def get_claims(conn: AsyncConnection, claim_ids: Sequence[str]) -> list[ClaimRecord]:
-    """The claims with these ids that exist, in the order they arrived."""
+async def get_claims(
+    conn: AsyncConnection, claim_ids: Sequence[str], *, lock: bool = False
+) -> list[ClaimRecord]:
+    """The claims with these ids that exist, in the order they arrived. With `lock`, on
+    PostgreSQL they are also locked, in id order as `lock_claims` does, in the same query."""
     if not claim_ids:
         return []
-    rows = await conn.execute(
-        select(*_RECORD_COLUMNS).where(db.among(conn, claims.c.id, claim_ids)).order_by(claims.c.pk)
-    )
-    return [_record(r) for r in rows]
+    query = select(*_RECORD_COLUMNS).where(db.among(conn, claims.c.id, claim_ids))
+    if lock and conn.dialect.name == "postgresql":
+        rows = await conn.execute(query.order_by(claims.c.id).with_for_update())
+        return [_record(r) for r in sorted(rows, key=lambda r: r.pk)]
+    return [_record(r) for r in await conn.execute(query.order_by(claims.c.pk))]
 
 
 async def claim_by_idempotency_key(

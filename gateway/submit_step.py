@@ -167,9 +167,9 @@ async def _move_claims(
     overtaken our record of the send)."""
     changes = store.StatusChanges()
     ids = [claim_id for claim_id, _ in await ix.claims_of(conn, interchange.id)]
-    # In id order, as apply does: an answer applied meanwhile never waits on us in a cycle.
-    await store.lock_claims(conn, ids=ids)
-    for record in await store.get_claims(conn, ids):
+    # Locked in id order, as apply does: an answer applied meanwhile never waits on us in a
+    # cycle.
+    for record in await store.get_claims(conn, ids, lock=True):
         if record.status is ClaimStatus.TRANSLATED:
             changes.change(record, new_status, kind, detail)
     await changes.write(conn)
