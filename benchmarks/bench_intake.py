@@ -1,7 +1,9 @@
-"""Intake cost: POST /v1/claims (or /v1/claims/batch) against `clearway serve` with no workers.
+"""Intake cost: POST /v1/claims (or /v1/claims/batch) against `clearway serve` with no workers,
+then the cost of reading the claims back (GET /v1/claims/{id}, as billers poll for status).
 
-Run: python benchmarks/bench_intake.py [--claims N] [--in-flight K] [--batch 0,100] [--postgres URL]
-Prints requests and claims per second, latency, and the API process's CPU time per claim.
+Run: python benchmarks/bench_intake.py [--claims N] [--in-flight K] [--batch 0,100] [--reads N]
+[--postgres URL]. Prints requests and claims per second, latency, and the API process's CPU
+time per claim and per read.
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ class Result:
     request_ms: list[float] = field(default_factory=list)
     accepted: int = 0
     errors: int = 0
+    claim_ids: list[str] = field(default_factory=list)
+    read_seconds: float = 0.0
+    read_cpu_seconds: float = 0.0
+    read_ms: list[float] = field(default_factory=list)
+    read_errors: int = 0
 
 
 async def submit(
@@ -77,12 +84,36 @@ async def submit(
                     result.errors += 1
                 elif size:
                     result.accepted += answer["claims"]["accepted"]
+                    result.claim_ids += [r["id"] for r in answer["claim_results"] if "id" in r]
                 else:
                     result.accepted += 1
+                    result.claim_ids.append(answer["id"])
 
         start = time.perf_counter()
         await asyncio.gather(*(loop() for _ in range(args.in_flight)))
         result.seconds = time.perf_counter() - start
+
+
+async def read_back(api: str, key: str, reads: int, args: Any, result: Result) -> None:
+    """GET /v1/claims/{id} `reads` times over the stored claims, `in_flight` at once."""
+    ids = result.claim_ids
+    queue = [ids[i % len(ids)] for i in range(reads)] if ids else []
+    connector = aiohttp.TCPConnector(limit=args.in_flight + 4)
+    headers = {"Authorization": f"Bearer {key}"}
+    async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
+
+        async def loop() -> None:
+            while queue:
+                claim_id = queue.pop()
+                begin = time.perf_counter()
+                async with session.get(f"{api}/v1/claims/{claim_id}") as response:
+                    await response.read()
+                result.read_ms.append((time.perf_counter() - begin) * 1000)
+                result.read_errors += response.status != 200
+
+        start = time.perf_counter()
+        await asyncio.gather(*(loop() for _ in range(args.in_flight)))
+        result.read_seconds = time.perf_counter() - start
 
 
 def run_case(args: argparse.Namespace, backend: str, url: str, batch: int) -> Result:
@@ -105,6 +136,10 @@ def run_case(args: argparse.Namespace, backend: str, url: str, batch: int) -> Re
             before = cpu_seconds(pid)
             asyncio.run(submit(cluster.api, key, claims, args, result))
             result.cpu_seconds = cpu_seconds(pid) - before
+            if args.reads:
+                before = cpu_seconds(pid)
+                asyncio.run(read_back(cluster.api, key, args.reads, args, result))
+                result.read_cpu_seconds = cpu_seconds(pid) - before
         finally:
             cluster.stop()
             for name, errors in cluster.tracebacks().items():
@@ -131,6 +166,21 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             f" | {r.claims / r.seconds:.0f} | {latency}"
             f" | {r.cpu_seconds * 1000 / r.claims:.2f} | {r.accepted}/{r.claims} |"
         )
+    reads = [r for r in results if r.read_ms]
+    if reads:
+        print()
+        print(f"then GET /v1/claims/{{id}} {args.reads} times, {args.in_flight} in flight")
+        print(
+            "| database | claims/request | reads/s | read p50/p95/p99 ms"
+            " | API CPU ms/read | failed |"
+        )
+        print("|---" * 6 + "|")
+    for r in reads:
+        latency = "/".join(f"{percentile(r.read_ms, p):.0f}" for p in (50, 95, 99))
+        print(
+            f"| {r.backend} | {r.batch or 1} | {len(r.read_ms) / r.read_seconds:.0f} | {latency}"
+            f" | {r.read_cpu_seconds * 1000 / len(r.read_ms):.2f} | {r.read_errors} |"
+        )
 
 
 def main() -> int:
@@ -139,6 +189,9 @@ def main() -> int:
     parser.add_argument("--in-flight", type=int, default=24, help="concurrent requests")
     parser.add_argument(
         "--batch", default="0", help="claims per request, comma-separated; 0 is single POSTs"
+    )
+    parser.add_argument(
+        "--reads", type=int, default=2000, help="GET /v1/claims/{id} afterwards (0: none)"
     )
     parser.add_argument("--postgres", default=os.environ.get("TEST_POSTGRES_URL", ""))
     parser.add_argument("--backends", default="sqlite,postgresql")

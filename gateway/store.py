@@ -322,15 +322,42 @@ def _record(row: Row[Any]) -> ClaimRecord:
     return ClaimRecord(**data)
 
 
+# The API's reads, built once: building a statement costs more than running it on a small
+# table, and a statement reused keeps its cache key.
+_CLAIM_BY_ID = select(*_RECORD_COLUMNS).where(claims.c.id == bindparam("claim_id"))
+_OWNED_CLAIM = _CLAIM_BY_ID.where(claims.c.submitter_id == bindparam("submitter_id"))
+_OWNED_CLAIM_AND_PAYLOAD = _OWNED_CLAIM.add_columns(claims.c.payload)
+
+
 async def get_claim(
     conn: AsyncConnection, claim_id: str, *, submitter_id: str | None = None
 ) -> ClaimRecord | None:
     """The claim, or None when absent or (with submitter_id) owned by another submitter."""
-    query = select(*_RECORD_COLUMNS).where(claims.c.id == claim_id)
-    if submitter_id is not None:
-        query = query.where(claims.c.submitter_id == submitter_id)
-    row = (await conn.execute(query)).first()
+    if submitter_id is None:
+        result = await conn.execute(_CLAIM_BY_ID, {"claim_id": claim_id})
+    else:
+        result = await conn.execute(
+            _OWNED_CLAIM, {"claim_id": claim_id, "submitter_id": submitter_id}
+        )
+    row = result.first()
     return _record(row) if row else None
+
+
+async def owned_claim_and_payload(
+    conn: AsyncConnection, sealer: Sealer, claim_id: str, submitter_id: str
+) -> tuple[ClaimRecord, dict[str, Any]] | None:
+    """The submitter's claim with its opened payload, in one query; None as `get_claim`."""
+    row = (
+        await conn.execute(
+            _OWNED_CLAIM_AND_PAYLOAD, {"claim_id": claim_id, "submitter_id": submitter_id}
+        )
+    ).first()
+    if row is None:
+        return None
+    data = row._asdict()
+    sealed = data.pop("payload")
+    data["status"] = ClaimStatus(data["status"])
+    return ClaimRecord(**data), json.loads(sealer.open(sealed, _payload_aad(claim_id)))
 
 
 async def get_claims(
@@ -477,23 +504,29 @@ async def claims_for_batch(
     return [_record(r) for r in await conn.execute(query)]
 
 
+_EVENT_COLUMNS = (
+    claim_events.c.at,
+    claim_events.c.kind,
+    claim_events.c.from_status,
+    claim_events.c.to_status,
+    claim_events.c.detail,
+)
+_LATEST_EVENT = (
+    select(*_EVENT_COLUMNS)
+    .where(
+        claim_events.c.claim_id == bindparam("claim_id"),
+        claim_events.c.kind.in_(bindparam("kinds", expanding=True)),
+    )
+    .order_by(claim_events.c.pk.desc())
+    .limit(1)
+)
+
+
 async def latest_event(
     conn: AsyncConnection, claim_id: str, kinds: tuple[str, ...]
 ) -> ClaimEvent | None:
-    row = (
-        await conn.execute(
-            select(
-                claim_events.c.at,
-                claim_events.c.kind,
-                claim_events.c.from_status,
-                claim_events.c.to_status,
-                claim_events.c.detail,
-            )
-            .where(claim_events.c.claim_id == claim_id, claim_events.c.kind.in_(kinds))
-            .order_by(claim_events.c.pk.desc())
-            .limit(1)
-        )
-    ).first()
+    result = await conn.execute(_LATEST_EVENT, {"claim_id": claim_id, "kinds": list(kinds)})
+    row = result.first()
     return ClaimEvent(**row._asdict()) if row else None
 
 
@@ -606,18 +639,15 @@ async def add_event(
     )
 
 
+_EVENTS_OF_CLAIM = (
+    select(*_EVENT_COLUMNS)
+    .where(claim_events.c.claim_id == bindparam("claim_id"))
+    .order_by(claim_events.c.pk)
+)
+
+
 async def claim_events_of(conn: AsyncConnection, claim_id: str) -> list[ClaimEvent]:
-    rows = await conn.execute(
-        select(
-            claim_events.c.at,
-            claim_events.c.kind,
-            claim_events.c.from_status,
-            claim_events.c.to_status,
-            claim_events.c.detail,
-        )
-        .where(claim_events.c.claim_id == claim_id)
-        .order_by(claim_events.c.pk)
-    )
+    rows = await conn.execute(_EVENTS_OF_CLAIM, {"claim_id": claim_id})
     return [ClaimEvent(**r._asdict()) for r in rows]
 
 

@@ -143,10 +143,15 @@ async def _record_oversized(
 
 @routes.get("/v1/claims/{claim_id}")
 async def get_claim(request: web.Request) -> web.Response:
-    submitter = await authenticate(request)
     async with request.app[READER].connect() as conn:
-        record = await _owned_claim(conn, request, submitter)
-        payload = await store.claim_payload(conn, request.app[SEALER], record.id)
+        submitter = await authenticate(request, conn)
+        claim_id = request.match_info["claim_id"]
+        found = await store.owned_claim_and_payload(
+            conn, request.app[SEALER], claim_id, submitter.id
+        )
+        if found is None:
+            raise NotFound(f"No claim {claim_id} for this submitter.")
+        record, payload = found
         scrubbed = await store.latest_event(conn, record.id, SCRUB_EVENTS)
     findings = scrubbed.detail["findings"] if scrubbed else None
     return web.json_response({**claim_summary(record), "findings": findings, "claim": payload})
@@ -184,9 +189,8 @@ async def validate_claim(request: web.Request) -> web.Response:
 
 @routes.get("/v1/claims/{claim_id}/events")
 async def get_claim_events(request: web.Request) -> web.Response:
-    submitter = await authenticate(request)
     async with request.app[READER].connect() as conn:
-        record = await _owned_claim(conn, request, submitter)
+        record = await _owned_claim(conn, request, await authenticate(request, conn))
         events = await store.claim_events_of(conn, record.id)
     return web.json_response(
         {
@@ -209,9 +213,8 @@ async def get_claim_events(request: web.Request) -> web.Response:
 @routes.get("/v1/claims/{claim_id}/remittance")
 async def get_remittance(request: web.Request) -> web.Response:
     """What the payer paid, adjusted and why, and what the patient owes (net of reversals)."""
-    submitter = await authenticate(request)
     async with request.app[READER].connect() as conn:
-        record = await _owned_claim(conn, request, submitter)
+        record = await _owned_claim(conn, request, await authenticate(request, conn))
         payments = await store.remittances_of(conn, record.id)
     return web.json_response(remittance_view(record, payments))
 
@@ -272,9 +275,9 @@ def remittance_view(record: store.ClaimRecord, payments: list[dict[str, Any]]) -
 
 @routes.get("/v1/claims")
 async def list_claims(request: web.Request) -> web.Response:
-    submitter = await authenticate(request)
-    claim_filter, limit, cursor = _list_query(request.query)
     async with request.app[READER].connect() as conn:
+        submitter = await authenticate(request, conn)
+        claim_filter, limit, cursor = _list_query(request.query)
         page, next_cursor = await store.list_claims(
             conn, submitter.id, claim_filter, limit=limit, cursor=cursor
         )
