@@ -50,7 +50,8 @@ def build_277ca(acks: Sequence[ClaimAcknowledgment], params: EnvelopeParams) -> 
     for i, ack in enumerate(acks):
         w = SegmentWriter(params.delimiters, newline=params.newline)
         try:
-            _ack(w, ack, params)
+            # One batch per set: its values are checked with one search (see SegmentWriter).
+            w.batch(_ack, ack, params)
         except X12ValueError as exc:
             raise X12ValueError(f"acks[{i}].{exc.field}", exc.value, exc.reason) from None
         bodies.append(w.parts)

@@ -48,7 +48,8 @@ def build_835(remittances: Sequence[Remittance], params: EnvelopeParams) -> str:
     for i, r in enumerate(remittances):
         w = SegmentWriter(params.delimiters, newline=params.newline)
         try:
-            _remittance(w, r)
+            # One batch per set: its values are checked with one search (see SegmentWriter).
+            w.batch(_remittance, r)
         except X12ValueError as exc:
             raise X12ValueError(f"remittances[{i}].{exc.field}", exc.value, exc.reason) from None
         bodies.append(w.parts)

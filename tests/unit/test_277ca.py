@@ -17,6 +17,7 @@ from edi.errors import UnsupportedVersionError, X12ValueError
 from edi.read_277ca import iter_277ca, read_277ca
 from edi.validate import AckControl, validate
 from edi.write_277ca import acknowledge_claims, build_277ca
+from edi.x12 import Delimiters, SegmentWriter
 
 D = Decimal
 PARAMS = EnvelopeParams(
@@ -240,6 +241,22 @@ def _ack(draw: st.DrawFn) -> ClaimAcknowledgment:
 @given(st.lists(_ack(), min_size=1, max_size=2), st.booleans())
 def test_277ca_round_trip(acks: list[ClaimAcknowledgment], newline: bool) -> None:
     assert read_277ca(build_277ca(acks, replace(PARAMS, newline=newline))) == tuple(acks)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(_ack(), min_size=1, max_size=2),
+    st.sampled_from([PARAMS, replace(PARAMS, delimiters=Delimiters("|", "^", "~", "\n"))]),
+)
+def test_batched_277ca_equals_the_element_by_element_text(
+    acks: list[ClaimAcknowledgment], params: EnvelopeParams
+) -> None:
+    """Each set is written as one SegmentWriter.batch; checking every element as it is written
+    gives the same text."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(SegmentWriter, "batch", lambda self, write, *args: write(self, *args))
+        checked = build_277ca(acks, params)
+    assert build_277ca(acks, params) == checked
 
 
 @settings(max_examples=8, deadline=None)

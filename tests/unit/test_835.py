@@ -26,7 +26,7 @@ from edi.remittance import (
 )
 from edi.validate import AckControl, validate
 from edi.write_835 import build_835
-from edi.x12 import Delimiters
+from edi.x12 import Delimiters, SegmentWriter
 from tests.unit.remittances import PAYEE, claim, denied, line, remittance, reversal
 
 D = Decimal
@@ -320,6 +320,22 @@ def test_835_round_trip(values: list[Remittance], newline: bool) -> None:
     text = build_835(values, replace(PARAMS, newline=newline))
     assert read_835(text) == tuple(values)
     assert all(v.findings == () for v in read_835(text))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(_remittance(), min_size=1, max_size=2),
+    st.sampled_from([PARAMS, replace(PARAMS, delimiters=Delimiters("|", ">", "{", "\n"))]),
+)
+def test_batched_835_equals_the_element_by_element_text(
+    values: list[Remittance], params: EnvelopeParams
+) -> None:
+    """Each set is written as one SegmentWriter.batch; checking every element as it is written
+    gives the same text."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(SegmentWriter, "batch", lambda self, write, *args: write(self, *args))
+        checked = build_835(values, params)
+    assert build_835(values, params) == checked
 
 
 @settings(max_examples=8, deadline=None)
