@@ -28,7 +28,7 @@ from sqlalchemy import event, func, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_e2e import NO_POSTGRES, fresh_database  # noqa: E402
+from benchmarks.bench_e2e import NO_POSTGRES, fresh_database, postgres_cpu_seconds  # noqa: E402
 from edi.claim_json import claim_from_json  # noqa: E402
 from gateway import store  # noqa: E402
 from gateway.app import create_app  # noqa: E402
@@ -60,6 +60,8 @@ class Counts:
     statements: Counter[str] = field(default_factory=Counter)
     transactions: Counter[str] = field(default_factory=Counter)
     jobs: Counter[str] = field(default_factory=Counter)
+    cpu_seconds: float = 0.0  # this process (worker and simulator) in the timed part
+    postgres_seconds: float = 0.0  # every PostgreSQL process in the timed part
 
 
 def count_on(engine: Any, counts: Counts) -> None:
@@ -120,6 +122,7 @@ async def run_case(
         await ensure_polls(engine, app[PAYERS])
         final = select(func.count()).where(claims_table.c.status.in_(sorted(FINAL)))
         begin = time.perf_counter()
+        cpu_before, postgres_before = time.process_time(), postgres_cpu_seconds()
         if profile:
             profile.enable()
         while True:
@@ -132,6 +135,8 @@ async def run_case(
                 await asyncio.sleep(0.02)
         if profile:
             profile.disable()
+        counts.cpu_seconds = time.process_time() - cpu_before
+        counts.postgres_seconds = postgres_cpu_seconds() - postgres_before
         return time.perf_counter() - begin, counts
     finally:
         await runner.cleanup()
@@ -158,6 +163,10 @@ def _counting(handler: Handler, counts: Counts) -> Handler:
 
 def report(backend: str, claims: int, seconds: float, counts: Counts) -> None:
     print(f"\n{backend}: {claims} claims in {seconds:.1f} s, {claims / seconds:.0f} claims/s")
+    cpu = f"CPU ms/claim: this process {counts.cpu_seconds * 1000 / claims:.2f}"
+    if backend == "postgresql":
+        cpu += f", PostgreSQL {counts.postgres_seconds * 1000 / claims:.2f}"
+    print(cpu)
     print("| step | jobs run | transactions | statements | transactions/claim | statements/claim |")
     print("|---|---|---|---|---|---|")
     kinds = sorted(set(counts.statements) | set(counts.jobs), key=lambda k: (k == OUTSIDE, k))
