@@ -30,6 +30,7 @@ from gateway.store import StaleClaim
 
 log = structlog.get_logger("gateway.worker")
 PRUNE_EVERY_SECONDS = 600.0
+BATCHES_IN_FLIGHT = 2  # leased batches a worker runs at once (jobs at once: concurrency)
 
 
 class LeaseLost(Exception):
@@ -125,16 +126,29 @@ class Worker:
 
     async def run_once(self) -> int:
         """Lease one batch of due jobs and run them; returns how many were leased."""
+        batch = await self._lease()
+        await self._run_batch(batch)
+        return len(batch)
+
+    async def _lease(self) -> list[jobs.Job]:
         if not self.handlers:
-            return 0
+            return []
         async with self.engine.begin() as conn:
-            batch = await jobs.lease(
+            return await jobs.lease(
                 conn,
                 self.worker_id,
                 kinds=sorted(self.handlers),
                 limit=self.settings.batch_size,
                 lease_for=timedelta(seconds=self.settings.lease_seconds),
             )
+
+    async def _run_leased(self, batch: list[jobs.Job]) -> None:
+        try:
+            await self._run_batch(batch)
+        except Exception as error:  # recording a failure failed (database away): leases expire
+            log.warning("worker_batch_failed", error_type=type(error).__name__)
+
+    async def _run_batch(self, batch: list[jobs.Job]) -> None:
         by_kind: dict[str, list[jobs.Job]] = {}
         for job in batch:
             by_kind.setdefault(job.kind, []).append(job)
@@ -146,7 +160,6 @@ class Worker:
             else:
                 runs += [self._run(job) for job in leased]
         await asyncio.gather(*runs)
-        return len(batch)
 
     async def run_until_idle(self, *, max_rounds: int = 10_000) -> None:
         """Run until no job is due (tests and one-shot use)."""
@@ -155,20 +168,37 @@ class Worker:
                 return
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        """Lease and run until `stop`. A second batch is leased while the first still runs, so
+        the slots do not wait for a batch's slowest job before the next jobs start."""
         log.info("worker_started", worker_id=self.worker_id, kinds=sorted(self.handlers))
         next_prune = 0.0
+        running: set[asyncio.Task[None]] = set()
         while not stop.is_set():
             try:
                 if time.monotonic() >= next_prune:
                     await self.prune()
                     next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
-                busy = await self.run_once()
+                batch = await self._lease()
             except Exception as error:  # the database may be away; keep polling
                 log.warning("worker_poll_failed", error_type=type(error).__name__)
-                busy = 0
-            if not busy:
+                batch = []
+            if batch:
+                task = asyncio.create_task(self._run_leased(batch))
+                running.add(task)
+                task.add_done_callback(running.discard)
+            if len(running) >= BATCHES_IN_FLIGHT or (running and not batch):
+                # Wait for a batch to finish: both are running, or nothing is due yet and the
+                # running one may queue the next step's jobs.
+                await asyncio.wait(
+                    running,
+                    timeout=None if batch else self.settings.poll_interval_seconds,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            elif not batch:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.settings.poll_interval_seconds)
+        if running:  # the leased jobs are finished, not left to their leases running out
+            await asyncio.gather(*running, return_exceptions=True)
         log.info("worker_stopped", worker_id=self.worker_id)
 
     async def prune(self) -> int:

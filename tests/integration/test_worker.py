@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -157,3 +158,35 @@ async def test_a_group_commits_nothing_when_one_lease_was_lost(engine: Any) -> N
         async with group.finishing() as conn:
             await jobs.enqueue(conn, "next")
     assert await states(engine) == [("running", 1, None)] * 3
+
+
+async def test_run_forever_starts_the_next_batch_while_a_slow_job_runs(engine: Any) -> None:
+    """A batch's slowest job does not hold the next jobs back; stopping finishes them all."""
+    async with engine.begin() as conn:
+        await jobs.enqueue(conn, "slow")
+    release = asyncio.Event()
+    stop = asyncio.Event()
+    done: list[str] = []
+
+    async def slow(step: Step) -> None:
+        await release.wait()
+        async with step.finishing():
+            done.append("slow")
+
+    async def quick(step: Step) -> None:
+        async with step.finishing():
+            done.append(step.job.payload["n"])
+        if len(done) == 2:
+            release.set()  # only once the later jobs finished while the slow one waited
+
+    settings = WorkerSettings(batch_size=1, concurrency=4, poll_interval_seconds=0.01)
+    worker = Worker(engine, SEALER, {"slow": slow, "quick": quick}, settings)
+    running = asyncio.create_task(worker.run_forever(stop))
+    await asyncio.sleep(0.05)  # the slow job is leased and waiting
+    async with engine.begin() as conn:
+        await jobs.enqueue_many(conn, "quick", [(None, {"n": "a"}), (None, {"n": "b"})])
+    await asyncio.wait_for(release.wait(), 10)
+    stop.set()
+    await asyncio.wait_for(running, 10)
+    assert done == ["a", "b", "slow"]
+    assert [state for state, _, _ in await states(engine)] == ["done"] * 3
