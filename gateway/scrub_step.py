@@ -117,8 +117,12 @@ def scrub_handler(payers: PayerDirectory, x12: X12Settings | None = None) -> Gro
             scrubbed: list[tuple[str, int, int]] = []  # logged once committed
             for record in records:  # in arrival order: twins are judged against the first
                 claim = claims[record.id]
-                mine = earlier.get(record.submitter_id, [])
-                before = [changes.current(e) for e in mine if e.pk < record.pk]
+                twins = earlier.get(record.submitter_id)
+                before = [
+                    changes.current(e)
+                    for e in (twins.of(record) if twins else [])
+                    if e.pk < record.pk
+                ]
                 findings = _scrub(
                     payers, claim, before, duplicate_key=record.duplicate_key, now=now
                 )
@@ -141,23 +145,48 @@ def scrub_handler(payers: PayerDirectory, x12: X12Settings | None = None) -> Gro
     return Grouped(run)
 
 
+class _Twins:
+    """A submitter's claims that may be earlier twins of the claims being scrubbed, found by
+    CLM01 and by duplicate key, so each claim looks only at its own candidates."""
+
+    def __init__(self, found: list[store.ClaimRecord]) -> None:
+        self._by_pcn: dict[str, list[store.ClaimRecord]] = {}
+        self._by_key: dict[str, list[store.ClaimRecord]] = {}
+        for record in found:
+            self._by_pcn.setdefault(record.patient_control_number, []).append(record)
+            if record.duplicate_key:
+                self._by_key.setdefault(record.duplicate_key, []).append(record)
+
+    def of(self, record: store.ClaimRecord) -> list[store.ClaimRecord]:
+        """Candidates for `record`, oldest first (it may be among them)."""
+        same = self._by_pcn.get(record.patient_control_number, [])
+        if not record.duplicate_key:
+            return same
+        both = {r.id: r for r in same} | {
+            r.id: r for r in self._by_key.get(record.duplicate_key, [])
+        }
+        return sorted(both.values(), key=lambda r: r.pk)
+
+
 async def _earlier_claims(
     conn: AsyncConnection,
     payers: PayerDirectory,
     records: list[store.ClaimRecord],
     claims: dict[str, Claim],
     now: datetime,
-) -> dict[str, list[store.ClaimRecord]]:
+) -> dict[str, _Twins]:
     """Per submitter, its claims that may be earlier twins of these (one query each)."""
-    found: dict[str, list[store.ClaimRecord]] = {}
+    found: dict[str, _Twins] = {}
     for submitter_id in sorted({r.submitter_id for r in records}):
         mine = [r for r in records if r.submitter_id == submitter_id]
-        found[submitter_id] = await store.earlier_claims(
-            conn,
-            submitter_id,
-            patient_control_numbers=sorted({r.patient_control_number for r in mine}),
-            duplicate_keys=sorted({r.duplicate_key for r in mine if r.duplicate_key}),
-            received_since=now
-            - timedelta(days=max(_lookback(payers, claims[r.id].payer.payer_id) for r in mine)),
+        found[submitter_id] = _Twins(
+            await store.earlier_claims(
+                conn,
+                submitter_id,
+                patient_control_numbers=sorted({r.patient_control_number for r in mine}),
+                duplicate_keys=sorted({r.duplicate_key for r in mine if r.duplicate_key}),
+                received_since=now
+                - timedelta(days=max(_lookback(payers, claims[r.id].payer.payer_id) for r in mine)),
+            )
         )
     return found
