@@ -59,3 +59,8 @@ def vintage_covers(service_date: date) -> Literal["before", "within", "after"]:
 def warm_up() -> None:
     """Load the code table now rather than on the first claim (e.g. at process start)."""
     _code_table()
+
+
+def loaded() -> bool:
+    """Whether the code table is in memory (checking a diagnosis then costs no loading)."""
+    return _code_table.cache_info().currsize > 0

@@ -165,8 +165,8 @@ async def validate_claim(request: web.Request) -> web.Response:
     body = await request.read()
     data = parse_claim_body(body, request.headers.get("Content-Type"))
     claim = claim_from_json(data)
-    # Off the event loop: the first call in a process without workers reads the code set.
-    await asyncio.to_thread(icd10.warm_up)
+    if not icd10.loaded():  # the first call in a process without workers reads the code set
+        await asyncio.to_thread(icd10.warm_up)
     async with request.app[READER].connect() as conn:
         findings = await scrub_claim(
             conn,

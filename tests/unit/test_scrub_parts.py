@@ -37,6 +37,15 @@ def test_icd10_code_status(code: str, status: str) -> None:
     assert icd10.code_status(code) == status
 
 
+def test_icd10_says_when_its_table_is_loaded() -> None:
+    icd10.warm_up()
+    assert icd10.loaded()
+    icd10._code_table.cache_clear()
+    assert not icd10.loaded()
+    assert icd10.code_status("J20.9") == "billable"  # loads it again on demand
+    assert icd10.loaded()
+
+
 def test_icd10_vintage_boundaries() -> None:
     assert icd10.vintage_covers(date(2025, 9, 30)) == "before"
     assert icd10.vintage_covers(date(2025, 10, 1)) == "within"
