@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import structlog
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -11,20 +14,33 @@ from gateway.context import READER
 from gateway.errors import Unauthorized
 
 
-async def authenticate(
-    request: web.Request, conn: AsyncConnection | None = None
-) -> store.Submitter:
-    """The submitter whose API key the request carries, looked up on `conn` when the handler
-    reads through one anyway (one connection per request), else on a reader connection."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, api_key = header.partition(" ")
+async def authenticate(request: web.Request) -> store.Submitter:
+    """The submitter whose API key the request carries."""
+    api_key = _bearer_key(request)
+    async with request.app[READER].connect() as conn:
+        return await _submitter(conn, api_key)
+
+
+@contextlib.asynccontextmanager
+async def reading_as_submitter(
+    request: web.Request,
+) -> AsyncIterator[tuple[AsyncConnection, store.Submitter]]:
+    """A reader connection and the request's submitter, looked up on it: one connection for
+    the key and the handler's reads. A request without a key is refused before connecting."""
+    api_key = _bearer_key(request)
+    async with request.app[READER].connect() as conn:
+        yield conn, await _submitter(conn, api_key)
+
+
+def _bearer_key(request: web.Request) -> str:
+    scheme, _, api_key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not api_key.strip():
         raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
-    if conn is not None:
-        submitter = await store.submitter_by_api_key(conn, api_key.strip())
-    else:
-        async with request.app[READER].connect() as own:
-            submitter = await store.submitter_by_api_key(own, api_key.strip())
+    return api_key.strip()
+
+
+async def _submitter(conn: AsyncConnection, api_key: str) -> store.Submitter:
+    submitter = await store.submitter_by_api_key(conn, api_key)
     if submitter is None:
         raise Unauthorized("The API key is not valid or has been revoked.")
     structlog.contextvars.bind_contextvars(submitter_id=submitter.id)

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from edi.claim_json import claim_from_json
 from gateway import store
-from gateway.auth import authenticate
+from gateway.auth import authenticate, reading_as_submitter
 from gateway.context import ENGINE, METRICS, PAYERS, READER, SEALER, SETTINGS
 from gateway.errors import BadRequest, NotFound, PayloadTooLarge, ProblemError
 from gateway.intake import parse_claim_body, receive_batch, receive_claim
@@ -143,8 +143,7 @@ async def _record_oversized(
 
 @routes.get("/v1/claims/{claim_id}")
 async def get_claim(request: web.Request) -> web.Response:
-    async with request.app[READER].connect() as conn:
-        submitter = await authenticate(request, conn)
+    async with reading_as_submitter(request) as (conn, submitter):
         claim_id = request.match_info["claim_id"]
         found = await store.owned_claim_and_payload(
             conn, request.app[SEALER], claim_id, submitter.id
@@ -189,8 +188,8 @@ async def validate_claim(request: web.Request) -> web.Response:
 
 @routes.get("/v1/claims/{claim_id}/events")
 async def get_claim_events(request: web.Request) -> web.Response:
-    async with request.app[READER].connect() as conn:
-        record = await _owned_claim(conn, request, await authenticate(request, conn))
+    async with reading_as_submitter(request) as (conn, submitter):
+        record = await _owned_claim(conn, request, submitter)
         events = await store.claim_events_of(conn, record.id)
     return web.json_response(
         {
@@ -213,8 +212,8 @@ async def get_claim_events(request: web.Request) -> web.Response:
 @routes.get("/v1/claims/{claim_id}/remittance")
 async def get_remittance(request: web.Request) -> web.Response:
     """What the payer paid, adjusted and why, and what the patient owes (net of reversals)."""
-    async with request.app[READER].connect() as conn:
-        record = await _owned_claim(conn, request, await authenticate(request, conn))
+    async with reading_as_submitter(request) as (conn, submitter):
+        record = await _owned_claim(conn, request, submitter)
         payments = await store.remittances_of(conn, record.id)
     return web.json_response(remittance_view(record, payments))
 
@@ -275,8 +274,7 @@ def remittance_view(record: store.ClaimRecord, payments: list[dict[str, Any]]) -
 
 @routes.get("/v1/claims")
 async def list_claims(request: web.Request) -> web.Response:
-    async with request.app[READER].connect() as conn:
-        submitter = await authenticate(request, conn)
+    async with reading_as_submitter(request) as (conn, submitter):
         claim_filter, limit, cursor = _list_query(request.query)
         page, next_cursor = await store.list_claims(
             conn, submitter.id, claim_filter, limit=limit, cursor=cursor

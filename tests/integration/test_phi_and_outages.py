@@ -119,5 +119,8 @@ async def test_database_down_is_503_not_a_hang(
     problem = await post.json()
     assert "nothing was stored" in problem["detail"]
     assert (await client.get("/healthz")).status == 200  # the process itself is alive
+    # A request without a key is refused before any connection is tried.
+    for path in ("/v1/claims", "/v1/claims/x", "/v1/claims/x/events", "/v1/claims/x/remittance"):
+        assert (await client.get(path)).status == 401
     assert time.monotonic() - started < 15
     structlog.contextvars.clear_contextvars()
