@@ -94,7 +94,7 @@ class WorkerSettings:
     concurrency: int = 4
     batch_size: int = 20
     poll_interval_seconds: float = 0.5
-    lease_seconds: int = 300
+    lease_seconds: float = 300.0
     max_attempts: int = 8
     backoff_base_seconds: float = 2.0
     backoff_max_seconds: float = 600.0

@@ -123,6 +123,10 @@ class Worker:
         self.settings = settings
         self.worker_id = worker_id or new_worker_id()
         self._slots = asyncio.Semaphore(settings.concurrency)
+        self._in_flight: set[int] = set()  # pks of the jobs this worker is running
+        # One group of a kind at a time per process, as before two batches ran at once: two
+        # scrub groups side by side could each see the other's twins still RECEIVED.
+        self._group_turns: dict[str, asyncio.Lock] = {}
 
     async def run_once(self) -> int:
         """Lease one batch of due jobs and run them; returns how many were leased."""
@@ -134,13 +138,16 @@ class Worker:
         if not self.handlers:
             return []
         async with self.engine.begin() as conn:
-            return await jobs.lease(
+            batch = await jobs.lease(
                 conn,
                 self.worker_id,
                 kinds=sorted(self.handlers),
                 limit=self.settings.batch_size,
                 lease_for=timedelta(seconds=self.settings.lease_seconds),
             )
+        # A job still waiting for a slot here past its lease comes back leased to us again;
+        # its lease is renewed, and it must not run a second time beside itself.
+        return [job for job in batch if job.pk not in self._in_flight]
 
     async def _run_leased(self, batch: list[jobs.Job]) -> None:
         try:
@@ -149,6 +156,7 @@ class Worker:
             log.warning("worker_batch_failed", error_type=type(error).__name__)
 
     async def _run_batch(self, batch: list[jobs.Job]) -> None:
+        """Run the batch's jobs; every one has finished when this returns or raises."""
         by_kind: dict[str, list[jobs.Job]] = {}
         for job in batch:
             by_kind.setdefault(job.kind, []).append(job)
@@ -159,7 +167,14 @@ class Worker:
                 runs.append(self._run_group(handler, leased))
             else:
                 runs += [self._run(job) for job in leased]
-        await asyncio.gather(*runs)
+        self._in_flight.update(job.pk for job in batch)
+        try:
+            outcomes = await asyncio.gather(*runs, return_exceptions=True)
+        finally:
+            self._in_flight.difference_update(job.pk for job in batch)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def run_until_idle(self, *, max_rounds: int = 10_000) -> None:
         """Run until no job is due (tests and one-shot use)."""
@@ -210,7 +225,8 @@ class Worker:
         return removed
 
     async def _run_group(self, handler: Grouped, leased: list[jobs.Job]) -> None:
-        async with self._slots:
+        turn = self._group_turns.setdefault(leased[0].kind, asyncio.Lock())
+        async with turn, self._slots:
             if len(leased) > 1:
                 with structlog.contextvars.bound_contextvars(
                     job_kind=leased[0].kind, jobs=len(leased)

@@ -190,3 +190,59 @@ async def test_run_forever_starts_the_next_batch_while_a_slow_job_runs(engine: A
     await asyncio.wait_for(running, 10)
     assert done == ["a", "b", "slow"]
     assert [state for state, _, _ in await states(engine)] == ["done"] * 3
+
+
+async def test_a_job_whose_lease_ran_out_while_it_ran_here_is_not_run_again(engine: Any) -> None:
+    """Its lease expires while it still runs; the next lease hands it back to this worker,
+    which renews it and does not start it a second time."""
+    async with engine.begin() as conn:
+        await jobs.enqueue(conn, "slow")
+    runs: list[int] = []
+    release = asyncio.Event()
+    stop = asyncio.Event()
+
+    async def slow(step: Step) -> None:
+        runs.append(step.job.pk)
+        await release.wait()
+        async with step.finishing():
+            pass
+
+    settings = WorkerSettings(lease_seconds=0.05, poll_interval_seconds=0.01)
+    worker = Worker(engine, SEALER, {"slow": slow}, settings)
+    running = asyncio.create_task(worker.run_forever(stop))
+    await asyncio.sleep(0.5)  # many leases past the first one's end
+    release.set()
+    await asyncio.sleep(0.1)
+    stop.set()
+    await asyncio.wait_for(running, 10)
+    assert len(runs) == 1
+    assert [state for state, _, _ in await states(engine)] == ["done"]
+
+
+async def test_groups_of_one_kind_take_turns_in_a_process(engine: Any) -> None:
+    async with engine.begin() as conn:
+        await jobs.enqueue_many(conn, "group", [(None, {"n": n}) for n in range(3)])
+    at_once: list[int] = []
+    now_running = 0
+    stop = asyncio.Event()
+
+    async def run(group: StepGroup) -> None:
+        nonlocal now_running
+        now_running += 1
+        at_once.append(now_running)
+        await asyncio.sleep(0.05)
+        async with group.finishing():
+            pass
+        now_running -= 1
+
+    settings = WorkerSettings(batch_size=1, concurrency=4, poll_interval_seconds=0.01)
+    worker = Worker(engine, SEALER, {"group": Grouped(run)}, settings)
+    running = asyncio.create_task(worker.run_forever(stop))
+    for _ in range(200):
+        if len(at_once) == 3 and now_running == 0:
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    await asyncio.wait_for(running, 10)
+    assert at_once == [1, 1, 1]
+    assert [state for state, _, _ in await states(engine)] == ["done"] * 3
