@@ -164,17 +164,22 @@ class Worker:
         for kind, leased in by_kind.items():
             handler = self.handlers[kind]
             if isinstance(handler, Grouped):
-                runs.append(self._run_group(handler, leased))
+                runs.append(self._tracked(leased, self._run_group(handler, leased)))
             else:
-                runs += [self._run(job) for job in leased]
-        self._in_flight.update(job.pk for job in batch)
-        try:
-            outcomes = await asyncio.gather(*runs, return_exceptions=True)
-        finally:
-            self._in_flight.difference_update(job.pk for job in batch)
+                runs += [self._tracked([job], self._run(job)) for job in leased]
+        outcomes = await asyncio.gather(*runs, return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
+
+    async def _tracked(self, leased: list[jobs.Job], run: Awaitable[None]) -> None:
+        """Run, counting the jobs as this worker's until they finish: a job that finished
+        (a mailbox poll rescheduled itself) may be leased and run again at once."""
+        self._in_flight.update(job.pk for job in leased)
+        try:
+            await run
+        finally:
+            self._in_flight.difference_update(job.pk for job in leased)
 
     async def run_until_idle(self, *, max_rounds: int = 10_000) -> None:
         """Run until no job is due (tests and one-shot use)."""
