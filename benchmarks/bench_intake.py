@@ -147,6 +147,10 @@ def run_case(args: argparse.Namespace, backend: str, url: str, batch: int) -> Re
     return result
 
 
+def _latency(ms: list[float]) -> str:
+    return "/".join(f"{percentile(ms, p):.0f}" for p in (50, 95, 99))
+
+
 def report(results: list[Result], args: argparse.Namespace) -> None:
     print()
     print(
@@ -159,7 +163,7 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
     )
     print("|---" * 7 + "|")
     for r in results:
-        latency = "/".join(f"{percentile(r.request_ms, p):.0f}" for p in (50, 95, 99))
+        latency = _latency(r.request_ms)
         requests = len(r.request_ms)
         print(
             f"| {r.backend} | {r.batch or 1} | {requests / r.seconds:.0f}"
@@ -176,7 +180,7 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         )
         print("|---" * 6 + "|")
     for r in reads:
-        latency = "/".join(f"{percentile(r.read_ms, p):.0f}" for p in (50, 95, 99))
+        latency = _latency(r.read_ms)
         print(
             f"| {r.backend} | {r.batch or 1} | {len(r.read_ms) / r.read_seconds:.0f} | {latency}"
             f" | {r.read_cpu_seconds * 1000 / len(r.read_ms):.2f} | {r.read_errors} |"

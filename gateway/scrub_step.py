@@ -117,12 +117,8 @@ def scrub_handler(payers: PayerDirectory, x12: X12Settings | None = None) -> Gro
             scrubbed: list[tuple[str, int, int]] = []  # logged once committed
             for record in records:  # in arrival order: twins are judged against the first
                 claim = claims[record.id]
-                twins = earlier.get(record.submitter_id)
-                before = [
-                    changes.current(e)
-                    for e in (twins.of(record) if twins else [])
-                    if e.pk < record.pk
-                ]
+                twins = earlier[record.submitter_id].of(record)
+                before = [changes.current(e) for e in twins if e.pk < record.pk]
                 findings = _scrub(
                     payers, claim, before, duplicate_key=record.duplicate_key, now=now
                 )

@@ -317,7 +317,10 @@ _RECORD_COLUMNS = [c for c in claims.c if c.name != "payload"]
 
 
 def _record(row: Row[Any]) -> ClaimRecord:
-    data = row._asdict()
+    return _record_of(row._asdict())
+
+
+def _record_of(data: dict[str, Any]) -> ClaimRecord:
     data["status"] = ClaimStatus(data["status"])
     return ClaimRecord(**data)
 
@@ -356,8 +359,7 @@ async def owned_claim_and_payload(
         return None
     data = row._asdict()
     sealed = data.pop("payload")
-    data["status"] = ClaimStatus(data["status"])
-    return ClaimRecord(**data), json.loads(sealer.open(sealed, _payload_aad(claim_id)))
+    return _record_of(data), json.loads(sealer.open(sealed, _payload_aad(claim_id)))
 
 
 async def get_claims(

@@ -149,7 +149,7 @@ async def get_claim(request: web.Request) -> web.Response:
             conn, request.app[SEALER], claim_id, submitter.id
         )
         if found is None:
-            raise NotFound(f"No claim {claim_id} for this submitter.")
+            raise _no_such_claim(claim_id)
         record, payload = found
         scrubbed = await store.latest_event(conn, record.id, SCRUB_EVENTS)
     findings = scrubbed.detail["findings"] if scrubbed else None
@@ -288,11 +288,15 @@ async def _owned_claim(
     conn: Any, request: web.Request, submitter: store.Submitter
 ) -> store.ClaimRecord:
     claim_id = request.match_info["claim_id"]
-    # Another submitter's claim is reported exactly like a missing one.
     record = await store.get_claim(conn, claim_id, submitter_id=submitter.id)
     if record is None:
-        raise NotFound(f"No claim {claim_id} for this submitter.")
+        raise _no_such_claim(claim_id)
     return record
+
+
+def _no_such_claim(claim_id: str) -> NotFound:
+    # Another submitter's claim is reported exactly like a missing one.
+    return NotFound(f"No claim {claim_id} for this submitter.")
 
 
 def _list_query(query: Any) -> tuple[store.ClaimFilter, int, str | None]:

@@ -17,7 +17,8 @@ from edi.errors import UnsupportedVersionError, X12ValueError
 from edi.read_277ca import iter_277ca, read_277ca
 from edi.validate import AckControl, validate
 from edi.write_277ca import acknowledge_claims, build_277ca
-from edi.x12 import Delimiters, SegmentWriter
+from edi.x12 import Delimiters
+from tests.unit.writers import written_checked
 
 D = Decimal
 PARAMS = EnvelopeParams(
@@ -253,10 +254,7 @@ def test_batched_277ca_equals_the_element_by_element_text(
 ) -> None:
     """Each set is written as one SegmentWriter.batch; checking every element as it is written
     gives the same text."""
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(SegmentWriter, "batch", lambda self, write, *args: write(self, *args))
-        checked = build_277ca(acks, params)
-    assert build_277ca(acks, params) == checked
+    assert build_277ca(acks, params) == written_checked(build_277ca, acks, params)
 
 
 @settings(max_examples=8, deadline=None)

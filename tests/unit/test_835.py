@@ -26,8 +26,9 @@ from edi.remittance import (
 )
 from edi.validate import AckControl, validate
 from edi.write_835 import build_835
-from edi.x12 import Delimiters, SegmentWriter
+from edi.x12 import Delimiters
 from tests.unit.remittances import PAYEE, claim, denied, line, remittance, reversal
+from tests.unit.writers import written_checked
 
 D = Decimal
 PARAMS = EnvelopeParams(
@@ -332,10 +333,7 @@ def test_batched_835_equals_the_element_by_element_text(
 ) -> None:
     """Each set is written as one SegmentWriter.batch; checking every element as it is written
     gives the same text."""
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(SegmentWriter, "batch", lambda self, write, *args: write(self, *args))
-        checked = build_835(values, params)
-    assert build_835(values, params) == checked
+    assert build_835(values, params) == written_checked(build_835, values, params)
 
 
 @settings(max_examples=8, deadline=None)

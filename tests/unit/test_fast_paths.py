@@ -31,6 +31,7 @@ from tests.unit.claims import (
     professional,
 )
 from tests.unit.strategies import claims
+from tests.unit.writers import written_checked
 
 PARAMS = EnvelopeParams(
     sender_id="SUB0001",
@@ -43,17 +44,11 @@ PARAMS = EnvelopeParams(
 SHAPES = [*PROFESSIONAL_SHAPES.values(), *INSTITUTIONAL_SHAPES.values()]
 
 
-def _unbatched(self: SegmentWriter, write: Any, *args: Any) -> None:
-    write(self, *args)
-
-
 def _build_checked(
     monkeypatch: pytest.MonkeyPatch, claims_: list[Claim], params: EnvelopeParams
 ) -> str:
     """build_837 with every element checked as it is written (no batches)."""
-    with monkeypatch.context() as m:
-        m.setattr(SegmentWriter, "batch", _unbatched)
-        return build_837(claims_, params)
+    return written_checked(build_837, claims_, params)
 
 
 @pytest.mark.parametrize(
