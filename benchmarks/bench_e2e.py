@@ -74,6 +74,7 @@ class Result:
     paid_by_claims: Decimal = Decimal(0)
     paid_by_835s: Decimal = Decimal(0)
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds in the timed window
+    kernel: dict[str, float] = field(default_factory=dict)  # of which in the kernel (system)
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -84,26 +85,37 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[index]
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a live process, Linux only; 0 elsewhere."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU time of a live process, Linux only; zeros elsewhere."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
-def postgres_cpu_seconds() -> float:
-    """CPU time of every PostgreSQL process on this machine (server and backends, live ones
-    only), so a run can say what the database took of the shared cores."""
-    total = 0.0
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a live process, Linux only; 0 elsewhere."""
+    return sum(cpu_times(pid))
+
+
+def postgres_cpu_times() -> tuple[float, float]:
+    """User and system CPU time of every PostgreSQL process on this machine (server and
+    backends, live ones only), so a run can say what the database took of the shared cores."""
+    user = system = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             if stat.read_text().split(" (", 1)[1].startswith("postgres)"):
-                total += cpu_seconds(int(stat.parent.name))
+                u, s = cpu_times(int(stat.parent.name))
+                user, system = user + u, system + s
         except (OSError, IndexError):
             continue
-    return total
+    return user, system
+
+
+def postgres_cpu_seconds() -> float:
+    return sum(postgres_cpu_times())
 
 
 def peak_rss_kib(pid: int) -> int:
@@ -197,11 +209,12 @@ class Cluster:
             before = now
         raise RuntimeError(f"{', '.join(names)} still busy after {seconds:.0f}s")
 
-    def cpu(self) -> dict[str, float]:
-        """CPU seconds so far of each process, of PostgreSQL and of this driver."""
-        out = {name: cpu_seconds(p.pid) for name, p in self.processes.items()}
-        out["postgresql"] = postgres_cpu_seconds()
-        out["driver"] = cpu_seconds(os.getpid())
+    def cpu(self) -> dict[str, tuple[float, float]]:
+        """User and system CPU seconds so far of each process, of PostgreSQL and of this
+        driver."""
+        out = {name: cpu_times(p.pid) for name, p in self.processes.items()}
+        out["postgresql"] = postgres_cpu_times()
+        out["driver"] = cpu_times(os.getpid())
         return out
 
     def peak_rss(self) -> dict[str, int]:
@@ -337,7 +350,10 @@ async def drive(
                 await asyncio.sleep(0.1)
             result.seconds = time.perf_counter() - start
             cpu_after = cluster.cpu()
-            result.cpu = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
+            for name, (user, system) in cpu_after.items():
+                user_before, system_before = cpu_before.get(name, (0.0, 0.0))
+                result.cpu[name] = user - user_before + system - system_before
+                result.kernel[name] = system - system_before
             result.unfinished = stored - finished
             done.set()
             await asyncio.gather(*readers)
@@ -481,7 +497,10 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         print(
             f"  {r.backend}/{r.validate}: total {1000 * total / r.claims:.2f} ("
             + ", ".join(f"{k} {1000 * v / r.claims:.2f}" for k, v in parts)
-            + f"); cores busy {total / r.seconds:.2f}"
+            + f"); cores busy {total / r.seconds:.2f}; in the kernel"
+            f" {100 * sum(r.kernel.values()) / total if total else 0:.0f}% ("
+            + ", ".join(f"{k} {100 * r.kernel[k] / v:.0f}%" for k, v in parts if v)
+            + ")"
         )
     for r in results:
         if r.retried:

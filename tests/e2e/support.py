@@ -48,7 +48,8 @@ def write_fast_profiles(folder: Path, *, timeout_seconds: int | None = None) -> 
 
 
 def varied_claims(count: int, prefix: str = "E2E") -> list[dict[str, Any]]:
-    """Clean claims for every shipped payer, with distinct control numbers and charges."""
+    """Clean claims for every shipped payer, with distinct control numbers and charges: each
+    is an encounter of its own, as in real traffic, not a likely duplicate of another."""
     bases = [claim_to_json(c) for c in clean_claims().values()]
     claims = []
     for n in range(count):
@@ -58,7 +59,7 @@ def varied_claims(count: int, prefix: str = "E2E") -> list[dict[str, Any]]:
             line["line_control_number"] = f"{prefix}-{n:05d}-{i + 1}"
             line.pop("adjudications", None)
         first = claim["service_lines"][0]
-        first["charge"] = str(Decimal(first["charge"]) + Decimal(n % 37))
+        first["charge"] = str(Decimal(first["charge"]) + Decimal(n) / 100)
         claim["total_charge"] = str(sum(Decimal(line["charge"]) for line in claim["service_lines"]))
         for other in claim.get("other_payers", []):
             other.pop("paid_amount", None)  # keep COB balanced after the charge change
