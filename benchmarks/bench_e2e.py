@@ -14,6 +14,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -179,11 +180,14 @@ class Cluster:
             **extra,
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.profiled: set[str] = set()  # started under cpu_profile.py
         self.logs = folder / "logs"
         self.logs.mkdir()
 
     def start(self, name: str, *args: str, command: list[str] | None = None) -> None:
         log = (self.logs / f"{name}.log").open("wb")
+        if command is not None:
+            self.profiled.add(name)
         self.processes[name] = subprocess.Popen(
             [*(command or [CLEARWAY]), *args], cwd=self.folder, env=self.env, stdout=log, stderr=log
         )
@@ -208,6 +212,11 @@ class Cluster:
                 return
             before = now
         raise RuntimeError(f"{', '.join(names)} still busy after {seconds:.0f}s")
+
+    def restart_profiles(self) -> None:
+        """Start the profiled processes' profiles afresh, leaving start-up out of them."""
+        for name in self.profiled:
+            self.processes[name].send_signal(signal.SIGUSR1)
 
     def cpu(self) -> dict[str, tuple[float, float]]:
         """User and system CPU seconds so far of each process, of PostgreSQL and of this
@@ -331,6 +340,7 @@ async def drive(
                     if response.status != 200:
                         result.errors += 1
 
+            cluster.restart_profiles()
             cpu_before = cluster.cpu()
             start = time.perf_counter()
             readers = [asyncio.create_task(get_loop(n)) for n in range(4)]
