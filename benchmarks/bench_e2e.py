@@ -38,6 +38,8 @@ from benchmarks.e2e_checks import claim_checks, remitted_by_835s  # noqa: E402
 from gateway import db  # noqa: E402
 from gateway.settings import DatabaseSettings  # noqa: E402
 from gateway.tables import claims as claims_table  # noqa: E402
+from gateway.tables import interchanges as interchanges_table  # noqa: E402
+from gateway.tables import jobs as jobs_table  # noqa: E402
 from payers.profile import load_profiles  # noqa: E402
 from tests.e2e.support import (  # noqa: E402
     FINAL,
@@ -66,6 +68,8 @@ class Result:
     get_ms: list[float] = field(default_factory=list)
     mismatches: list[tuple[str, str, str]] = field(default_factory=list)
     unfinished: int = 0
+    stuck: list[str] = field(default_factory=list)  # when claims are unfinished: where they are
+    files: dict[str, int] = field(default_factory=dict)  # interchanges by direction
     errors: int = 0
     failed_statuses: Counter[int] = field(default_factory=Counter)  # POSTs not answered 202
     unacknowledged: int = 0  # claims stored whose POST the driver did not see answered 202
@@ -365,11 +369,43 @@ async def drive(
                 result.cpu[name] = user - user_before + system - system_before
                 result.kernel[name] = system - system_before
             result.unfinished = stored - finished
+            if result.unfinished:
+                result.stuck = await where_claims_wait(engine)
+            async with engine.connect() as conn:
+                by_direction = await conn.execute(
+                    select(interchanges_table.c.direction, func.count()).group_by(
+                        interchanges_table.c.direction
+                    )
+                )
+                result.files = {direction: n for direction, n in by_direction}
             done.set()
             await asyncio.gather(*readers)
     finally:
         await engine.dispose()
     return ids
+
+
+async def where_claims_wait(engine: Any) -> list[str]:
+    """Claims by status and jobs by kind and state, for a run whose claims did not finish."""
+    async with engine.connect() as conn:
+        statuses = await conn.execute(
+            select(claims_table.c.status, func.count()).group_by(claims_table.c.status)
+        )
+        jobs = await conn.execute(
+            select(
+                jobs_table.c.kind,
+                jobs_table.c.state,
+                func.count(),
+                func.max(jobs_table.c.attempts),
+                func.min(jobs_table.c.run_after),
+                func.max(jobs_table.c.last_error),
+            ).group_by(jobs_table.c.kind, jobs_table.c.state)
+        )
+        return [f"claims {status}: {n}" for status, n in statuses] + [
+            f"jobs {kind} {state}: {n}, attempts up to {attempts}, first due {due},"
+            f" an error: {error}"
+            for kind, state, n, attempts, due, error in jobs
+        ]
 
 
 async def final_statuses(cluster: Cluster, key: str, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -507,7 +543,7 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         print(
             f"  {r.backend}/{r.validate}: total {1000 * total / r.claims:.2f} ("
             + ", ".join(f"{k} {1000 * v / r.claims:.2f}" for k, v in parts)
-            + f"); cores busy {total / r.seconds:.2f}; in the kernel"
+            + f"); cores busy {total / r.seconds:.2f}; interchanges {r.files}; in the kernel"
             f" {100 * sum(r.kernel.values()) / total if total else 0:.0f}% ("
             + ", ".join(f"{k} {100 * r.kernel[k] / v:.0f}%" for k, v in parts if v)
             + ")"
@@ -526,6 +562,8 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             )
             for row in r.mismatches[:20]:
                 print("  ", *row)
+        for line in r.stuck:
+            print(f"  {r.backend}/{r.validate} unfinished: {line}")
         for claim_id, gaps in list(r.history_gaps.items())[:20]:
             print(f"  {r.backend}/{r.validate}: claim {claim_id} history: {'; '.join(gaps)}")
 

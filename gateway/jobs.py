@@ -179,6 +179,21 @@ async def defer(conn: AsyncConnection, job: Job, worker_id: str, run_after: date
     )
 
 
+async def hand_back(conn: AsyncConnection, leased: list[Job], worker_id: str) -> None:
+    """Return jobs just leased to the queue as they were (due, the attempt not counted)."""
+    await conn.execute(
+        update(jobs)
+        .where(db.among(conn, jobs.c.pk, [job.pk for job in leased]), jobs.c.locked_by == worker_id)
+        .values(
+            state=READY,
+            attempts=jobs.c.attempts - 1,
+            locked_by=None,
+            locked_until=None,
+            updated_at=datetime.now(UTC),
+        )
+    )
+
+
 async def reschedule(conn: AsyncConnection, job: Job, worker_id: str, run_after: datetime) -> bool:
     """Run a recurring job again later, reusing its row (a poll every few seconds would
     otherwise add a row each time). False when the lease was lost."""

@@ -93,6 +93,7 @@ class WorkerSettings:
     in_process: bool = True
     concurrency: int = 4
     batch_size: int = 20
+    group_size: int = 100  # jobs leased at once when they are a grouped step's (scrub)
     poll_interval_seconds: float = 0.5
     lease_seconds: float = 300.0
     max_attempts: int = 8

@@ -127,6 +127,7 @@ class Worker:
         # One group of a kind at a time per process, as before two batches ran at once: two
         # scrub groups side by side could each see the other's twins still RECEIVED.
         self._group_turns: dict[str, asyncio.Lock] = {}
+        self._grouped_kinds = {k for k, h in handlers.items() if isinstance(h, Grouped)}
 
     async def run_once(self) -> int:
         """Lease one batch of due jobs and run them; returns how many were leased."""
@@ -137,14 +138,25 @@ class Worker:
     async def _lease(self) -> list[jobs.Job]:
         if not self.handlers:
             return []
+        # Up to group_size jobs in queue order, so one scrub transaction takes a hundred
+        # claims (about the cost of twenty) and later steps (a batch job) still wait behind
+        # the claims queued before them. Jobs that run alone (a submit, a mailbox poll) only
+        # wait here for a slot: past batch_size they go back to the queue for other workers.
+        settings = self.settings
         async with self.engine.begin() as conn:
             batch = await jobs.lease(
                 conn,
                 self.worker_id,
                 kinds=sorted(self.handlers),
-                limit=self.settings.batch_size,
-                lease_for=timedelta(seconds=self.settings.lease_seconds),
+                limit=max(settings.group_size, settings.batch_size),
+                lease_for=timedelta(seconds=settings.lease_seconds),
             )
+            alone = [job for job in batch if job.kind not in self._grouped_kinds]
+            if len(alone) > settings.batch_size:
+                extra = alone[settings.batch_size :]
+                await jobs.hand_back(conn, extra, self.worker_id)
+                returned = {job.pk for job in extra}
+                batch = [job for job in batch if job.pk not in returned]
         # A job still waiting for a slot here past its lease comes back leased to us again;
         # its lease is renewed, and it must not run a second time beside itself.
         return [job for job in batch if job.pk not in self._in_flight]

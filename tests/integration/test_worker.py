@@ -125,6 +125,43 @@ async def test_a_grouped_step_finishes_its_jobs_in_one_transaction(engine: Any) 
     assert await states(engine) == [("done", 1, None)] * 5 + [("ready", 0, None)]
 
 
+async def test_a_lease_takes_group_size_jobs_but_batch_size_of_those_run_alone(
+    engine: Any,
+) -> None:
+    async with engine.begin() as conn:
+        await jobs.enqueue_many(conn, "submit", [(None, {"n": n}) for n in range(9)])
+        await jobs.enqueue_many(conn, "scrub", [(None, {"n": n}) for n in range(30)])
+        await jobs.enqueue(conn, "submit", payload={"n": 9})  # queued behind the scrubs
+    groups: list[int] = []
+    singles: list[int] = []
+
+    async def scrub(group: StepGroup) -> None:
+        groups.append(len(group.leased))
+        async with group.finishing():
+            pass
+
+    async def submit(step: Step) -> None:
+        singles.append(step.job.payload["n"])
+        async with step.finishing():
+            pass
+
+    settings = WorkerSettings(batch_size=4, group_size=25)
+    worker = Worker(engine, SEALER, {"scrub": Grouped(scrub), "submit": submit}, settings)
+    # The first 25 in queue order: 9 submits, of which 4 are kept, and 16 scrubs.
+    assert await worker.run_once() == 4 + 16
+    assert groups == [16] and singles == [0, 1, 2, 3]
+    async with engine.connect() as conn:
+        handed_back = await conn.execute(
+            select(jobs_table.c.state, jobs_table.c.attempts, jobs_table.c.locked_by)
+            .where(jobs_table.c.kind == "submit")
+            .order_by(jobs_table.c.pk)
+        )
+        assert list(handed_back)[4:9] == [("ready", 0, None)] * 5
+    await worker.run_until_idle()
+    assert sorted(groups) == [14, 16] and sorted(singles) == list(range(10))
+    assert singles[-1] == 9  # FIFO: the submit queued last ran last
+
+
 async def test_a_failing_group_is_run_again_one_job_at_a_time(engine: Any) -> None:
     async with engine.begin() as conn:
         await jobs.enqueue_many(conn, "scrub", [(None, {"bad": n == 1}) for n in range(3)])
@@ -235,7 +272,7 @@ async def test_groups_of_one_kind_take_turns_in_a_process(engine: Any) -> None:
             pass
         now_running -= 1
 
-    settings = WorkerSettings(batch_size=1, concurrency=4, poll_interval_seconds=0.01)
+    settings = WorkerSettings(batch_size=1, group_size=1, concurrency=4, poll_interval_seconds=0.01)
     worker = Worker(engine, SEALER, {"group": Grouped(run)}, settings)
     running = asyncio.create_task(worker.run_forever(stop))
     for _ in range(200):
