@@ -151,15 +151,17 @@ class Worker:
                 limit=max(settings.group_size, settings.batch_size),
                 lease_for=timedelta(seconds=settings.lease_seconds),
             )
+            # A job still waiting for a slot here past its lease comes back leased to us
+            # again; its lease is renewed, and it must neither run a second time beside
+            # itself nor be handed back for another worker to run.
+            batch = [job for job in batch if job.pk not in self._in_flight]
             alone = [job for job in batch if job.kind not in self._grouped_kinds]
             if len(alone) > settings.batch_size:
                 extra = alone[settings.batch_size :]
                 await jobs.hand_back(conn, extra, self.worker_id)
                 returned = {job.pk for job in extra}
                 batch = [job for job in batch if job.pk not in returned]
-        # A job still waiting for a slot here past its lease comes back leased to us again;
-        # its lease is renewed, and it must not run a second time beside itself.
-        return [job for job in batch if job.pk not in self._in_flight]
+        return batch
 
     async def _run_leased(self, batch: list[jobs.Job]) -> None:
         try:

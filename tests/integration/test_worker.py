@@ -256,6 +256,35 @@ async def test_a_job_whose_lease_ran_out_while_it_ran_here_is_not_run_again(engi
     assert [state for state, _, _ in await states(engine)] == ["done"]
 
 
+async def test_a_job_still_running_here_is_not_handed_back_with_the_extra_jobs(
+    engine: Any,
+) -> None:
+    """Its lease ran out while it runs here; a later lease takes it again behind a delivery
+    (taken first) and over batch_size. It stays leased to this worker, not ready for others."""
+    async with engine.begin() as conn:
+        await jobs.enqueue(conn, "slow")
+
+    async def never(step: Step) -> None:
+        raise AssertionError("not run in this test")
+
+    settings = WorkerSettings(batch_size=1, lease_seconds=0.05)
+    worker = Worker(engine, SEALER, {"slow": never, "deliver_file": never}, settings)
+    (slow,) = await worker._lease()
+    worker._in_flight.add(slow.pk)  # as _tracked does while it runs
+    await asyncio.sleep(0.1)  # its lease runs out
+    async with engine.begin() as conn:
+        await jobs.enqueue(conn, "deliver_file")
+    leased = await worker._lease()
+    assert [job.kind for job in leased] == ["deliver_file"]
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(jobs_table.c.state, jobs_table.c.locked_by).where(jobs_table.c.pk == slow.pk)
+            )
+        ).one()
+    assert tuple(row) == ("running", worker.worker_id)
+
+
 async def test_groups_of_one_kind_take_turns_in_a_process(engine: Any) -> None:
     async with engine.begin() as conn:
         await jobs.enqueue_many(conn, "group", [(None, {"n": n}) for n in range(3)])
