@@ -179,11 +179,16 @@ async def defer(conn: AsyncConnection, job: Job, worker_id: str, run_after: date
     )
 
 
-async def hand_back(conn: AsyncConnection, leased: list[Job], worker_id: str) -> None:
-    """Return jobs just leased to the queue as they were (due, the attempt not counted)."""
+async def hand_back(conn: AsyncConnection, pks: list[int], worker_id: str) -> None:
+    """Return jobs leased to `worker_id` and not run to the queue as they were (due, the
+    attempt not counted); a job finished meanwhile stays finished."""
     await conn.execute(
         update(jobs)
-        .where(db.among(conn, jobs.c.pk, [job.pk for job in leased]), jobs.c.locked_by == worker_id)
+        .where(
+            db.among(conn, jobs.c.pk, pks),
+            jobs.c.locked_by == worker_id,
+            jobs.c.state == RUNNING,
+        )
         .values(
             state=READY,
             attempts=jobs.c.attempts - 1,

@@ -124,6 +124,7 @@ class Worker:
         self.worker_id = worker_id or new_worker_id()
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._in_flight: set[int] = set()  # pks of the jobs this worker is running
+        self._leased_again: set[int] = set()  # in-flight jobs a later lease took (see _lease)
         # One group of a kind at a time per process, as before two batches ran at once: two
         # scrub groups side by side could each see the other's twins still RECEIVED.
         self._group_turns: dict[str, asyncio.Lock] = {}
@@ -151,17 +152,37 @@ class Worker:
                 limit=max(settings.group_size, settings.batch_size),
                 lease_for=timedelta(seconds=settings.lease_seconds),
             )
-            # A job still waiting for a slot here past its lease comes back leased to us
-            # again; its lease is renewed, and it must neither run a second time beside
-            # itself nor be handed back for another worker to run.
-            batch = [job for job in batch if job.pk not in self._in_flight]
-            alone = [job for job in batch if job.kind not in self._grouped_kinds]
+            # A job still running here comes back leased to us again when its lease ran out
+            # (or when its run already put it back: a poll rescheduled at once, a retry due
+            # at once). It must not run a second time beside itself, nor go to another
+            # worker while it runs; `_done` hands it back when its run here is over.
+            again = {job.pk for job in batch if job.pk in self._in_flight}
+            self._leased_again |= again
+            batch = [job for job in batch if job.pk not in again]
+            # Deliveries first (the lease's own order), then oldest first.
+            alone = sorted(
+                (job for job in batch if job.kind not in self._grouped_kinds),
+                key=lambda job: (job.kind not in jobs.FIRST_KINDS, job.pk),
+            )
             if len(alone) > settings.batch_size:
-                extra = alone[settings.batch_size :]
-                await jobs.hand_back(conn, extra, self.worker_id)
-                returned = {job.pk for job in extra}
+                returned = {job.pk for job in alone[settings.batch_size :]}
+                await jobs.hand_back(conn, sorted(returned), self.worker_id)
                 batch = [job for job in batch if job.pk not in returned]
         return batch
+
+    async def _done(self, pks: list[int]) -> None:
+        """These jobs' runs here are over. One that a lease took again meanwhile goes back
+        to the queue now, due, instead of waiting here for its new lease to run out."""
+        self._in_flight.difference_update(pks)
+        again = self._leased_again.intersection(pks)
+        if not again:
+            return
+        self._leased_again -= again
+        try:
+            async with self.engine.begin() as conn:
+                await jobs.hand_back(conn, sorted(again), self.worker_id)
+        except Exception as error:  # the database may be away: the lease runs out instead
+            log.warning("job_hand_back_failed", error_type=type(error).__name__)
 
     async def _run_leased(self, batch: list[jobs.Job]) -> None:
         try:
@@ -193,7 +214,7 @@ class Worker:
         try:
             await run
         finally:
-            self._in_flight.difference_update(job.pk for job in leased)
+            await self._done([job.pk for job in leased])
 
     async def run_until_idle(self, *, max_rounds: int = 10_000) -> None:
         """Run until no job is due (tests and one-shot use)."""
@@ -257,6 +278,7 @@ class Worker:
                         log.warning("job_group_split", error_type=type(error).__name__)
             for job in leased:
                 await self._guarded(job, lambda job=job: handler.run(self._group([job])))
+                await self._done([job.pk])  # a retry due at once need not wait for the rest
 
     def _group(self, leased: list[jobs.Job]) -> StepGroup:
         return StepGroup(tuple(leased), self.engine, self.sealer, self.worker_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -283,6 +284,53 @@ async def test_a_job_still_running_here_is_not_handed_back_with_the_extra_jobs(
             )
         ).one()
     assert tuple(row) == ("running", worker.worker_id)
+
+
+async def test_a_delivery_is_kept_before_older_jobs_when_a_lease_hands_some_back(
+    engine: Any,
+) -> None:
+    async with engine.begin() as conn:
+        await jobs.enqueue_many(conn, "submit", [(None, {"n": n}) for n in range(3)])
+        await jobs.enqueue(conn, "deliver_file")
+
+    async def never(step: Step) -> None:
+        raise AssertionError("not run in this test")
+
+    settings = WorkerSettings(batch_size=2)
+    worker = Worker(engine, SEALER, {"submit": never, "deliver_file": never}, settings)
+    leased = await worker._lease()
+    assert sorted(job.kind for job in leased) == ["deliver_file", "submit"]
+    assert [job.payload for job in leased if job.kind == "submit"] == [{"n": 0}]
+
+
+async def test_a_job_leased_again_while_its_run_ends_goes_back_to_the_queue(
+    engine: Any,
+) -> None:
+    """A poll rescheduled at once (or a retry due at once) can be leased by this worker
+    before its run here is over; it is handed back then, not left until its lease ends."""
+    async with engine.begin() as conn:
+        await jobs.enqueue(conn, "poll")
+
+    async def never(step: Step) -> None:
+        raise AssertionError("not run in this test")
+
+    worker = Worker(engine, SEALER, {"poll": never}, WorkerSettings())
+    (job,) = await worker._lease()
+    worker._in_flight.add(job.pk)  # as _tracked does while it runs
+    async with engine.begin() as conn:  # its run puts it back, due now
+        await jobs.reschedule(conn, job, worker.worker_id, datetime.now(UTC))
+    assert await worker._lease() == []  # taken again, not run beside itself
+    await worker._done([job.pk])  # the run here is over
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(jobs_table.c.state, jobs_table.c.locked_by, jobs_table.c.attempts).where(
+                    jobs_table.c.pk == job.pk
+                )
+            )
+        ).one()
+    assert tuple(row) == ("ready", None, 0)
+    assert [again.pk for again in await worker._lease()] == [job.pk]
 
 
 async def test_groups_of_one_kind_take_turns_in_a_process(engine: Any) -> None:
