@@ -181,15 +181,7 @@ class Applying:
 
     async def write(self) -> None:
         await self.changes.write(self.conn)
-        # An 835 repeats the number its 277CA gave: only a new or changed one is written.
-        await store.set_payer_claim_numbers(
-            self.conn,
-            {
-                claim_id: number
-                for claim_id, number in self.payer_numbers.items()
-                if self.records[claim_id].payer_claim_number != number[:50]
-            },
-        )
+        await store.set_payer_claim_numbers(self.conn, self.payer_numbers, self.records)
         await store.add_remittances(self.conn, self.remittances)
 
 

@@ -124,7 +124,11 @@ async def lease(
         )
         .returning(jobs.c.pk, jobs.c.kind, jobs.c.claim_id, jobs.c.payload, jobs.c.attempts)
     )
-    return sorted((Job(**row._asdict()) for row in result), key=lambda j: j.pk)
+    # In the order they were chosen: deliveries first, then oldest first.
+    return sorted(
+        (Job(**row._asdict()) for row in result),
+        key=lambda j: (j.kind not in FIRST_KINDS, j.pk),
+    )
 
 
 async def complete(conn: AsyncConnection, job: Job, worker_id: str) -> bool:
@@ -165,23 +169,15 @@ async def retry_later(
 
 async def defer(conn: AsyncConnection, job: Job, worker_id: str, run_after: datetime) -> None:
     """Put a job back for later without counting the attempt (it waited, it did not fail)."""
-    await conn.execute(
-        update(jobs)
-        .where(jobs.c.pk == job.pk, jobs.c.locked_by == worker_id)
-        .values(
-            state=READY,
-            run_after=run_after,
-            attempts=jobs.c.attempts - 1,
-            locked_by=None,
-            locked_until=None,
-            updated_at=datetime.now(UTC),
-        )
-    )
+    await hand_back(conn, [job.pk], worker_id, run_after=run_after)
 
 
-async def hand_back(conn: AsyncConnection, pks: list[int], worker_id: str) -> None:
-    """Return jobs leased to `worker_id` and not run to the queue as they were (due, the
-    attempt not counted); a job finished meanwhile stays finished."""
+async def hand_back(
+    conn: AsyncConnection, pks: list[int], worker_id: str, *, run_after: datetime | None = None
+) -> None:
+    """Return jobs leased to `worker_id` to the queue without counting the attempt, due as
+    they were or at `run_after`; a job finished meanwhile stays finished."""
+    later = {} if run_after is None else {"run_after": run_after}
     await conn.execute(
         update(jobs)
         .where(
@@ -195,6 +191,7 @@ async def hand_back(conn: AsyncConnection, pks: list[int], worker_id: str) -> No
             locked_by=None,
             locked_until=None,
             updated_at=datetime.now(UTC),
+            **later,
         )
     )
 

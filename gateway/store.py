@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -830,15 +830,23 @@ async def lock_claims(
         await conn.execute(select(claims.c.id).where(match).order_by(claims.c.id).with_for_update())
 
 
-async def set_payer_claim_numbers(conn: AsyncConnection, numbers: dict[str, str]) -> None:
-    """Record the payer's claim number (277CA REF*1K, 835 CLP07) of each claim id."""
-    if not numbers:
+async def set_payer_claim_numbers(
+    conn: AsyncConnection, numbers: dict[str, str], records: Mapping[str, ClaimRecord]
+) -> None:
+    """Record the payer's claim number (277CA REF*1K, 835 CLP07) of each claim id, where it
+    differs from the one its record holds (an 835 usually repeats its 277CA's)."""
+    changed = [
+        {"claim_id": c, "number": n[:50]}
+        for c, n in sorted(numbers.items())
+        if records[c].payer_claim_number != n[:50]
+    ]
+    if not changed:
         return
     await conn.execute(
         update(claims)
         .where(claims.c.id == bindparam("claim_id"))
         .values(payer_claim_number=bindparam("number")),
-        [{"claim_id": c, "number": n[:50]} for c, n in sorted(numbers.items())],
+        changed,
     )
 
 

@@ -159,14 +159,10 @@ class Worker:
             again = {job.pk for job in batch if job.pk in self._in_flight}
             self._leased_again |= again
             batch = [job for job in batch if job.pk not in again]
-            # Deliveries first (the lease's own order), then oldest first.
-            alone = sorted(
-                (job for job in batch if job.kind not in self._grouped_kinds),
-                key=lambda job: (job.kind not in jobs.FIRST_KINDS, job.pk),
-            )
+            alone = [job for job in batch if job.kind not in self._grouped_kinds]
             if len(alone) > settings.batch_size:
-                returned = {job.pk for job in alone[settings.batch_size :]}
-                await jobs.hand_back(conn, sorted(returned), self.worker_id)
+                returned = [job.pk for job in alone[settings.batch_size :]]
+                await jobs.hand_back(conn, returned, self.worker_id)
                 batch = [job for job in batch if job.pk not in returned]
         return batch
 
