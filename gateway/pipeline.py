@@ -26,6 +26,7 @@ from payers.profile import PayerDirectory, load_profiles
 from payers.simulator.app import SimulatorConfig
 
 log = structlog.get_logger("gateway.pipeline")
+POLL_SEED_EVERY_SECONDS = 60.0
 
 
 def load_payers(settings: PayersSettings) -> PayerDirectory:
@@ -88,7 +89,23 @@ async def run_worker(worker: Worker, payers: PayerDirectory, stop: asyncio.Event
             log.warning("worker_start_delayed", error_type=type(error).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 5)
+    keeper = asyncio.create_task(_keep_polls(worker, payers, stop))
     await worker.run_forever(stop)
+    await keeper
+
+
+async def _keep_polls(worker: Worker, payers: PayerDirectory, stop: asyncio.Event) -> None:
+    # A poll job that died (its retries spent while the database was away) would end that
+    # payer's polling until a restart; seeding again now and then brings it back.
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), POLL_SEED_EVERY_SECONDS)
+        if stop.is_set():
+            return
+        try:
+            await ensure_polls(worker.engine, payers)
+        except Exception as error:
+            log.warning("poll_seed_failed", error_type=type(error).__name__)
 
 
 def simulator_config(settings: Settings, payers: PayerDirectory) -> SimulatorConfig:

@@ -25,13 +25,14 @@ log = structlog.get_logger("gateway.poll")
 FILES_PER_POLL = 100
 
 
-async def pending_polls(conn: AsyncConnection, *, excluding: int | None = None) -> set[str]:
+async def pending_polls(conn: AsyncConnection, *, before: int | None = None) -> set[str]:
+    """Payers with a poll job ready or running; with `before`, only jobs older than that pk."""
     rows = await conn.execute(
         select(jobs_table.c.pk, jobs_table.c.payload).where(
             jobs_table.c.kind == "poll", jobs_table.c.state.in_([jobs.READY, jobs.RUNNING])
         )
     )
-    return {str(r.payload.get("payer_id")) for r in rows if r.pk != excluding}
+    return {str(r.payload.get("payer_id")) for r in rows if before is None or r.pk < before}
 
 
 async def ensure_polls(engine: AsyncEngine, payers: PayerDirectory) -> None:
@@ -62,8 +63,9 @@ def poll_handler(payers: PayerDirectory, delivery: Delivery) -> Handler:
             async with step.finishing():
                 return  # the payer was removed from the configuration
         async with step.engine.begin() as conn:
-            if payer_id in await pending_polls(conn, excluding=step.job.pk):
-                # Two workers seeded a poll at the same moment: let this copy end.
+            if payer_id in await pending_polls(conn, before=step.job.pk):
+                # Two workers seeded a poll at the same moment: the oldest copy lives on. Both
+                # copies may run at once, so "another copy exists" would end them both.
                 await jobs.complete(conn, step.job, step.worker_id)
             else:
                 # A full mailbox is drained at once; otherwise wait for the next interval.
