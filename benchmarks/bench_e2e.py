@@ -577,7 +577,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--claims", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2, help="clearway worker processes")
-    parser.add_argument("--in-flight", type=int, default=24, help="concurrent POSTs")
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        default=None,
+        help="concurrent POSTs (default 24 single claims, or 6 batches: 600 claims at once)",
+    )
     parser.add_argument(
         "--batch",
         type=int,
@@ -610,6 +615,11 @@ def main() -> int:
         "--profile-worker", metavar="FILE", help="cProfile worker 0 (CPU time) into FILE"
     )
     args = parser.parse_args()
+    if args.in_flight is None:
+        # Many clients with a claim each, or a few billing systems with a batch each: 24
+        # batches of 100 would hold 2,400 claims in the API at once, none stored for the
+        # workers until its whole POST commits.
+        args.in_flight = 6 if args.batch else 24
 
     results = []
     for backend in args.backends.split(","):

@@ -788,24 +788,51 @@ async def sent_claims_by_pcns(
     ISA13 of the interchange that carried them."""
     if not patient_control_numbers:
         return {}
+    # Three lookups, each by an index: the claims, their links, the interchanges. Joined in
+    # one query, PostgreSQL misjudged a young interchanges table (two outbound rows for
+    # eighty) and went through every outbound claim link for each answer file, so applying
+    # a file took longer with every claim sent before it.
     rows = await conn.execute(
-        select(*_RECORD_COLUMNS, interchanges.c.control_number.label("sent_control_number"))
-        .join(interchange_claims, interchange_claims.c.claim_id == claims.c.id)
-        .join(interchanges, interchanges.c.id == interchange_claims.c.interchange_id)
-        .where(
+        select(*_RECORD_COLUMNS).where(
             claims.c.payer_id == payer_id,
             db.among(conn, claims.c.patient_control_number, sorted(set(patient_control_numbers))),
-            interchanges.c.direction == "outbound",
         )
-        .order_by(interchanges.c.pk.desc())
+    )
+    records = {row.id: row._asdict() for row in rows}
+    if not records:
+        return {}
+    links = (
+        await conn.execute(
+            select(interchange_claims.c.claim_id, interchange_claims.c.interchange_id).where(
+                db.among(conn, interchange_claims.c.claim_id, sorted(records))
+            )
+        )
+    ).all()
+    sent = (
+        await conn.execute(
+            select(interchanges.c.id, interchanges.c.pk, interchanges.c.control_number).where(
+                db.among(conn, interchanges.c.id, sorted({link.interchange_id for link in links})),
+                interchanges.c.direction == "outbound",
+            )
+        )
+    ).all()
+    by_id = {row.id: row for row in sent}
+    # Most recently sent first: a later interchange has a higher pk.
+    ordered = sorted(
+        (
+            (by_id[link.interchange_id], link.claim_id)
+            for link in links
+            if link.interchange_id in by_id
+        ),
+        key=lambda pair: -pair[0].pk,
     )
     out: dict[str, list[tuple[ClaimRecord, int | None]]] = {}
-    for row in rows:
-        data = row._asdict()
-        control = data.pop("sent_control_number")
-        data["status"] = ClaimStatus(data["status"])
+    for interchange, claim_id in ordered:
+        data = dict(records[claim_id], status=ClaimStatus(records[claim_id]["status"]))
         record = ClaimRecord(**data)
-        out.setdefault(record.patient_control_number, []).append((record, control))
+        out.setdefault(record.patient_control_number, []).append(
+            (record, interchange.control_number)
+        )
     return out
 
 
