@@ -75,11 +75,13 @@ async def test_polls_seeded_twice_and_run_side_by_side_leave_one_per_payer(
     assert await pending_polls_by_payer(engine) == Counter({payer_id: 1 for payer_id in payers})
 
 
+# PostgreSQL only: SQLite takes its write lock at BEGIN, so the copies cannot interleave.
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 async def test_copies_that_each_see_the_other_running_still_leave_one_per_payer(
     engine: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if engine.dialect.name == "sqlite":
-        pytest.skip("SQLite takes its write lock at BEGIN, so the copies cannot interleave")
     payers = folder_payers(tmp_path, 3)
     await seed_twice(engine, payers)
     # Every copy looks for the others before any copy has committed what it decided.
