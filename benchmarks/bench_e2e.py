@@ -282,7 +282,8 @@ async def drive(
     result: Result,
 ) -> list[str]:
     """Submit every claim with `in_flight` requests at once while GETs sample claim reads;
-    returns the claim ids once every claim is final (or the time limit passes)."""
+    returns the claim ids once every claim is final (or none has become final for
+    STALL_SECONDS)."""
     headers = {"Authorization": f"Bearer {key}"}
     engine = db.create_engine(DatabaseSettings(url=cluster.env["CLEARWAY_DATABASE_URL"]))
     connector = aiohttp.TCPConnector(limit=in_flight + 8)
@@ -581,7 +582,7 @@ def main() -> int:
         "--in-flight",
         type=int,
         default=None,
-        help="concurrent POSTs (default 24 single claims, or 6 batches: 600 claims at once)",
+        help="concurrent POSTs (default 24 with one claim each, 6 with --batch)",
     )
     parser.add_argument(
         "--batch",

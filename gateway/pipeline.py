@@ -79,8 +79,8 @@ async def in_process_worker(app: web.Application) -> AsyncIterator[None]:
 
 
 async def run_worker(worker: Worker, payers: PayerDirectory, stop: asyncio.Event) -> None:
-    """Seed the mailbox polls, then work until stopped; a database that is away at start-up
-    delays the worker rather than failing the process."""
+    """Seed the mailbox polls, then work until stopped, seeding missing polls every minute; a
+    database that is away at start-up delays the worker rather than failing the process."""
     while not stop.is_set():
         try:
             await ensure_polls(worker.engine, payers)
@@ -90,8 +90,11 @@ async def run_worker(worker: Worker, payers: PayerDirectory, stop: asyncio.Event
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 5)
     keeper = asyncio.create_task(_keep_polls(worker, payers, stop))
-    await worker.run_forever(stop)
-    await keeper
+    try:
+        await worker.run_forever(stop)
+    finally:
+        keeper.cancel()  # also when run_forever fails: no seeding for a worker that is gone
+        await asyncio.gather(keeper, return_exceptions=True)
 
 
 async def _keep_polls(worker: Worker, payers: PayerDirectory, stop: asyncio.Event) -> None:

@@ -36,7 +36,8 @@ async def pending_polls(conn: AsyncConnection, *, before: int | None = None) -> 
 
 
 async def ensure_polls(engine: AsyncEngine, payers: PayerDirectory) -> None:
-    """One pending poll job per payer (run at worker start; extra copies die out)."""
+    """One pending poll job per payer (run at worker start and every minute after; extra
+    copies die out)."""
     async with engine.begin() as conn:
         pending = await pending_polls(conn)
         for payer_id in sorted(set(payers) - pending):

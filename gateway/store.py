@@ -788,10 +788,10 @@ async def sent_claims_by_pcns(
     ISA13 of the interchange that carried them."""
     if not patient_control_numbers:
         return {}
-    # Three lookups, each by an index: the claims, their links, the interchanges. Joined in
-    # one query, PostgreSQL misjudged a young interchanges table (two outbound rows for
-    # eighty) and went through every outbound claim link for each answer file, so applying
-    # a file took longer with every claim sent before it.
+    # Three look-ups, each by an index: the claims, their links, the interchanges. As one
+    # join, PostgreSQL, going by statistics from when the interchanges table was small,
+    # hashed every outbound claim link for each answer file, so applying a file took longer
+    # with every claim sent before it.
     rows = await conn.execute(
         select(*_RECORD_COLUMNS).where(
             claims.c.payer_id == payer_id,
@@ -808,6 +808,8 @@ async def sent_claims_by_pcns(
             )
         )
     ).all()
+    if not links:
+        return {}
     sent = (
         await conn.execute(
             select(interchanges.c.id, interchanges.c.pk, interchanges.c.control_number).where(

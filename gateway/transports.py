@@ -143,23 +143,38 @@ class DirectoryMailbox:
         return []
 
     def _write(self, name: str, body: bytes) -> None:
-        self.outgoing.mkdir(parents=True, exist_ok=True)
         temporary = self.outgoing / f".{name}.part"
         try:
+            self.outgoing.mkdir(parents=True, exist_ok=True)
             temporary.write_bytes(body)
             os.replace(temporary, self.outgoing / name)
         except OSError as error:
             raise TransportError(f"cannot write to the drop folder: {error.strerror}") from None
 
     async def list_files(self) -> list[str]:
-        if not self.incoming.is_dir():
-            return []
-        return sorted(
-            p.name for p in self.incoming.iterdir() if p.is_file() and not p.name.startswith(".")
-        )
+        try:
+            if not self.incoming.is_dir():
+                return []
+            return sorted(
+                p.name
+                for p in self.incoming.iterdir()
+                if p.is_file() and not p.name.startswith(".")
+            )
+        except OSError as error:
+            raise TransportError(f"cannot list the pick-up folder: {error.strerror}") from None
 
     async def read(self, name: str) -> bytes:
-        return await asyncio.to_thread((self.incoming / name).read_bytes)
+        # A file that cannot be read is the folder's problem, not the job's: the poll logs it
+        # and comes back, rather than spending its retries and dying on it.
+        try:
+            return await asyncio.to_thread((self.incoming / name).read_bytes)
+        except OSError as error:
+            raise TransportError(f"cannot read {name} from the pick-up folder: "
+                                 f"{error.strerror}") from None  # fmt: skip
 
     async def remove(self, name: str) -> None:
-        await asyncio.to_thread((self.incoming / name).unlink, True)
+        try:
+            await asyncio.to_thread((self.incoming / name).unlink, True)
+        except OSError as error:
+            raise TransportError(f"cannot remove {name} from the pick-up folder: "
+                                 f"{error.strerror}") from None  # fmt: skip
