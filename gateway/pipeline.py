@@ -81,14 +81,8 @@ async def in_process_worker(app: web.Application) -> AsyncIterator[None]:
 async def run_worker(worker: Worker, payers: PayerDirectory, stop: asyncio.Event) -> None:
     """Seed the mailbox polls, then work until stopped, seeding missing polls every minute; a
     database that is away at start-up delays the worker rather than failing the process."""
-    while not stop.is_set():
-        try:
-            await ensure_polls(worker.engine, payers)
-            break
-        except Exception as error:
-            log.warning("worker_start_delayed", error_type=type(error).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 5)
+    while not stop.is_set() and not await _seed_polls(worker, payers, "worker_start_delayed"):
+        await _pause(stop, 5)
     keeper = asyncio.create_task(_keep_polls(worker, payers, stop))
     try:
         await worker.run_forever(stop)
@@ -100,15 +94,25 @@ async def run_worker(worker: Worker, payers: PayerDirectory, stop: asyncio.Event
 async def _keep_polls(worker: Worker, payers: PayerDirectory, stop: asyncio.Event) -> None:
     # A poll job that died (its retries spent while the database was away) would end that
     # payer's polling until a restart; seeding again now and then brings it back.
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), POLL_SEED_EVERY_SECONDS)
-        if stop.is_set():
-            return
-        try:
-            await ensure_polls(worker.engine, payers)
-        except Exception as error:
-            log.warning("poll_seed_failed", error_type=type(error).__name__)
+    while not await _pause(stop, POLL_SEED_EVERY_SECONDS):
+        await _seed_polls(worker, payers, "poll_seed_failed")
+
+
+async def _seed_polls(worker: Worker, payers: PayerDirectory, failure_event: str) -> bool:
+    """ensure_polls; False (logged as `failure_event`) when the database did not answer."""
+    try:
+        await ensure_polls(worker.engine, payers)
+        return True
+    except Exception as error:
+        log.warning(failure_event, error_type=type(error).__name__)
+        return False
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait up to `seconds`, less if `stop` is set; True when it is."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
 
 
 def simulator_config(settings: Settings, payers: PayerDirectory) -> SimulatorConfig:

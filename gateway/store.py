@@ -798,7 +798,7 @@ async def sent_claims_by_pcns(
             db.among(conn, claims.c.patient_control_number, sorted(set(patient_control_numbers))),
         )
     )
-    records = {row.id: row._asdict() for row in rows}
+    records = {row.id: _record(row) for row in rows}
     if not records:
         return {}
     links = (
@@ -810,31 +810,25 @@ async def sent_claims_by_pcns(
     ).all()
     if not links:
         return {}
-    sent = (
-        await conn.execute(
-            select(interchanges.c.id, interchanges.c.pk, interchanges.c.control_number).where(
-                db.among(conn, interchanges.c.id, sorted({link.interchange_id for link in links})),
-                interchanges.c.direction == "outbound",
-            )
-        )
-    ).all()
-    by_id = {row.id: row for row in sent}
+    claims_in: dict[str, list[str]] = {}
+    for link in links:
+        claims_in.setdefault(link.interchange_id, []).append(link.claim_id)
     # Most recently sent first: a later interchange has a higher pk.
-    ordered = sorted(
-        (
-            (by_id[link.interchange_id], link.claim_id)
-            for link in links
-            if link.interchange_id in by_id
-        ),
-        key=lambda pair: -pair[0].pk,
+    sent = await conn.execute(
+        select(interchanges.c.id, interchanges.c.control_number)
+        .where(
+            db.among(conn, interchanges.c.id, sorted(claims_in)),
+            interchanges.c.direction == "outbound",
+        )
+        .order_by(interchanges.c.pk.desc())
     )
     out: dict[str, list[tuple[ClaimRecord, int | None]]] = {}
-    for interchange, claim_id in ordered:
-        data = dict(records[claim_id], status=ClaimStatus(records[claim_id]["status"]))
-        record = ClaimRecord(**data)
-        out.setdefault(record.patient_control_number, []).append(
-            (record, interchange.control_number)
-        )
+    for interchange in sent:
+        for claim_id in claims_in[interchange.id]:
+            record = records[claim_id]
+            out.setdefault(record.patient_control_number, []).append(
+                (record, interchange.control_number)
+            )
     return out
 
 

@@ -16,10 +16,11 @@ Clearway's HTTP mailbox protocol (spoken by the payer simulator and the `http` t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -144,15 +145,13 @@ class DirectoryMailbox:
 
     def _write(self, name: str, body: bytes) -> None:
         temporary = self.outgoing / f".{name}.part"
-        try:
+        with _folder_fault("write to the drop folder"):
             self.outgoing.mkdir(parents=True, exist_ok=True)
             temporary.write_bytes(body)
             os.replace(temporary, self.outgoing / name)
-        except OSError as error:
-            raise TransportError(f"cannot write to the drop folder: {error.strerror}") from None
 
     async def list_files(self) -> list[str]:
-        try:
+        with _folder_fault("list the pick-up folder"):
             if not self.incoming.is_dir():
                 return []
             return sorted(
@@ -160,21 +159,21 @@ class DirectoryMailbox:
                 for p in self.incoming.iterdir()
                 if p.is_file() and not p.name.startswith(".")
             )
-        except OSError as error:
-            raise TransportError(f"cannot list the pick-up folder: {error.strerror}") from None
 
     async def read(self, name: str) -> bytes:
-        # A file that cannot be read is the folder's problem, not the job's: the poll logs it
-        # and comes back, rather than spending its retries and dying on it.
-        try:
+        with _folder_fault(f"read {name} from the pick-up folder"):
             return await asyncio.to_thread((self.incoming / name).read_bytes)
-        except OSError as error:
-            raise TransportError(f"cannot read {name} from the pick-up folder: "
-                                 f"{error.strerror}") from None  # fmt: skip
 
     async def remove(self, name: str) -> None:
-        try:
+        with _folder_fault(f"remove {name} from the pick-up folder"):
             await asyncio.to_thread((self.incoming / name).unlink, True)
-        except OSError as error:
-            raise TransportError(f"cannot remove {name} from the pick-up folder: "
-                                 f"{error.strerror}") from None  # fmt: skip
+
+
+@contextlib.contextmanager
+def _folder_fault(doing: str) -> Iterator[None]:
+    # A folder that cannot be used is the payer link's problem, not the job's: a poll logs it
+    # and comes back, a send retries, rather than spending their retries on an OSError.
+    try:
+        yield
+    except OSError as error:
+        raise TransportError(f"cannot {doing}: {error.strerror}") from None
