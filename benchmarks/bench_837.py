@@ -18,15 +18,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edi.claim import Claim, Diagnosis, Procedure, ServiceLine
 from edi.envelope import EnvelopeParams
+from edi.fastbuild import constructor
 from edi.read_837 import read_837
 from edi.validate import AckControl, validate
 from edi.write_837 import build_837
@@ -43,6 +45,9 @@ PARAMS = EnvelopeParams(
 ACK = AckControl(1, 1, 1, datetime(2026, 11, 3, 11, 0))
 BUILD_TARGET = 100_000  # claims per second on one core
 READ_TARGET_MB_S = 40  # MB/s into the full claim model, on one core
+MAKE_CLAIM = constructor(Claim)  # as read_837 makes them
+MAKE_LINE = constructor(ServiceLine)
+LINES_AT = [f.name for f in fields(Claim)].index("service_lines")
 
 
 def many_claims(n: int) -> list[Claim]:
@@ -99,6 +104,68 @@ def pyx12_parse(text: str) -> int:
     return sum(1 for _ in pyx12.x12file.X12Reader(io.StringIO(text)))
 
 
+def pyx12_write(text: str) -> str:
+    """The same 837 written by pyx12's X12Writer, from a pyx12 Segment per segment text."""
+    import pyx12.segment
+    import pyx12.x12file
+
+    out = io.StringIO()
+    writer = pyx12.x12file.X12Writer(out, "~", "*", ":", "", "^")
+    for seg in text.split("~"):
+        if seg:
+            writer.Write(pyx12.segment.Segment(seg, "~", "*", ":", "^"))
+    writer.close()
+    return out.getvalue()
+
+
+def body_floor(claims: list[Claim]) -> str:
+    """A floor for build_837: only the claim bodies (CLM HI LX SV1 DTP REF) of these claims,
+    formatted from the model with f-strings; no checks, no loop headers, no envelope."""
+    out: list[str] = []
+    put = out.append
+    for c in claims:
+        put(f"CLM*{c.patient_control_number}*{c.total_charge}***{c.place_of_service}:B:"
+            f"{c.frequency_code}*Y*A*Y*Y~")  # fmt: skip
+        codes = [d.code.replace(".", "") for d in c.diagnoses]
+        put("HI*ABK:" + "*ABF:".join(codes) + "~")
+        for n, line in enumerate(c.service_lines, 1):
+            p = line.procedure
+            assert p is not None
+            mods = "".join(":" + m for m in p.modifiers)
+            pointers = ":".join(map(str, line.diagnosis_pointers))
+            put(f"LX*{n}~SV1*HC:{p.code}{mods}*{line.charge}*{line.unit_type}*{line.units}***"
+                f"{pointers}~DTP*472*D8*{line.service_date:%Y%m%d}~")  # fmt: skip
+            if line.line_control_number:
+                put(f"REF*6R*{line.line_control_number}~")
+    return "".join(out)
+
+
+def model_floor(
+    text: str, field_values: list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]
+) -> int:
+    """A floor for read_837: splitting the text into segments (not elements) and making each
+    Claim and ServiceLine (read_837's own slot-setting constructors) from values already read.
+    Any reader does at least this; read_837's other work has to fit in what the target leaves."""
+    made = len(text.split("~"))
+    for claim_values, line_values in field_values:
+        lines = tuple([MAKE_LINE(*values) for values in line_values])
+        MAKE_CLAIM(*claim_values[:LINES_AT], lines, *claim_values[LINES_AT + 1 :])
+        made += 1
+    return made
+
+
+def field_values_of(claims: list[Claim]) -> list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]:
+    names = [f.name for f in fields(Claim)]
+    line_names = [f.name for f in fields(ServiceLine)]
+    return [
+        (
+            tuple(getattr(c, name) for name in names),
+            [tuple(getattr(line, name) for name in line_names) for line in c.service_lines],
+        )
+        for c in claims
+    ]
+
+
 def slice_of(claims: list[Claim], target_bytes: int) -> str:
     per_claim = len(build_837(claims[:100], PARAMS)) / 100
     return build_837(claims[: max(1, int(target_bytes / per_claim))], PARAMS)
@@ -107,6 +174,7 @@ def slice_of(claims: list[Claim], target_bytes: int) -> str:
 CHILD = """
 import resource, sys, time
 sys.path.insert(0, sys.argv[1])
+from edi.fastbuild import constructor
 from edi.read_837 import read_837
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 path = sys.stdin.readline().strip()
@@ -185,6 +253,31 @@ def main() -> None:
         some = claims[: args.profile_claims]
         missed.append(("build_837", lambda: build_837(some, PARAMS)))
 
+    body = body_floor(claims)
+    assert all(seg + "~" in text for seg in body[:20_000].split("~")[:-1]), (
+        "floor differs from build"
+    )
+    t = timed(lambda: body_floor(claims))
+    rows.append(
+        (
+            "f-string floor (claim bodies)",
+            f"{n / t:,.0f} claims/s",
+            f"{len(body) / 1e6 / t:.1f} MB/s; CLM HI LX SV1 DTP REF only, no checks, no headers",
+        )
+    )
+    small = slice_of(claims, args.pyx12_kb * 1000)
+    small_mb = len(small) / 1_000_000
+    small_claims = small.count("~CLM*")
+    assert pyx12_write(small) == small, "pyx12's X12Writer wrote another text"
+    t = timed(lambda: pyx12_write(small), repeat=1)
+    rows.append(
+        (
+            "pyx12 X12Writer",
+            f"{small_claims / t:,.0f} claims/s",
+            f"the same 837 from pyx12 Segments, {small_mb * 1000:.0f} kB slice; same text",
+        )
+    )
+
     t = timed(lambda: read_all(text))
     rows.append(
         (
@@ -206,9 +299,18 @@ def main() -> None:
 
     t = timed(lambda: split_baseline(text))
     rows.append(("str.split baseline", f"{mb / t:.1f} MB/s", "split into segments and elements"))
+    values = field_values_of(claims)
+    t = timed(lambda: model_floor(text, values))
+    rows.append(
+        (
+            "floor: segments + model objects",
+            f"{mb / t:.1f} MB/s",
+            f"split into segments, then every Claim and ServiceLine made from values already "
+            f"read; leaves {max(0.0, 1 / READ_TARGET_MB_S - t / mb) * mb / n * 1e6:.1f} us "
+            f"a claim for the rest at {READ_TARGET_MB_S} MB/s",
+        )
+    )
 
-    small = slice_of(claims, args.pyx12_kb * 1000)
-    small_mb = len(small) / 1_000_000
     t = timed(lambda: pyx12_parse(small), repeat=1)
     rows.append(
         (
