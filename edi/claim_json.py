@@ -57,7 +57,14 @@ def _converter(tp: Any) -> Callable[[Any], Any]:
         return lambda value: Decimal(str(value))
     if tp is date:
         return date.fromisoformat
+    if tp is int:
+        return _integer
     return _same
+
+
+def _integer(value: int | float) -> int:
+    # JSON Schema counts 1.0 as an integer; the model (and X12, SV107 "1") must not see "1.0".
+    return int(value) if type(value) is float else value
 
 
 def _dataclass_converter(cls: Any) -> Callable[[Any], Any]:

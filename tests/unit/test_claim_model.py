@@ -61,6 +61,16 @@ def test_model_round_trip(name: str) -> None:
     assert claim.total_charge == sum(line.charge for line in claim.service_lines)
 
 
+def test_an_integer_written_as_a_float_becomes_an_int() -> None:
+    # JSON Schema accepts 1.0 for "integer"; an SV107 written "1.0" fails pyx12 at the payer.
+    data = example("professional-office-visit.json")
+    data["service_lines"][0]["diagnosis_pointers"] = [1.0]
+    assert claim_errors(data) == []
+    pointers = claim_from_json(data).service_lines[0].diagnosis_pointers
+    assert pointers == (1,)
+    assert all(type(p) is int for p in pointers)
+
+
 def test_schema_and_model_have_the_same_fields() -> None:
     schema = claim_schema()
     assert set(schema["properties"]) == {f.name for f in dataclasses.fields(model.Claim)}
