@@ -5,6 +5,7 @@ scrubbing, and each submitter's share of the payers' 277CAs and 835s, re-envelop
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -191,32 +192,79 @@ async def file_scrubbed(
         codes = await _rule_codes(conn, chunk)
         for claim_id in chunk:
             claim = claim_from_json(payloads[claim_id])
-            statuses.append((_provider(claim), _rejected(claim, claim_id, codes[claim_id], now)))
-    answer = None
-    if statuses:
-        name, receiver_id = await _receiver(conn, row.submitter_id)
-        params = await _envelope(conn, x12, receiver_id, now)
-        ack = acknowledge_claims(
-            statuses,
-            reference=f"{params.interchange_control_number:09d}",
-            created=now.date(),
-            source=Party("CLEARWAY", x12.sender_id, "46"),
-            receiver=Party(name[:60], receiver_id, "46"),
-            receiver_trace=file_id[:30],
-        )
-        answer = await _record(
-            conn,
-            sealer,
-            row.submitter_id,
-            "277CA",
-            params,
-            build_277ca([ack], params),
-            {"claims": ids, "source": "scrub", "answers": file_id},
-        )
+            found = codes[claim_id]
+            status = _rejected(claim, claim_id, rejection_status(found), ",".join(found), now)
+            statuses.append((_provider(claim), status))
+    detail_277ca: dict[str, object] = {"claims": ids, "source": "scrub"}
+    answer = await _gateway_277ca(
+        conn, sealer, x12, row.submitter_id, statuses, now, detail_277ca, file_id
+    )
     await fs.update_file(
         conn, file_id, detail={**detail, "scrub_277ca": answer.id if answer else None}
     )
     return answer
+
+
+# What cannot stand in STC12 (our 277CAs use the default delimiters): a delimiter or a
+# character outside the X12 extended set.
+_NOT_X12_TEXT = re.compile(r"[^ -~]|[*:^~]")
+
+
+async def intake_refusals_277ca(
+    conn: AsyncConnection,
+    sealer: Sealer,
+    x12: X12Settings,
+    submitter_id: str,
+    file_id: str,
+    refused: list[tuple[Claim, str]],
+) -> fs.File | None:
+    """Our 277CA for the claims of an 837 file that were read but are not valid claims (each
+    with what is wrong): the 999 accepted their sets, so this is where the submitter learns
+    that they went no further."""
+    if not refused:
+        return None
+    now = datetime.now(UTC)
+    invalid = StatusCode("A7", "21", "41")  # rejected: missing or invalid information
+    statuses = [
+        (_provider(claim), _rejected(claim, None, invalid, _NOT_X12_TEXT.sub(" ", message), now))
+        for claim, message in refused
+    ]
+    detail = {"source": "intake", "claims_refused": len(refused)}
+    return await _gateway_277ca(conn, sealer, x12, submitter_id, statuses, now, detail, file_id)
+
+
+async def _gateway_277ca(
+    conn: AsyncConnection,
+    sealer: Sealer,
+    x12: X12Settings,
+    submitter_id: str,
+    statuses: list[tuple[Party, ClaimStatus]],
+    now: datetime,
+    detail: dict[str, object],
+    file_id: str,
+) -> fs.File | None:
+    """A 277CA from the gateway itself about claims of the submitter's file `file_id`."""
+    if not statuses:
+        return None
+    name, receiver_id = await _receiver(conn, submitter_id)
+    params = await _envelope(conn, x12, receiver_id, now)
+    ack = acknowledge_claims(
+        statuses,
+        reference=f"{params.interchange_control_number:09d}",
+        created=now.date(),
+        source=Party("CLEARWAY", x12.sender_id, "46"),
+        receiver=Party(name[:60], receiver_id, "46"),
+        receiver_trace=file_id[:30],
+    )
+    return await _record(
+        conn,
+        sealer,
+        submitter_id,
+        "277CA",
+        params,
+        build_277ca([ack], params),
+        {**detail, "answers": file_id},
+    )
 
 
 async def _rule_codes(conn: AsyncConnection, claim_ids: list[str]) -> dict[str, list[str]]:
@@ -236,7 +284,9 @@ async def _rule_codes(conn: AsyncConnection, claim_ids: list[str]) -> dict[str, 
     return found
 
 
-def _rejected(claim: Claim, claim_id: str, codes: list[str], now: datetime) -> ClaimStatus:
+def _rejected(
+    claim: Claim, claim_id: str | None, code: StatusCode, message: str, now: datetime
+) -> ClaimStatus:
     person = claim.patient or claim.subscriber
     return ClaimStatus(
         patient=Party(
@@ -247,16 +297,8 @@ def _rejected(claim: Claim, claim_id: str, codes: list[str], now: datetime) -> C
             is_person=True,
         ),
         patient_control_number=claim.patient_control_number,
-        statuses=(
-            Status(
-                rejection_status(codes),
-                now.date(),
-                "U",
-                claim.total_charge,
-                message=",".join(codes)[:264],
-            ),
-        ),
-        clearinghouse_trace=claim_id.replace("-", "")[:30],
+        statuses=(Status(code, now.date(), "U", claim.total_charge, message=message[:264]),),
+        clearinghouse_trace=claim_id.replace("-", "")[:30] if claim_id else None,
         service_date=claim.service_date_start,
         service_end_date=claim.service_date_end
         if claim.service_date_end != claim.service_date_start

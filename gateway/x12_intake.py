@@ -42,7 +42,7 @@ from gateway.claim_schema import claim_errors
 from gateway.crypto import Sealer
 from gateway.errors import ProblemError
 from gateway.intake import request_digest
-from gateway.outbox_files import file_scrubbed
+from gateway.outbox_files import file_scrubbed, intake_refusals_277ca
 from gateway.settings import X12Settings
 from payers.duplicates import duplicate_fingerprint
 
@@ -235,7 +235,7 @@ async def receive_x12(
     )
     ta1s, acks = await asyncio.to_thread(_acknowledgments, path, report, params)
     interchange_rejected = any(t.status == "R" for t in ta1s)
-    response = await _admit_claims(
+    response, refused = await _admit_claims(
         engine,
         sealer,
         received,
@@ -283,6 +283,7 @@ async def receive_x12(
             claims_rejected=counts["rejected"],
             detail={"response": _without_x12(response), "interchange_sender": sender},
         )
+        await intake_refusals_277ca(conn, sealer, x12, submitter_id, received.id, refused)
         # Workers may have scrubbed every claim already: then the file's 277CA is made here.
         await file_scrubbed(conn, sealer, x12, received.id)
         stored = await fs.get_file(conn, received.id, submitter_id)
@@ -317,6 +318,8 @@ class _Read:
     errors: list[dict[str, Any]] | None = None
 
 
+# AK901 codes that reject a whole functional group: R rejected, M/W/X security failures.
+_GROUP_REJECTED = frozenset("RMWX")
 _RESULTS_KEPT = 1000  # claim results kept in the answer: the counts cover every claim
 
 
@@ -324,22 +327,34 @@ def _read_claims(
     path: Path,
     file_id: str,
     verdicts: dict[tuple[str, str], TransactionSetAck],
+    rejected_groups: set[str],
     sets: list[dict[str, Any]],
     sealer: Sealer,
     chunk: int,
 ) -> Iterator[list[_Read]]:
-    """The claims of the accepted sets, `chunk` at a time, each read and checked (the CPU work
-    of admission); a verdict for every set goes to `sets`. Runs in worker threads."""
+    """The claims of the accepted sets of accepted groups, `chunk` at a time, each read and
+    checked (the CPU work of admission); a verdict for every set goes to `sets`. Runs in
+    worker threads."""
     batch: list[_Read] = []
     with _open_text(path) as f:
         for gs06, st01, st02, one_set in single_set_interchanges(f):
-            verdict = verdicts.get((gs06.lstrip("0") or "0", st02))
-            if st01 != "837" or verdict is None or not verdict.accepted:
+            key = (gs06.lstrip("0") or "0", st02)
+            verdict = verdicts.get(key)
+            group_rejected = key[0] in rejected_groups
+            if st01 != "837" or verdict is None or not verdict.accepted or group_rejected:
+                if st01 != "837":
+                    reason = "not an 837"
+                elif group_rejected and verdict is not None and verdict.accepted:
+                    # AK9 rejects the whole group (a GE count or control number that does not
+                    # match its GS): none of its sets may be admitted, accepted or not.
+                    reason = "its functional group was rejected by the 999 (AK9)"
+                else:
+                    reason = "rejected by the 999"
                 sets.append(
                     {
                         "transaction_control_number": st02,
                         "accepted": False,
-                        "reason": "not an 837" if st01 != "837" else "rejected by the 999",
+                        "reason": reason,
                         "errors": [describe_segment_error(e) for e in verdict.errors]
                         if verdict
                         else [],
@@ -381,17 +396,20 @@ async def _admit_claims(
     submitter_id: str,
     channel: str,
     chunk: int,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], list[tuple[Claim, str]]]:
     """Admit the claims `chunk` per transaction; the file's counts move with each commit, so
-    GET /v1/files/{id} shows the progress of a large file."""
+    GET /v1/files/{id} shows the progress of a large file. Also returns the claims read but
+    refused as invalid, each with what is wrong."""
     # A file may hold several interchanges: a set is known by its group's GS06 and its ST02.
     verdicts = {
         (str(a.group_control_number), s.control_number): s for a in acks for s in a.transaction_sets
     }
+    rejected_groups = {str(a.group_control_number) for a in acks if a.status in _GROUP_REJECTED}
     claims: list[dict[str, Any]] = []
     sets: list[dict[str, Any]] = []
+    refused: list[tuple[Claim, str]] = []
     read = accepted = rejected = 0
-    chunks = _read_claims(path, received.id, verdicts, sets, sealer, chunk)
+    chunks = _read_claims(path, received.id, verdicts, rejected_groups, sets, sealer, chunk)
     while (batch := await asyncio.to_thread(next, chunks, None)) is not None:
         async with engine.begin() as conn:
             admitted = await _admit(conn, sealer, batch, submitter_id=submitter_id, channel=channel)
@@ -402,6 +420,8 @@ async def _admit_claims(
                 rejected += outcome["status"] != "received"
                 if len(claims) < _RESULTS_KEPT:
                     claims.append(outcome)
+                if item.errors and isinstance(item.claim, Claim):
+                    refused.append((item.claim, _errors_text(item.errors)))
             await fs.update_file(
                 conn,
                 received.id,
@@ -416,7 +436,11 @@ async def _admit_claims(
     }
     if read > len(claims):
         result["claim_results_omitted"] = read - len(claims)
-    return result
+    return result, refused
+
+
+def _errors_text(errors: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{e['pointer'].lstrip('/')} {e['message']}" for e in errors)
 
 
 async def _admit(

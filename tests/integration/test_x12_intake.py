@@ -141,3 +141,40 @@ async def test_files_are_private_to_their_submitter(client: Any, api_key: str) -
         await client.get(f"/v1/files/{body['file_id']}/content", headers=auth(other))
     ).status == 404
     assert (await (await client.get("/v1/files", headers=auth(other))).json())["items"] == []
+
+
+async def test_a_rejected_group_enters_nothing(client: Any, api_key: str) -> None:
+    # GE02 not matching GS06: the 999 accepts the set (IK5*A) but rejects its group (AK9*R).
+    text = x12_file("professional-office-visit.json", 12).replace("GE*1*12~", "GE*1*399~")
+    body = await (await post_x12(client, api_key, text)).json()
+    assert body["ack_999"][0]["status"] == "R"
+    assert body["claims"] == {"read": 0, "accepted": 0, "rejected": 0}
+    (refused,) = body["transaction_sets"]
+    assert refused["accepted"] is False
+    assert "AK9" in refused["reason"]
+    assert await count(client, claims) == 0
+
+
+async def test_a_claim_refused_at_intake_is_answered_by_a_277ca(client: Any, api_key: str) -> None:
+    from edi.read_277ca import read_277ca
+
+    # pyx12 accepts a 30-character CLM01 (the guide allows 38), so the 999 accepts the set; the
+    # claim model allows 20, so the claim goes no further and the submitter must be told.
+    long_pcn = "PCN-" + "7" * 26
+    text = x12_file("professional-office-visit.json", 13).replace(
+        "CLM*PCN-2026-0004*", f"CLM*{long_pcn}*"
+    )
+    body = await (await post_x12(client, api_key, text)).json()
+    assert body["ack_999"][0]["status"] == "A"
+    assert body["claims"] == {"read": 1, "accepted": 0, "rejected": 1}
+    assert body["claim_results"][0]["status"] == "invalid"
+    assert await count(client, claims) == 0
+    listed = await (await client.get("/v1/files", headers=auth(api_key))).json()
+    (answer,) = [f for f in listed["items"] if f["kind"] == "277CA"]
+    content = await client.get(f"/v1/files/{answer['id']}/content", headers=auth(api_key))
+    text_277 = (await content.read()).decode()
+    assert validate(text_277, AckControl(1, 1, 1, datetime.now(UTC))).ok
+    (ack,) = read_277ca(text_277)
+    ((_, claim),) = list(ack.claims())
+    assert (claim.patient_control_number, claim.category) == (long_pcn, "A7")
+    assert "patient_control_number must be at most 20 characters" in claim.statuses[0].message
