@@ -8,11 +8,14 @@ claim only where the state machine allows. A file that matches nothing is kept a
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edi import codes
@@ -29,9 +32,13 @@ from gateway import store
 from gateway.lifecycle import ClaimStatus, can_transition
 from gateway.outbox_files import Forward, forward_responses
 from gateway.settings import X12Settings
+from gateway.tables import interchanges
 from gateway.worker import Handler, Step
 
 log = structlog.get_logger("gateway.apply")
+
+ORDER_WAIT_SECONDS = 10.0  # longest an answer waits for the payer's earlier ones to apply
+ORDER_WINDOW = timedelta(minutes=10)  # earlier answers older than this are not waited for
 
 
 @dataclass
@@ -79,6 +86,7 @@ def apply_handler(x12: X12Settings | None = None) -> Handler:
         if inbound is None or body is None:
             async with step.finishing():
                 return
+        await _after_earlier_answers(step, inbound)
         try:
             # Parsing is CPU work on files that can be large: keep it off the event loop.
             parsed = await asyncio.to_thread(_parse, body)
@@ -119,6 +127,34 @@ def apply_handler(x12: X12Settings | None = None) -> Handler:
         log.info("response_applied", interchange_id=inbound.id, **outcome.detail())
 
     return run
+
+
+async def _after_earlier_answers(step: Step, inbound: ix.Interchange) -> None:
+    """Wait (a bounded time) while an answer of the same payer collected before this one is
+    still to be applied: a 277CA and the 835 that followed it, collected by one poll, are
+    applied in that order, so the claim's history reads accepted, then paid."""
+    mine = select(interchanges.c.pk).where(interchanges.c.id == inbound.id).scalar_subquery()
+    earlier = (
+        select(interchanges.c.pk)
+        .where(
+            interchanges.c.direction == ix.INBOUND,
+            interchanges.c.state == ix.RECEIVED,
+            interchanges.c.payer_id == inbound.payer_id,
+            interchanges.c.pk < mine,
+            # One stuck for longer (its apply failing) holds up nothing.
+            interchanges.c.created_at >= inbound.created_at - ORDER_WINDOW,
+        )
+        .limit(1)
+    )
+    deadline = time.monotonic() + ORDER_WAIT_SECONDS
+    while True:
+        async with step.engine.connect() as conn:
+            if (await conn.execute(earlier)).first() is None:
+                return
+        if time.monotonic() >= deadline:
+            log.warning("apply_order_wait_over", interchange_id=inbound.id)
+            return
+        await asyncio.sleep(0.1)
 
 
 @dataclass(frozen=True)
