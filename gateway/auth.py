@@ -40,6 +40,10 @@ def _bearer_key(request: web.Request) -> str:
 
 
 async def _submitter(conn: AsyncConnection, api_key: str) -> store.Submitter:
+    # Our keys are printable ASCII; anything else (a byte aiohttp kept as a surrogate) is
+    # simply not a key, and must not reach the hashing as text it cannot encode.
+    if not (api_key.isascii() and api_key.isprintable()):
+        raise Unauthorized("The API key is not valid or has been revoked.")
     submitter = await store.submitter_by_api_key(conn, api_key)
     if submitter is None:
         raise Unauthorized("The API key is not valid or has been revoked.")

@@ -83,6 +83,16 @@ def parse_json_body(body: bytes, content_type: str | None, what: str = "claim") 
                 }
             ],
         ) from None
+    except RecursionError:
+        raise BadRequest(
+            "The body nests arrays or objects deeper than a claim ever does.",
+            errors=[{"pointer": "", "message": "nested too deeply"}],
+        ) from None
+    except ValueError as error:  # an integer past Python's digit limit for conversion
+        raise BadRequest(
+            f"The body holds a number that cannot be read: {error}.",
+            errors=[{"pointer": "", "message": "a number with too many digits"}],
+        ) from None
 
 
 def parse_claim_body(body: bytes, content_type: str | None) -> dict[str, Any]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from gateway import store
@@ -209,6 +211,38 @@ async def test_malformed_json(client: Any, api_key: str) -> None:
     )
     problem = await assert_rejected(client, response, 400, stored_body=body)
     assert "line 2, column 18" in problem["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nests"),  # past the decoder's recursion limit
+        (b'{"total_charge": ' + b"1" * 5000 + b"}", "too many digits"),  # int digit limit
+    ],
+)
+async def test_json_the_decoder_cannot_take(
+    client: Any, api_key: str, body: bytes, said: str
+) -> None:
+    for path in ("/v1/claims", "/v1/claims/batch"):
+        response = await client.post(
+            path, data=body, headers=auth(api_key, **{"Content-Type": "application/json"})
+        )
+        problem = await assert_rejected(client, response, 400, stored_body=body)
+        assert said in json.dumps(problem)
+
+
+async def test_a_key_with_a_byte_that_is_not_text_is_just_not_valid(client: Any) -> None:
+    # aiohttp keeps the byte as a surrogate; it must not reach the key's hashing as text.
+    request = (
+        b"GET /v1/payers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\r\n"
+        b"Connection: close\r\n\r\n"
+    )
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(request)
+    answer = await reader.read()
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+    assert b"Traceback" not in answer
 
 
 async def test_non_utf8(client: Any, api_key: str) -> None:
