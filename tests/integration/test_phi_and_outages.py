@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import logging
@@ -124,3 +125,32 @@ async def test_database_down_is_503_not_a_hang(
         assert (await client.get(path)).status == 401
     assert time.monotonic() - started < 15
     structlog.contextvars.clear_contextvars()
+
+
+async def test_a_request_aiohttp_cannot_parse_is_logged_without_its_headers(
+    client: Any, api_key: str
+) -> None:
+    from gateway.logs import _LibraryRecords
+
+    # aiohttp refuses a control character in a header and logs the whole header line, key
+    # and all; our handler writes the record's template, the error type and where, only.
+    request = (
+        f"GET /v1/payers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {api_key}\x01\r\n"
+        f"X-Note: {PHI['patient_last']}\x01\r\nConnection: close\r\n\r\n"
+    ).encode()
+    server_log = logging.getLogger("aiohttp.server")
+    handler = _LibraryRecords()
+    server_log.addHandler(handler)
+    try:
+        with capture_logs() as events:
+            reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+            writer.write(request)
+            answer = await reader.read()
+            writer.close()
+    finally:
+        server_log.removeHandler(handler)
+    assert answer.split(b" ", 2)[1] == b"400"
+    (event,) = [e for e in events if e.get("logger") == "aiohttp.server"]
+    assert event["error_type"] == "BadHttpMessage" and event["where"]
+    logged = json.dumps(events, default=str)
+    assert api_key not in logged and PHI["patient_last"] not in logged
