@@ -100,7 +100,7 @@ _Text = tuple[str, str, str, int, str]
 
 
 def _texts(claim: Claim, ctx: ScrubContext) -> list[_Text]:
-    """Every string of the claim; FIELD_LENGTH and TEXT_CHARACTERS share one walk per scrub."""
+    """Every string of the claim; the text rules share one walk per scrub."""
     cached = ctx.memo.get("texts")
     if cached is not None and cached[0] is claim:
         texts: list[_Text] = cached[1]
@@ -200,4 +200,21 @@ def text_characters(claim: Claim, ctx: ScrubContext) -> Iterator[Violation]:
             yield (
                 _where(path, name, index),
                 f"{name} contains {char!r}, which {why}; remove or replace it.",
+            )
+
+
+@rule(
+    "BLANK_TEXT",
+    snip_type=1,
+    severity="error",
+    description="A text field given is not only spaces (an 837 element holds a value; leave an "
+    "optional field out instead).",
+    failing_example='subscriber last_name "   "',
+)
+def blank_text(claim: Claim, ctx: ScrubContext) -> Iterator[Violation]:
+    for path, _, name, index, value in _texts(claim, ctx):
+        if value and value.isspace():
+            yield (
+                _where(path, name, index),
+                f"{name} holds only spaces; give its value, or leave it out if it is optional.",
             )

@@ -219,6 +219,7 @@ CASES: dict[str, Case] = {
     "LINE_LIMIT": Case("office", lambda c: many_lines(c, 51)),
     "FIELD_LENGTH": Case("office", lambda c: replace(c, patient_control_number="P" * 21)),
     "TEXT_CHARACTERS": Case("office", lambda c: billing_address(c, line1="100 MAPLE ST*B")),
+    "BLANK_TEXT": Case("office", lambda c: subscriber(c, last_name="   ")),
     # duplicates
     "DUPLICATE_CONTROL_NUMBER": Case(
         "office",
