@@ -27,7 +27,7 @@ import pyx12.params
 import pyx12.x12n_document
 
 from edi.envelope import EnvelopeParams, wrap
-from edi.errors import UnsupportedVersionError, X12SyntaxError
+from edi.errors import UnsupportedVersionError, X12SyntaxError, X12ValueError
 from edi.x12 import SegmentReader, SegmentWriter
 
 ACK_VERSION = "005010X231A1"
@@ -299,7 +299,16 @@ def _renumber_999(pyx12_999: str, original: Source, ack: AckControl) -> str:
             d = reader.delimiters
             assert d is not None
             w.parts = []
-            w.seg(tuple(tuple(e.split(d.component)) if d.component in e else e for e in seg))
+            elements = tuple(tuple(e.split(d.component)) if d.component in e else e for e in seg)
+            try:
+                w.seg(elements)
+            except X12ValueError:
+                if seg[0] != "IK4" or len(seg) < 5:
+                    raise
+                # IK404 copies the bad element, which may hold the very character that made it
+                # bad (a Latin-1 letter, a delimiter): the copy is optional, so it is left out.
+                w.parts = []
+                w.seg(elements[:4])
             body.extend(w.parts)
     if not bodies:
         return ""

@@ -216,16 +216,20 @@ def parse_isa(text: str, *, segment_number: int = 1, offset: int = 0) -> tuple[D
     """
 
     def fail(message: str) -> X12SyntaxError:
-        seg_id = re.match(r"[A-Za-z0-9]*", text[:3])
+        # A segment id is named only when the text starts like a segment ("GS*"): the first
+        # letters of anything else ("hel" of "hello") would read as a segment that is not there.
+        seg_id = re.match(r"([A-Z][A-Z0-9]{1,2})[^A-Za-z0-9 ]", text[:4])
         return X12SyntaxError(
             message,
-            segment_id=seg_id.group() if seg_id else "",
+            segment_id="ISA" if text.startswith("ISA") else seg_id.group(1) if seg_id else "",
             segment_number=segment_number,
             offset=offset,
         )
 
-    if not text.startswith("ISA") or len(text) < 4:
+    if not text.startswith("ISA"):
         raise fail("an interchange must start with ISA")
+    if len(text) < 4:
+        raise fail("ISA is cut short")
     sep = text[3]
     seps = [3]
     for _ in range(15):

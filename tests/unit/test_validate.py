@@ -89,6 +89,21 @@ def test_broken_element_is_located(
             assert text[item.offset :].startswith(item.segment_id)
 
 
+def test_a_character_a_999_cannot_copy_is_reported_without_its_copy() -> None:
+    # A Latin-1 letter read as U+FFFD: IK404 (the copy of the bad value) cannot hold it, so
+    # the 999 leaves the optional copy out instead of failing to be written.
+    name = next(s for s in CLEAN.split("~") if s.startswith("NM1*IL*")).split("*")[3]
+    text = CLEAN.replace(f"NM1*IL*1*{name}*", "NM1*IL*1*M\ufffdLLER*", 1)
+    issues = _issues(text)
+    (issue,) = [i for i in issues if i.segment_id == "NM1"]
+    assert issue.element_position == 3
+    assert list(SegmentReader(text))[issue.segment_number - 1][:2] == ["NM1", "IL"]
+    ack = validate(text, ACK).ack_999
+    (ik4,) = [s for s in SegmentReader(ack) if s[0] == "IK4"]
+    assert ik4[1] == "3" and len(ik4) == 4  # no IK404
+    assert validate(ack, ACK).ok
+
+
 def test_missing_required_segment() -> None:
     text = _replace_segment(CLEAN, "DTP*472*", None)
     issues = _issues(text)
