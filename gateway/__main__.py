@@ -8,21 +8,23 @@ import dataclasses
 import errno
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 from aiohttp import web
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway import access_keys, db, store
 from gateway.app import create_app, make_sealer
 from gateway.credentials import CredentialsError
 from gateway.crypto import SealError
 from gateway.logs import configure_logging
-from gateway.outbox import usable_folder_name
+from gateway.outbox import sftp_user_name, sftp_user_names
 from gateway.pipeline import (
     load_payers,
     make_delivery,
@@ -39,6 +41,13 @@ from payers.simulator.app import create_simulator_app
 
 log = structlog.get_logger("gateway.cli")
 
+T = TypeVar("T")
+
+
+class DatabaseUnusable(Exception):
+    """The database a `submitters` command is pointed at cannot be used; names it (password
+    masked) and says how to point at the right one."""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
@@ -51,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.logging)
     try:
         return int(args.run(settings, args) or 0)
-    except (ProfileError, SealError, CredentialsError) as error:
+    except (ProfileError, SealError, CredentialsError, DatabaseUnusable) as error:
         print(f"clearway: {error}", file=sys.stderr)
         return 2
     except OSError as error:
@@ -105,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", help="list submitters")
     listing.set_defaults(run=_submitters_list)
     add_key = sub.add_parser(
-        "add-key", help="let a submitter log in to the SFTP drop (user name: the submitter name)"
+        "add-key", help="let a submitter log in to the SFTP drop (user name: as `list` shows it)"
     )
     add_key.add_argument("name", help="the submitter's name")
     add_key.add_argument("public_key_file", help="an OpenSSH public key file (e.g. id_ed25519.pub)")
@@ -180,24 +189,120 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# Where a `submitters` command that finds no database sends the user: a relative SQLite path
+# (the default, ./var) is taken from the current directory, so the usual mistake is running
+# the command somewhere else than the server.
+_POINT_AT = (
+    "Run the command in the directory `clearway serve` runs in (a relative SQLite path is "
+    "taken from the current directory), or set CLEARWAY_DATABASE_URL (setting database.url) "
+    "to the server's database."
+)
+
+
+def _sqlite_file(settings: Settings) -> Path | None:
+    """The SQLite database file, or None for PostgreSQL or an in-memory database."""
+    url = make_url(settings.database.url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def _where(settings: Settings) -> str:
+    """The database URL with any password masked, and the full path of a SQLite file."""
+    try:
+        shown = make_url(settings.database.url).render_as_string(hide_password=True)
+        path = _sqlite_file(settings)
+    except ArgumentError:
+        return "database.url (not a database URL)"
+    return f"{shown} ({path.resolve()})" if path else shown
+
+
+async def _require_tables(engine: AsyncEngine, settings: Settings, advice: str) -> None:
+    async with engine.connect() as conn:
+        found = await conn.run_sync(lambda sync: inspect(sync).has_table("submitters"))
+    if not found:
+        raise DatabaseUnusable(f"the database {_where(settings)} has no Clearway tables. {advice}")
+
+
+async def _existing_engine(settings: Settings) -> AsyncEngine:
+    """An engine on a database that already holds Clearway's tables (migrated to head when
+    database.auto_migrate is on); DatabaseUnusable, having created nothing, when there is none.
+    Commands that only read or change existing submitters must not make an empty database in
+    the wrong directory and then fail on its missing tables."""
+    path = _sqlite_file(settings)
+    if path is not None and not path.is_file():
+        raise DatabaseUnusable(f"no database at {_where(settings)}. {_POINT_AT}")
+    engine = db.create_engine(settings.database)
+    try:
+        await _require_tables(engine, settings, _POINT_AT)
+        if settings.database.auto_migrate:
+            await db.migrate(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
+    return engine
+
+
+def _on_database(settings: Settings, work: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run(work), a database that cannot be reached or read being reported by name
+    instead of as a traceback. IntegrityError is left to the caller: it means a duplicate."""
+    try:
+        return asyncio.run(work)
+    except IntegrityError:
+        raise
+    except (OSError, TimeoutError, DBAPIError, ArgumentError, ValueError) as error:
+        cause = getattr(error, "orig", None) or error
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        raise DatabaseUnusable(f"cannot use the database {_where(settings)}: {reason}") from None
+
+
 def _submitters_create(settings: Settings, args: argparse.Namespace) -> int:
-    async def create() -> tuple[store.Submitter, str]:
+    # Surrounding blanks would make a name that looks like another, or like nothing.
+    name = args.name.strip()
+    if not name:
+        print("clearway: a submitter name cannot be blank", file=sys.stderr)
+        return 1
+    user = sftp_user_name(name)
+
+    async def create() -> tuple[store.Submitter, str] | str:
+        """The new submitter and its API key, or the name of the submitter whose SFTP user name
+        the new one would have too."""
+        # Unlike the other commands this one may start a database: it is the first step on a
+        # new machine, before `clearway serve` has run. It says which database it wrote to.
         engine = db.create_engine(settings.database)
         try:
             if settings.database.auto_migrate:
                 await db.migrate(engine)
+            await _require_tables(engine, settings, "Run `clearway migrate` first.")
             async with engine.begin() as conn:
-                return await store.create_submitter(conn, args.name, operator=args.operator)
+                for other in await store.list_submitters(conn):
+                    # The same name is refused by the database, with its own message.
+                    if user and other.name != name and sftp_user_name(other.name) == user:
+                        return other.name
+                return await store.create_submitter(conn, name, operator=args.operator)
         finally:
             await engine.dispose()
 
     try:
-        submitter, api_key = asyncio.run(create())
+        created = _on_database(settings, create())
     except IntegrityError:
-        print(f"clearway: a submitter named {args.name!r} already exists", file=sys.stderr)
+        print(
+            f"clearway: a submitter named {name!r} already exists in {_where(settings)}",
+            file=sys.stderr,
+        )
         return 1
+    if isinstance(created, str):
+        print(
+            f"clearway: {name!r} would log in to SFTP as {user!r}, the user name of the "
+            f"submitter {created!r}; choose a name that differs in its letters or digits",
+            file=sys.stderr,
+        )
+        return 1
+    submitter, api_key = created
     role = ", operator" if submitter.operator else ""
     print(f"submitter: {submitter.id} ({submitter.name}{role})")
+    print(f"sftp user: {user or 'none (the name has no letter or digit to make one of)'}")
+    print(f"database:  {_where(settings)}")
     print(f"api key:   {api_key}")
     print("Keep the API key now: it is stored only as a hash and cannot be shown again.")
     return 0
@@ -205,15 +310,19 @@ def _submitters_create(settings: Settings, args: argparse.Namespace) -> int:
 
 def _submitters_list(settings: Settings, args: argparse.Namespace) -> int:
     async def listing() -> list[store.Submitter]:
-        engine = db.create_engine(settings.database)
+        engine = await _existing_engine(settings)
         try:
             async with engine.connect() as conn:
                 return await store.list_submitters(conn)
         finally:
             await engine.dispose()
 
-    for submitter in asyncio.run(listing()):
-        print(f"{submitter.id}  {submitter.name}{'  (operator)' if submitter.operator else ''}")
+    found = _on_database(settings, listing())
+    users = sftp_user_names((s.id, s.name) for s in found)
+    for submitter in found:
+        role = "  (operator)" if submitter.operator else ""
+        user = users.get(submitter.id, "none")
+        print(f"{submitter.id}  {submitter.name}{role}  sftp user: {user}")
     return 0
 
 
@@ -226,20 +335,19 @@ def _submitters_add_key(settings: Settings, args: argparse.Namespace) -> int:
     except KeyFileError as error:
         print(f"clearway: {args.public_key_file}: {error}", file=sys.stderr)
         return 1
-    if not usable_folder_name(args.name):
-        print(
-            f"clearway: the submitter name {args.name!r} cannot be an SFTP user name "
-            "(letters, digits, dot, dash and underscore, starting with a letter or digit)",
-            file=sys.stderr,
-        )
-        return 1
 
-    async def add(conn: AsyncConnection, submitter: store.Submitter) -> str:
-        await store.add_sftp_key(conn, submitter.id, public_key=public_key, fingerprint=fingerprint)
-        return submitter.id
+    async def add(conn: AsyncConnection, submitter: store.Submitter) -> tuple[str, str | None]:
+        """(the submitter's id, its SFTP user name); the key is added only if it has one."""
+        everyone = await store.list_submitters(conn)
+        user = sftp_user_names((s.id, s.name) for s in everyone).get(submitter.id)
+        if user is not None:
+            await store.add_sftp_key(
+                conn, submitter.id, public_key=public_key, fingerprint=fingerprint
+            )
+        return submitter.id, user
 
     try:
-        submitter_id = _with_submitter(settings, args.name, add)
+        added = _with_submitter(settings, args.name, add)
     except IntegrityError:
         if _with_submitter(
             settings, args.name, lambda c, s: access_keys.restore_sftp_key(c, s.id, fingerprint)
@@ -248,14 +356,30 @@ def _submitters_add_key(settings: Settings, args: argparse.Namespace) -> int:
             return 0
         print(f"clearway: the key {fingerprint} is already registered", file=sys.stderr)
         return 1
-    if submitter_id is None:
+    if added is None:
         return _no_submitter(args.name)
+    submitter_id, user = added
+    if user is None:
+        return _no_sftp_user(args.name)
     print(f"sftp key:  {fingerprint} for {args.name} ({submitter_id})")
-    print(f"log in as: sftp -P {settings.sftp.port} {args.name}@{settings.sftp.host}")
+    print(f"log in as: sftp -P {settings.sftp.port} {user}@{settings.sftp.host}")
     return 0
 
 
-T = TypeVar("T")
+def _no_sftp_user(name: str) -> int:
+    made = sftp_user_name(name)
+    why = (
+        f"its SFTP user name {made!r} is also another submitter's"
+        if made
+        else "it has no letter or digit to make an SFTP user name of"
+    )
+    print(
+        f"clearway: {name!r} cannot have SFTP keys: {why}. A submitter name made of letters, "
+        "digits, '.', '-' and '_' (starting with a letter or digit) is its own user name; any "
+        "other is lower-cased with each run of other characters turned into '-'.",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _with_submitter(
@@ -266,17 +390,15 @@ def _with_submitter(
     """Run `act` in one transaction for the active submitter called `name` (None if none)."""
 
     async def run() -> T | None:
-        engine = db.create_engine(settings.database)
+        engine = await _existing_engine(settings)
         try:
-            if settings.database.auto_migrate:
-                await db.migrate(engine)
             async with engine.begin() as conn:
                 submitter = await store.submitter_by_name(conn, name)
                 return None if submitter is None else await act(conn, submitter)
         finally:
             await engine.dispose()
 
-    return asyncio.run(run())
+    return _on_database(settings, run())
 
 
 def _no_submitter(name: str) -> int:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.context import ENGINE, SEALER, SETTINGS
 from gateway.crypto import Sealer
-from gateway.outbox import INBOUND_DIR, submitter_folder, usable_folder_name
+from gateway.outbox import INBOUND_DIR, sftp_user_names, submitter_folder
 from gateway.settings import X12Settings
 from gateway.tables import submitters
 from gateway.x12_intake import UnreadableFile, receive_x12
@@ -136,7 +136,7 @@ async def run_intake(intake: Intake, stop: asyncio.Event) -> None:
 
 
 class DropFolders:
-    """Polls <root>/<submitter name>/inbound for finished files (names not starting with a dot)."""
+    """Polls <root>/<SFTP user name>/inbound for finished files (names not starting with a dot)."""
 
     def __init__(self, intake: Intake, max_file_bytes: int, interval: float) -> None:
         self.intake = intake
@@ -146,11 +146,12 @@ class DropFolders:
     async def poll_once(self) -> int:
         async with self.intake.engine.connect() as conn:
             rows = (
-                await conn.execute(
-                    select(submitters.c.id, submitters.c.name).where(submitters.c.active.is_(True))
-                )
+                await conn.execute(select(submitters.c.id, submitters.c.name, submitters.c.active))
             ).all()
-        finished = await asyncio.to_thread(self._finished, [(r.id, r.name) for r in rows])
+        # Inactive submitters count too: their user names are not free for another to share.
+        users = sftp_user_names((r.id, r.name) for r in rows)
+        folders = [(r.id, users[r.id]) for r in rows if r.active and r.id in users]
+        finished = await asyncio.to_thread(self._finished, folders)
         for entry, submitter_id in finished:
             self.intake.accept(entry, submitter_id)
         self.intake.sweep()
@@ -158,10 +159,8 @@ class DropFolders:
 
     def _finished(self, folders: list[tuple[str, str]]) -> list[tuple[Path, str]]:
         finished = []
-        for submitter_id, name in folders:
-            if not usable_folder_name(name):
-                continue
-            inbound = submitter_folder(self.intake.root, name) / INBOUND_DIR
+        for submitter_id, user in folders:
+            inbound = submitter_folder(self.intake.root, user) / INBOUND_DIR
             for entry in sorted(inbound.iterdir()):
                 if entry.name.startswith(".") or entry.is_symlink() or not entry.is_file():
                     continue  # an upload in progress, or something we must not follow

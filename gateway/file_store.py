@@ -17,12 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway import jobs
 from gateway.crypto import Sealer, SealError
-from gateway.store import new_id, utcnow
+from gateway.store import decode_cursor, new_id, page_of, utcnow
 from gateway.tables import file_chunks, files
 
 INBOUND, OUTBOUND = "inbound", "outbound"
 RECEIVED, PROCESSING, PROCESSED, REJECTED = "received", "processing", "processed", "rejected"
 DELIVER_JOB = "deliver_file"  # writes an outbound file into the submitter's outbox folders
+CURSOR = "f"  # the first letter of the listing's cursors (see store.decode_cursor)
 
 
 @dataclass(frozen=True)
@@ -257,14 +258,24 @@ async def update_file(conn: AsyncConnection, file_id: str, **values: Any) -> Non
 
 
 async def list_files(
-    conn: AsyncConnection, submitter_id: str, *, direction: str | None = None, limit: int = 100
-) -> list[File]:
+    conn: AsyncConnection,
+    submitter_id: str,
+    *,
+    direction: str | None = None,
+    limit: int,
+    cursor: str | None = None,
+) -> tuple[list[File], str | None]:
+    """The submitter's files, newest first; returns the page and the cursor for the next one
+    (None at the end)."""
     query = (
-        select(*_COLUMNS)
+        select(files.c.pk, *_COLUMNS)
         .where(files.c.submitter_id == submitter_id)
         .order_by(files.c.pk.desc())
-        .limit(limit)
+        .limit(limit + 1)
     )
     if direction:
         query = query.where(files.c.direction == direction)
-    return [File(**r._asdict()) for r in await conn.execute(query)]
+    if cursor is not None:
+        query = query.where(files.c.pk < decode_cursor(CURSOR, cursor))
+    rows, next_cursor = page_of((await conn.execute(query)).all(), limit, CURSOR)
+    return [File(**{k: v for k, v in r._asdict().items() if k != "pk"}) for r in rows], next_cursor

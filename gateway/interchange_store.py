@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.crypto import Sealer
-from gateway.store import new_id, utcnow
+from gateway.store import decode_cursor, new_id, page_of, utcnow
 from gateway.tables import control_numbers, interchange_claims, interchanges
 
 OUTBOUND, INBOUND = "outbound", "inbound"
@@ -31,6 +31,7 @@ RECEIVED, APPLIED, UNMATCHED, DUPLICATE, UNREADABLE = (
     "duplicate",
     "unreadable",
 )
+CURSOR = "i"  # the first letter of the listing's cursors (see store.decode_cursor)
 
 
 @dataclass(frozen=True)
@@ -219,10 +220,12 @@ async def list_interchanges(
     states: tuple[str, ...] = (),
     payer_id: str | None = None,
     submitter_id: str | None = None,
-    limit: int = 100,
-) -> list[Interchange]:
-    """Newest first; with submitter_id, only that submitter's files."""
-    query = select(*_COLUMNS).order_by(interchanges.c.pk.desc()).limit(limit)
+    limit: int,
+    cursor: str | None = None,
+) -> tuple[list[Interchange], str | None]:
+    """Newest first; with submitter_id, only that submitter's files. Returns the page and the
+    cursor for the next one (None at the end)."""
+    query = select(interchanges.c.pk, *_COLUMNS).order_by(interchanges.c.pk.desc()).limit(limit + 1)
     if submitter_id:
         query = query.where(interchanges.c.submitter_id == submitter_id)
     if direction:
@@ -231,7 +234,11 @@ async def list_interchanges(
         query = query.where(interchanges.c.state.in_(states))
     if payer_id:
         query = query.where(interchanges.c.payer_id == payer_id)
-    return [Interchange(**r._asdict()) for r in await conn.execute(query)]
+    if cursor is not None:
+        query = query.where(interchanges.c.pk < decode_cursor(CURSOR, cursor))
+    rows, next_cursor = page_of((await conn.execute(query)).all(), limit, CURSOR)
+    page = [Interchange(**{k: v for k, v in r._asdict().items() if k != "pk"}) for r in rows]
+    return page, next_cursor
 
 
 async def outbound_counts(conn: AsyncConnection) -> dict[str, dict[str, int]]:

@@ -1,5 +1,6 @@
 """The SFTP drop inside `clearway serve`: submitters log in with a registered public key as their
-submitter name and see only their own inbound/ (write) and outbound/ (read) folders.
+SFTP user name (made from the submitter name, see gateway.outbox) and see only their own
+inbound/ (write) and outbound/ (read) folders.
 
 No shell, exec or forwarding; no directories, links or paths outside the two folders. A file
 written to inbound/ is processed when its handle closes (or when renamed from a dot-name).
@@ -38,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway import store
 from gateway.context import ENGINE, SEALER, SETTINGS
 from gateway.drop import Intake, run_intake
-from gateway.outbox import INBOUND_DIR, OUTBOUND_DIR, submitter_folder, usable_folder_name
+from gateway.outbox import INBOUND_DIR, OUTBOUND_DIR, sftp_user_name_of, submitter_folder
 from gateway.settings import SftpSettings
 
 log = structlog.get_logger("gateway.sftp")
@@ -74,7 +75,7 @@ def load_or_create_host_key(path: Path) -> tuple[asyncssh.SSHKey, bool]:
 
 
 class _Login(asyncssh.SSHServer):
-    """Public keys only; the user name is the submitter name and the key must be its own."""
+    """Public keys only; the user name is the submitter's SFTP user name and the key its own."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -98,12 +99,14 @@ class _Login(asyncssh.SSHServer):
     async def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
         fingerprint = key.get_fingerprint("sha256")
         async with self.engine.connect() as conn:
-            submitter = await store.submitter_by_sftp_key(conn, username, fingerprint)
-        if submitter is None or not usable_folder_name(submitter.name):
+            submitter = await store.submitter_by_sftp_key(conn, fingerprint)
+            # The same derivation as the folders and `clearway submitters list` use.
+            user = None if submitter is None else await sftp_user_name_of(conn, submitter.id)
+        if submitter is None or user is None or user != username:
             log.info("sftp_login_refused", reason="unknown user or key")
             return False
         assert self.conn is not None
-        self.conn.set_extra_info(submitter=submitter)
+        self.conn.set_extra_info(submitter=submitter, sftp_user=user)
         log.info("sftp_login", submitter_id=submitter.id)
         return True
 
@@ -127,7 +130,8 @@ class DropServer(SFTPServer):
             raise SFTPPermissionDenied("not logged in")
         self.submitter = submitter
         self.drop = drop
-        self.home = submitter_folder(drop.root, submitter.name).resolve()
+        user = chan.get_connection().get_extra_info("sftp_user")
+        self.home = submitter_folder(drop.root, user).resolve()
         super().__init__(chan, chroot=str(self.home).encode())
 
     # Paths ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -190,16 +191,14 @@ async def add_sftp_key(
     return key_id
 
 
-async def submitter_by_sftp_key(
-    conn: AsyncConnection, username: str, fingerprint: str
-) -> Submitter | None:
-    """The submitter logging in as `username` with this key, if the key is registered to it."""
+async def submitter_by_sftp_key(conn: AsyncConnection, fingerprint: str) -> Submitter | None:
+    """The active submitter this live key is registered to (a fingerprint is registered once).
+    The SFTP server then checks the user name against the one made from its name."""
     row = (
         await conn.execute(
             select(submitters.c.id, submitters.c.name, submitters.c.operator)
             .join(sftp_keys, sftp_keys.c.submitter_id == submitters.c.id)
             .where(
-                submitters.c.name == username,
                 submitters.c.active.is_(True),
                 sftp_keys.c.fingerprint == fingerprint,
                 sftp_keys.c.revoked_at.is_(None),
@@ -429,7 +428,7 @@ async def list_claims(
     if claim_filter.service_date_to:
         conditions.append(claims.c.service_date_start <= claim_filter.service_date_to)
     if cursor is not None:
-        conditions.append(claims.c.pk < decode_cursor(cursor))
+        conditions.append(claims.c.pk < decode_cursor(CLAIMS_CURSOR, cursor))
     rows = (
         await conn.execute(
             select(*_RECORD_COLUMNS)
@@ -438,24 +437,43 @@ async def list_claims(
             .limit(limit + 1)
         )
     ).all()
-    page = [_record(r) for r in rows[:limit]]
-    next_cursor = encode_cursor(page[-1].pk) if len(rows) > limit else None
-    return page, next_cursor
+    page, next_cursor = page_of(rows, limit, CLAIMS_CURSOR)
+    return [_record(r) for r in page], next_cursor
 
 
-def encode_cursor(pk: int) -> str:
-    return base64.urlsafe_b64encode(f"c{pk}".encode()).decode().rstrip("=")
+# Each listing's cursors start with its own letter, so one listing's cursor is refused by
+# another rather than silently skipping to an unrelated place in it.
+CLAIMS_CURSOR = "c"
+# Primary keys are BIGINT: more digits would overflow the comparison on PostgreSQL.
+_CURSOR_PK = re.compile(r"[0-9]{1,18}")
 
 
-def decode_cursor(cursor: str) -> int:
-    """Raises ValueError for a cursor this gateway did not issue."""
+def page_of(
+    rows: Sequence[Row[Any]], limit: int, kind: str
+) -> tuple[Sequence[Row[Any]], str | None]:
+    """Up to `limit + 1` rows read newest first (by pk) -> the page and the cursor for the next
+    one (None at the end): the extra row only tells that there is a next page."""
+    if len(rows) <= limit:
+        return rows, None
+    return rows[:limit], encode_cursor(kind, rows[limit - 1].pk)
+
+
+def encode_cursor(kind: str, pk: int) -> str:
+    """An opaque cursor for listing `kind`: its next page starts after the row with this pk."""
+    return base64.urlsafe_b64encode(f"{kind}{pk}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(kind: str, cursor: str) -> int:
+    """The pk in a cursor of listing `kind`. Raises ValueError for a cursor this gateway did
+    not issue for that listing."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, UnicodeDecodeError):
         raise ValueError("not a cursor issued by this gateway") from None
-    if not text.startswith("c") or not text[1:].isdigit():
+    pk = text.removeprefix(kind)
+    if not text.startswith(kind) or not _CURSOR_PK.fullmatch(pk):
         raise ValueError("not a cursor issued by this gateway")
-    return int(text[1:])
+    return int(pk)
 
 
 async def earlier_claims(

@@ -10,9 +10,11 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from multidict import MultiMapping
 
 from edi.claim_json import claim_from_json
 from gateway import store
+from gateway.api import listing
 from gateway.auth import authenticate, reading_as_submitter
 from gateway.context import ENGINE, METRICS, PAYERS, READER, SEALER, SETTINGS
 from gateway.errors import BadRequest, NotFound, PayloadTooLarge, ProblemError
@@ -26,7 +28,6 @@ from payers.duplicates import duplicate_fingerprint
 routes = web.RouteTableDef()
 log = structlog.get_logger("gateway.api.claims")
 _IDEMPOTENCY_KEY = re.compile(r"^[!-~]{1,255}$")
-MAX_PAGE = 200
 
 
 @routes.post("/v1/claims")
@@ -299,8 +300,13 @@ def _no_such_claim(claim_id: str) -> NotFound:
     return NotFound(f"No claim {claim_id} for this submitter.")
 
 
-def _list_query(query: Any) -> tuple[store.ClaimFilter, int, str | None]:
-    errors: list[dict[str, str]] = []
+_LIST_FILTERS = frozenset(
+    {"status", "payer_id", "patient_control_number", "service_date_from", "service_date_to"}
+)
+
+
+def _list_query(query: MultiMapping[str]) -> tuple[store.ClaimFilter, int, str | None]:
+    errors: listing.Errors = []
     statuses: list[ClaimStatus] = []
     for raw in query.getall("status", []):
         for value in raw.split(","):
@@ -322,35 +328,8 @@ def _list_query(query: Any) -> tuple[store.ClaimFilter, int, str | None]:
                 dates[name] = date.fromisoformat(raw)
             except ValueError:
                 errors.append({"parameter": name, "message": "must be a date (YYYY-MM-DD)"})
-    limit = 50
-    if "limit" in query:
-        raw_limit = query["limit"]
-        if raw_limit.isdigit() and 1 <= int(raw_limit) <= MAX_PAGE:
-            limit = int(raw_limit)
-        else:
-            errors.append({"parameter": "limit", "message": f"must be a whole number 1-{MAX_PAGE}"})
-    cursor = query.get("cursor") or None
-    if cursor is not None:
-        try:
-            store.decode_cursor(cursor)
-        except ValueError:
-            errors.append(
-                {"parameter": "cursor", "message": "use next_cursor from a previous page"}
-            )
-    unknown = set(query) - {
-        "status",
-        "payer_id",
-        "patient_control_number",
-        "service_date_from",
-        "service_date_to",
-        "limit",
-        "cursor",
-    }
-    errors.extend(
-        {"parameter": name, "message": "is not a known parameter"} for name in sorted(unknown)
-    )
-    if errors:
-        raise BadRequest("Some query parameters are not valid; see errors.", errors=errors)
+    limit, cursor = listing.page(query, errors, store.CLAIMS_CURSOR)
+    listing.check(query, errors, _LIST_FILTERS)
     return (
         store.ClaimFilter(
             status=tuple(statuses),

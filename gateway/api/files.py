@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from multidict import MultiMapping
 
 from gateway import file_store as fs
-from gateway.auth import authenticate
+from gateway.api import listing
+from gateway.auth import authenticate, reading_as_submitter
 from gateway.context import ENGINE, READER, SEALER, SETTINGS
 from gateway.drop import UPLOAD_INTAKE
 from gateway.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
@@ -120,16 +122,24 @@ async def _spool_body(request: web.Request, folder: Path, limit: int) -> _Upload
 
 @routes.get("/v1/files")
 async def list_files(request: web.Request) -> web.Response:
-    submitter = await authenticate(request)
-    direction = request.query.get("direction")
-    if direction not in (None, fs.INBOUND, fs.OUTBOUND):
-        raise BadRequest(
-            "Unknown direction.",
-            errors=[{"parameter": "direction", "message": "inbound or outbound"}],
+    """The submitter's files, newest first, a page at a time (like GET /v1/claims)."""
+    async with reading_as_submitter(request) as (conn, submitter):
+        direction, limit, cursor = _list_query(request.query)
+        found, next_cursor = await fs.list_files(
+            conn, submitter.id, direction=direction, limit=limit, cursor=cursor
         )
-    async with request.app[READER].connect() as conn:
-        found = await fs.list_files(conn, submitter.id, direction=direction)
-    return web.json_response({"items": [f.summary() for f in found]})
+    return web.json_response({"items": [f.summary() for f in found], "next_cursor": next_cursor})
+
+
+def _list_query(query: MultiMapping[str]) -> tuple[str | None, int, str | None]:
+    """direction, limit and cursor, or the 400 problem naming every bad parameter."""
+    errors: listing.Errors = []
+    direction = listing.single(query, "direction", errors)
+    if direction not in (None, fs.INBOUND, fs.OUTBOUND):
+        errors.append({"parameter": "direction", "message": "inbound or outbound"})
+    limit, cursor = listing.page(query, errors, fs.CURSOR)
+    listing.check(query, errors, frozenset({"direction"}))
+    return direction, limit, cursor
 
 
 @routes.get("/v1/files/{file_id}")

@@ -7,15 +7,18 @@ that matched no claim (?unmatched=true), since those belong to no submitter yet.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiMapping
 
 from gateway import interchange_store as ix
 from gateway import jobs, store
-from gateway.auth import authenticate
+from gateway.api import listing
+from gateway.auth import authenticate, reading_as_submitter
 from gateway.context import ENGINE, READER
-from gateway.errors import BadRequest, Conflict, NotFound
+from gateway.errors import Conflict, NotFound
 from gateway.lifecycle import ClaimStatus
 
 routes = web.RouteTableDef()
@@ -57,31 +60,48 @@ def _visible(submitter: store.Submitter, interchange: ix.Interchange) -> bool:
 
 @routes.get("/v1/interchanges")
 async def list_interchanges(request: web.Request) -> web.Response:
-    submitter = await authenticate(request)
-    query = request.query
+    """Newest first, a page at a time (like GET /v1/claims)."""
+    async with reading_as_submitter(request) as (conn, submitter):
+        wanted = _list_query(request.query)
+        found, next_cursor = await ix.list_interchanges(
+            conn,
+            direction=wanted.direction,
+            states=wanted.states,
+            payer_id=wanted.payer_id,
+            submitter_id=None if submitter.operator else submitter.id,
+            limit=wanted.limit,
+            cursor=wanted.cursor,
+        )
+    return web.json_response({"items": [summary(i) for i in found], "next_cursor": next_cursor})
+
+
+@dataclass(frozen=True)
+class _ListQuery:
+    direction: str | None
+    states: tuple[str, ...]
+    payer_id: str | None
+    limit: int
+    cursor: str | None
+
+
+_LIST_FILTERS = frozenset({"direction", "state", "payer_id", "unmatched"})
+
+
+def _list_query(query: MultiMapping[str]) -> _ListQuery:
+    """The filters and the page, or the 400 problem naming every bad parameter."""
+    errors: listing.Errors = []
     states = tuple(s for raw in query.getall("state", []) for s in raw.split(",") if s)
     if set(states) - _STATES:
-        raise BadRequest(
-            "Unknown state.",
-            errors=[{"parameter": "state", "message": "one of " + ", ".join(sorted(_STATES))}],
-        )
-    direction = query.get("direction")
+        errors.append({"parameter": "state", "message": "one of " + ", ".join(sorted(_STATES))})
+    direction = listing.single(query, "direction", errors)
     if direction not in (None, ix.OUTBOUND, ix.INBOUND):
-        raise BadRequest(
-            "Unknown direction.",
-            errors=[{"parameter": "direction", "message": "outbound or inbound"}],
-        )
-    if query.get("unmatched") == "true":
+        errors.append({"parameter": "direction", "message": "outbound or inbound"})
+    payer_id = listing.single(query, "payer_id", errors) or None
+    if listing.flag(query, "unmatched", errors):
         direction, states = ix.INBOUND, (ix.UNMATCHED,)
-    async with request.app[READER].connect() as conn:
-        found = await ix.list_interchanges(
-            conn,
-            direction=direction,
-            states=states,
-            payer_id=query.get("payer_id"),
-            submitter_id=None if submitter.operator else submitter.id,
-        )
-    return web.json_response({"items": [summary(i) for i in found]})
+    limit, cursor = listing.page(query, errors, ix.CURSOR)
+    listing.check(query, errors, _LIST_FILTERS)
+    return _ListQuery(direction, states, payer_id, limit, cursor)
 
 
 @routes.get("/v1/interchanges/{interchange_id}")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -134,10 +136,16 @@ def test_a_bad_credentials_file_is_reported_not_raised(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def ssh_key(folder: Path) -> Path:
+    """A new key pair in `folder`; returns the private key's path (the public one adds .pub)."""
+    key = folder / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return key
+
+
 def test_submitters_add_key(workdir: tuple[Path, dict[str, str]]) -> None:
     cwd, env = workdir
-    key = cwd / "id_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    key = ssh_key(cwd)
     assert run(["submitters", "create", "sunrise-billing"], cwd, env).returncode == 0
     added = run(["submitters", "add-key", "sunrise-billing", f"{key}.pub"], cwd, env)
     assert added.returncode == 0, added.stderr
@@ -164,8 +172,7 @@ def test_submitters_keys_rotate_and_revoke(workdir: tuple[Path, dict[str, str]])
     issued = run(["submitters", "new-api-key", "sunrise-billing"], cwd, env)
     assert issued.returncode == 0, issued.stderr
     second = api_key_of(issued.stdout)
-    key = cwd / "id_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    key = ssh_key(cwd)
     added = run(["submitters", "add-key", "sunrise-billing", f"{key}.pub"], cwd, env)
     fingerprint = next(w for w in added.stdout.split() if w.startswith("SHA256:"))
 
@@ -187,3 +194,80 @@ def test_submitters_keys_rotate_and_revoke(workdir: tuple[Path, dict[str, str]])
     assert nobody.returncode == 1 and "no active submitter named 'nobody'" in nobody.stderr
     restored = run(["submitters", "add-key", "sunrise-billing", f"{key}.pub"], cwd, env)
     assert restored.returncode == 0 and "restored" in restored.stdout
+
+
+def test_submitters_create_says_where_and_refuses_blank_names(
+    workdir: tuple[Path, dict[str, str]],
+) -> None:
+    cwd, env = workdir
+    created = run(["submitters", "create", "Sunrise Billing"], cwd, env)
+    assert created.returncode == 0, created.stderr
+    assert "sftp user: sunrise-billing" in created.stdout
+    where = next(line for line in created.stdout.splitlines() if line.startswith("database:"))
+    if "CLEARWAY_DATABASE_URL" in env:
+        assert env["CLEARWAY_DATABASE_URL"].split("@")[-1] in where
+    else:
+        assert str(cwd / "var" / "clearway.db") in where
+    for blank in ("", "   "):
+        refused = run(["submitters", "create", blank], cwd, env)
+        assert refused.returncode == 1 and "cannot be blank" in refused.stderr
+    # Another name with the same SFTP user name would share its folder: refused.
+    clash = run(["submitters", "create", "sunrise-billing"], cwd, env)
+    assert clash.returncode == 1 and "'sunrise-billing'" in clash.stderr
+    listed = run(["submitters", "list"], cwd, env).stdout.splitlines()
+    assert len(listed) == 1 and listed[0].endswith("Sunrise Billing  sftp user: sunrise-billing")
+
+
+def test_a_name_with_spaces_gets_an_sftp_key(workdir: tuple[Path, dict[str, str]]) -> None:
+    cwd, env = workdir
+    key = ssh_key(cwd)
+    assert run(["submitters", "create", "Sunrise Billing"], cwd, env).returncode == 0
+    added = run(["submitters", "add-key", "Sunrise Billing", f"{key}.pub"], cwd, env)
+    assert added.returncode == 0, added.stderr
+    assert "sunrise-billing@127.0.0.1" in added.stdout
+    assert run(["submitters", "create", "!!!"], cwd, env).returncode == 0
+    nameless = run(["submitters", "add-key", "!!!", f"{key}.pub"], cwd, env)
+    assert nameless.returncode == 1 and "no letter or digit" in nameless.stderr
+    assert "lower-cased" in nameless.stderr  # says how user names are made
+
+
+def test_submitters_commands_elsewhere_name_the_database_and_create_nothing(
+    tmp_path: Path,
+) -> None:
+    # Run from a directory without the server's ./var, on the default SQLite database.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARWAY_")}
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    commands = [
+        ["list"],
+        ["keys", "Sunrise Billing"],
+        ["add-key", "Sunrise Billing", f"{key}.pub"],
+        ["new-api-key", "Sunrise Billing"],
+        ["revoke-key", "Sunrise Billing", "cw_abcdefgh"],
+    ]
+    for command in commands:
+        result = run(["submitters", *command], elsewhere, env)
+        assert result.returncode != 0, command
+        assert "Traceback" not in result.stderr, command
+        assert str(elsewhere / "var" / "clearway.db") in result.stderr, command
+        assert "clearway serve" in result.stderr and "CLEARWAY_DATABASE_URL" in result.stderr
+        assert not list(elsewhere.iterdir()), command
+    # An empty database file (as an earlier version left behind) is not migrated either.
+    (elsewhere / "var").mkdir()
+    (elsewhere / "var" / "clearway.db").touch()
+    result = run(["submitters", "list"], elsewhere, env)
+    assert result.returncode != 0 and "has no Clearway tables" in result.stderr
+    with contextlib.closing(sqlite3.connect(elsewhere / "var" / "clearway.db")) as file:
+        assert file.execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
+
+
+def test_an_unreachable_database_is_reported_with_its_password_masked(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARWAY_")}
+    env["CLEARWAY_DATABASE_URL"] = f"postgresql://clearway:hunter2@127.0.0.1:{free_port()}/x"
+    env["CLEARWAY_DATABASE_CONNECT_TIMEOUT_SECONDS"] = "2"
+    result = run(["submitters", "list"], tmp_path, env)
+    assert result.returncode != 0
+    assert "clearway:***@127.0.0.1" in result.stderr and "hunter2" not in result.stderr
+    assert "Traceback" not in result.stderr

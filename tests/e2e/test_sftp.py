@@ -27,7 +27,7 @@ from gateway import store
 from gateway.app import create_app
 from gateway.context import DELIVERY, ENGINE
 from gateway.drop import DROP_INTAKE, DropFolders
-from gateway.outbox import submitter_folder
+from gateway.outbox import sftp_user_name, submitter_folder
 from gateway.settings import (
     DropSettings,
     PayersSettings,
@@ -96,7 +96,9 @@ async def login(client: Any, tmp_path: Path, name: str, *, register: bool = True
             await store.add_sftp_key(
                 conn, submitter.id, public_key=public_key, fingerprint=fingerprint
             )
-    return Login(name, key, api_key, submitter.id)
+    user = sftp_user_name(name)
+    assert user is not None
+    return Login(user, key, api_key, submitter.id)
 
 
 async def sftp(
@@ -241,6 +243,26 @@ async def test_the_same_file_twice_is_processed_once(gateway: Any, tmp_path: Pat
     assert await count(gateway, claims) == 1
     listing = await (await gateway.get("/v1/files", headers=auth(who.api_key))).json()
     assert [f["kind"] for f in listing["items"] if f["direction"] == "inbound"] == ["837"]
+
+
+async def test_a_submitter_name_with_spaces_logs_in_by_its_user_name(
+    gateway: Any, tmp_path: Path
+) -> None:
+    # The README's own first submitter: it logs in as sunrise-billing and gets its 999 there.
+    who = await login(gateway, tmp_path, "Sunrise Billing")
+    assert who.user == "sunrise-billing"
+    upload = tmp_path / "claims.x12"
+    upload.write_text(x12_file("professional-office-visit.json", 71, "SFTP-S-0001"))
+    status, output = await sftp(gateway, who, f"put {upload} inbound/claims.x12\n")
+    assert status == 0, output
+    await settled(gateway)
+    assert await count(gateway, claims) == 1
+    await drive(gateway, _true)
+    got = await download(gateway, who, tmp_path / "got")
+    assert any(name.startswith("999") for name in got), got
+    # Only the user name as `clearway submitters list` shows it, not a look-alike.
+    status, output = await sftp(gateway, who, "ls\n", user="Sunrise-Billing")
+    assert status != 0 and "Permission denied" in output
 
 
 async def test_unreadable_files_are_answered_and_kept(gateway: Any, tmp_path: Path) -> None:

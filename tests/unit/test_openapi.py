@@ -39,3 +39,17 @@ def test_statuses_match_the_state_machine() -> None:
 
     spec, _ = read_from_filename(str(SPEC_PATH))
     assert spec["components"]["schemas"]["ClaimStatus"]["enum"] == [s.value for s in ClaimStatus]
+
+
+def test_paged_listings_document_the_shared_page_parameters() -> None:
+    from gateway.api import listing
+
+    spec, _ = read_from_filename(str(SPEC_PATH))
+    limit = spec["components"]["parameters"]["Limit"]["schema"]
+    assert (limit["default"], limit["maximum"]) == (listing.DEFAULT_PAGE, listing.MAX_PAGE)
+    for path in ("/v1/claims", "/v1/files", "/v1/interchanges"):
+        operation = spec["paths"][path]["get"]
+        refs = {p.get("$ref") for p in operation["parameters"]}
+        assert {"#/components/parameters/Limit", "#/components/parameters/Cursor"} <= refs, path
+        page = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        assert page["required"] == ["items", "next_cursor"], path
