@@ -20,6 +20,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway import file_store as fs
 from gateway.context import ENGINE, SEALER, SETTINGS
 from gateway.crypto import Sealer
 from gateway.outbox import INBOUND_DIR, sftp_user_names, submitter_folder
@@ -117,10 +118,17 @@ class Intake:
                 name=name,
                 channel=self.channel,
             )
+            resent = 0
+            if received.replayed:
+                # Sent again, most likely because its answer went missing from the outbox:
+                # the first answers are delivered again (where already there, left as they are).
+                async with self.engine.begin() as conn:
+                    resent = await fs.deliver_answers_again(conn, received.file)
             log.info(
                 "upload_processed",
                 file_id=received.file.id,
                 replayed=received.replayed,
+                answers_resent=resent,
                 channel=self.channel,
             )
         except UnreadableFile:

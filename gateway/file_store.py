@@ -251,6 +251,27 @@ async def inbound_twin(conn: AsyncConnection, submitter_id: str, sha256: str) ->
     return File(**row._asdict()) if row else None
 
 
+async def deliver_answers_again(conn: AsyncConnection, answered: File, *, scan: int = 1000) -> int:
+    """Queue the delivery of the files that answered `answered` (TA1, 999, a note, our 277CAs)
+    once more, for a submitter who sends the same file again because an answer went missing
+    from its folder. Looks among the submitter's next `scan` outbound files, where they are."""
+    after = select(files.c.pk).where(files.c.id == answered.id).scalar_subquery()
+    rows = await conn.execute(
+        select(files.c.id, files.c.detail)
+        .where(
+            files.c.submitter_id == answered.submitter_id,
+            files.c.direction == OUTBOUND,
+            files.c.pk > after,
+        )
+        .order_by(files.c.pk)
+        .limit(scan)
+    )
+    ids = [row.id for row in rows if (row.detail or {}).get("answers") == answered.id]
+    for file_id in ids:
+        await jobs.enqueue(conn, DELIVER_JOB, payload={"file_id": file_id})
+    return len(ids)
+
+
 async def update_file(conn: AsyncConnection, file_id: str, **values: Any) -> None:
     await conn.execute(
         update(files).where(files.c.id == file_id).values(**values, updated_at=utcnow())

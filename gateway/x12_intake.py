@@ -147,10 +147,13 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+_HEAD_CHARS = 4096
+
+
 def _head(path: Path) -> str:
     """The start of the file, enough for its ISA (106 characters, perhaps after blanks)."""
     with path.open(encoding="utf-8", errors="replace", newline="") as f:
-        return f.read(4096)
+        return f.read(_HEAD_CHARS)
 
 
 async def store_x12(
@@ -203,25 +206,33 @@ async def receive_x12(
     )
     if answered:
         return X12Received(received, received.detail.get("response", {}), replayed=True)
-    isa = _isa(await asyncio.to_thread(_head, path))
+    head = await asyncio.to_thread(_head, path)
+    isa = _isa(head)
     sender = (isa.get("sender") or "SUBMITTER")[:15]
     now = datetime.now(UTC)
     async with engine.begin() as conn:
         control = await ix.next_control_number(conn, x12.sender_id, sender)
-    try:
-        report = await asyncio.to_thread(validate, path, AckControl(control, control, 1, now))
-    except EdiError as error:
+
+    async def refuse(error: str) -> UnreadableFile:
         async with engine.begin() as conn:
             answer = await _record_unreadable_answer(
-                conn, sealer, x12, received, isa, control, now, str(error), channel=channel
+                conn, sealer, x12, received, isa, control, now, error, channel=channel
             )
             await fs.update_file(
                 conn,
                 received.id,
                 state=fs.REJECTED,
-                detail={"error": str(error)[:2000], "answer": answer},
+                detail={"error": error[:2000], "answer": answer},
             )
-        raise UnreadableFile(str(error)[:500], file_id=received.id) from None
+        return UnreadableFile(error[:500], file_id=received.id)
+
+    if not head.strip() and len(head) < _HEAD_CHARS:
+        # pyx12 finds nothing wrong in nothing; the sender must still hear that nothing came.
+        raise await refuse("the file is empty")
+    try:
+        report = await asyncio.to_thread(validate, path, AckControl(control, control, 1, now))
+    except EdiError as error:
+        raise await refuse(str(error)) from None
 
     params = EnvelopeParams(
         sender_id=x12.sender_id,

@@ -245,6 +245,28 @@ async def test_the_same_file_twice_is_processed_once(gateway: Any, tmp_path: Pat
     assert [f["kind"] for f in listing["items"] if f["direction"] == "inbound"] == ["837"]
 
 
+async def test_a_file_sent_again_gets_its_answer_again(gateway: Any, tmp_path: Path) -> None:
+    # A submitter whose 999 went missing (fetched and deleted, say) sends the file again.
+    who = await login(gateway, tmp_path, "resend-billing")
+    upload = tmp_path / "same.x12"
+    upload.write_text(x12_file("professional-office-visit.json", 22, "SFTP-R-0001"))
+    status, output = await sftp(gateway, who, f"put {upload} inbound/first.x12\n")
+    assert status == 0, output
+    await settled(gateway)
+    await drive(gateway, _true)
+    first = await download(gateway, who, tmp_path / "first")
+    (ack_name,) = [n for n in first if n.startswith("999")]
+    status, output = await sftp(gateway, who, f"rm outbound/{ack_name}\n")
+    assert status == 0, output
+    status, output = await sftp(gateway, who, f"put {upload} inbound/again.x12\n")
+    assert status == 0, output
+    await settled(gateway)
+    await drive(gateway, _true)
+    again = await download(gateway, who, tmp_path / "again")
+    assert again[ack_name] == first[ack_name]
+    assert await count(gateway, claims) == 1
+
+
 async def test_a_submitter_name_with_spaces_logs_in_by_its_user_name(
     gateway: Any, tmp_path: Path
 ) -> None:
@@ -270,8 +292,10 @@ async def test_unreadable_files_are_answered_and_kept(gateway: Any, tmp_path: Pa
     (tmp_path / "notes.txt").write_text("PATIENT NAME: NOT AN X12 FILE")
     good = x12_file("professional-office-visit.json", 31, "SFTP-U-0001")
     (tmp_path / "bad-gs.x12").write_text(good[:106] + "GS*HC*X~")
+    (tmp_path / "empty.x12").write_text("")
     commands = f"put {tmp_path / 'notes.txt'} inbound/notes.txt\n"
     commands += f"put {tmp_path / 'bad-gs.x12'} inbound/bad-gs.x12\n"
+    commands += f"put {tmp_path / 'empty.x12'} inbound/empty.x12\n"
     status, output = await sftp(gateway, who, commands)
     assert status == 0, output
     await settled(gateway)
@@ -279,12 +303,13 @@ async def test_unreadable_files_are_answered_and_kept(gateway: Any, tmp_path: Pa
     files_out = await download(gateway, who, tmp_path / "outbound")
     note = next(t for n, t in files_out.items() if n == "notes.rejected.json")
     assert "ISA" in note and "notes.txt" in note
+    assert "empty" in files_out["empty.rejected.json"]
     (ta1_text,) = [t for n, t in files_out.items() if n.startswith("TA1-")]
     (ta1,) = read_acknowledgments(ta1_text).interchange_acks
     assert (ta1.control_number, ta1.status, ta1.note_code) == (31, "R", "024")
     listing = await (await gateway.get("/v1/files", headers=auth(who.api_key))).json()
     inbound = [f for f in listing["items"] if f["direction"] == "inbound"]
-    assert sorted(f["state"] for f in inbound) == ["rejected", "rejected"]
+    assert sorted(f["state"] for f in inbound) == ["rejected"] * 3
     assert await count(gateway, claims) == 0
 
 
