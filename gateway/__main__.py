@@ -144,8 +144,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     )
     settings = dataclasses.replace(settings, server=server)
     app = create_app(settings)
-    log.info("serving", url=f"http://{server.host}:{server.port}")
-    web.run_app(app, host=server.host, port=server.port, access_log=None, print=None)
+    url = f"http://{server.host}:{server.port}"
+    # run_app "prints" once the site listens, after start-up (migrations) is done.
+    web.run_app(
+        app,
+        host=server.host,
+        port=server.port,
+        access_log=None,
+        print=lambda _: log.info("serving", url=url),
+    )
     return 0
 
 

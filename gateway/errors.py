@@ -42,6 +42,10 @@ class Unauthorized(ProblemError):
     status, slug, title = 401, "unauthorized", "Authentication required"
 
 
+class Forbidden(ProblemError):
+    status, slug, title = 403, "forbidden", "Not allowed for this submitter"
+
+
 class NotFound(ProblemError):
     status, slug, title = 404, "not-found", "Not found"
 

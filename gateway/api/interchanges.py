@@ -18,7 +18,7 @@ from gateway import jobs, store
 from gateway.api import listing
 from gateway.auth import authenticate, reading_as_submitter
 from gateway.context import ENGINE, READER
-from gateway.errors import Conflict, NotFound
+from gateway.errors import Conflict, Forbidden, NotFound
 from gateway.lifecycle import ClaimStatus
 
 routes = web.RouteTableDef()
@@ -63,6 +63,12 @@ async def list_interchanges(request: web.Request) -> web.Response:
     """Newest first, a page at a time (like GET /v1/claims)."""
     async with reading_as_submitter(request) as (conn, submitter):
         wanted = _list_query(request.query)
+        if wanted.states == (ix.UNMATCHED,) and not submitter.operator:
+            # They belong to no submitter yet: an empty list would say there are none.
+            raise Forbidden(
+                "Answers that matched no claim are shown to operators only "
+                "(clearway submitters create NAME --operator)."
+            )
         found, next_cursor = await ix.list_interchanges(
             conn,
             direction=wanted.direction,
