@@ -12,6 +12,7 @@ interchange) also go to the submitter's outbox.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
@@ -255,6 +256,7 @@ async def receive_x12(
         submitter_id=submitter_id,
         channel=channel,
         chunk=max(1, x12.claims_per_transaction),
+        ours=x12.sender_id,
     )
     outbox = []
     if interchange_rejected or isa.get("ack") == "1":
@@ -342,6 +344,7 @@ def _read_claims(
     sets: list[dict[str, Any]],
     sealer: Sealer,
     chunk: int,
+    ours: str,
 ) -> Iterator[list[_Read]]:
     """The claims of the accepted sets of accepted groups, `chunk` at a time, each read and
     checked (the CPU work of admission); a verdict for every set goes to `sets`. Runs in
@@ -374,7 +377,7 @@ def _read_claims(
                 continue
             sets.append({"transaction_control_number": st02, "accepted": True})
             for n, item in enumerate(read_837(one_set)):
-                batch.append(_check(item, f"x12:{file_id}:{st02}:{n}", sealer))
+                batch.append(_check(item, f"x12:{file_id}:{st02}:{n}", sealer, ours))
                 if len(batch) >= chunk:
                     yield batch
                     batch = []
@@ -382,9 +385,13 @@ def _read_claims(
         yield batch
 
 
-def _check(item: Claim | UnreadableClaim, key: str, sealer: Sealer) -> _Read:
+def _check(item: Claim | UnreadableClaim, key: str, sealer: Sealer, ours: str) -> _Read:
     if isinstance(item, UnreadableClaim):
         return _Read(key, item)
+    if item.receiver is not None and item.receiver.identifier == ours:
+        # 1000B names us, the clearinghouse the file was sent to. The claim goes on to its
+        # payer, whose 837 must name the payer there: no receiver means the payer.
+        item = dataclasses.replace(item, receiver=None)
     data = claim_to_json(item)
     errors = claim_errors(data)
     if errors:
@@ -407,6 +414,7 @@ async def _admit_claims(
     submitter_id: str,
     channel: str,
     chunk: int,
+    ours: str,
 ) -> tuple[dict[str, Any], list[tuple[Claim, str]]]:
     """Admit the claims `chunk` per transaction; the file's counts move with each commit, so
     GET /v1/files/{id} shows the progress of a large file. Also returns the claims read but
@@ -420,7 +428,7 @@ async def _admit_claims(
     sets: list[dict[str, Any]] = []
     refused: list[tuple[Claim, str]] = []
     read = accepted = rejected = 0
-    chunks = _read_claims(path, received.id, verdicts, rejected_groups, sets, sealer, chunk)
+    chunks = _read_claims(path, received.id, verdicts, rejected_groups, sets, sealer, chunk, ours)
     while (batch := await asyncio.to_thread(next, chunks, None)) is not None:
         async with engine.begin() as conn:
             admitted = await _admit(conn, sealer, batch, submitter_id=submitter_id, channel=channel)

@@ -178,3 +178,16 @@ async def test_a_claim_refused_at_intake_is_answered_by_a_277ca(client: Any, api
     ((_, claim),) = list(ack.claims())
     assert (claim.patient_control_number, claim.category) == (long_pcn, "A7")
     assert "patient_control_number must be at most 20 characters" in claim.statuses[0].message
+
+
+async def test_the_sample_file_for_several_payers_is_routed_to_each(
+    client: Any, api_key: str
+) -> None:
+    from tests.unit.test_example_x12 import SAMPLE
+
+    # Addressed to us (1000B CLEARWAY): each claim goes on to its payer, named as receiver.
+    body = await (await post_x12(client, api_key, SAMPLE.read_text())).json()
+    assert body["claims"] == {"read": 3, "accepted": 3, "rejected": 0}
+    for result in body["claim_results"]:
+        claim = await (await client.get(f"/v1/claims/{result['id']}", headers=auth(api_key))).json()
+        assert "receiver" not in claim["claim"], claim
