@@ -29,6 +29,7 @@ from edi.remittance import ClaimPayment, Remittance
 from edi.x12 import SegmentReader
 from gateway import interchange_store as ix
 from gateway import store
+from gateway.amounts import money
 from gateway.lifecycle import ClaimStatus, can_transition
 from gateway.outbox_files import Forward, forward_responses
 from gateway.settings import X12Settings
@@ -448,7 +449,7 @@ def _adjustments(adjustments: tuple[Any, ...]) -> list[dict[str, Any]]:
             "group_meaning": codes.describe("adjustment_group", a.group),
             "reason": a.reason,
             "reason_meaning": codes.describe("carc", a.reason),
-            "amount": str(a.amount),
+            "amount": money(a.amount),
             **({"quantity": str(a.quantity)} if a.quantity is not None else {}),
         }
         for a in adjustments
@@ -469,9 +470,9 @@ def payment_detail(payment: ClaimPayment) -> dict[str, Any]:
                 "modifiers": list(line.procedure.modifiers),
                 "revenue_code": line.revenue_code,
                 "line_control_number": line.line_control_number,
-                "charge": str(line.charge),
-                "paid": str(line.paid),
-                "allowed": None if line.allowed_amount is None else str(line.allowed_amount),
+                "charge": money(line.charge),
+                "paid": money(line.paid),
+                "allowed": None if line.allowed_amount is None else money(line.allowed_amount),
                 "units": None if line.units is None else str(line.units),
                 "adjustments": _adjustments(line.adjustments),
                 "remark_codes": [
@@ -519,9 +520,9 @@ def _apply_835(work: Applying, remittance: Remittance) -> None:
             "trace_number": remittance.trace_number,
             "status_code": payment.status,
             "status_meaning": codes.describe("claim_payment_status", payment.status),
-            "charge": str(payment.total_charge),
-            "paid": str(payment.paid),
-            "patient_responsibility": str(payment.patient_responsibility or Decimal(0)),
+            "charge": money(payment.total_charge),
+            "paid": money(payment.paid),
+            "patient_responsibility": money(payment.patient_responsibility or Decimal(0)),
         }
         new_status = status_for_payment(payment)
         if new_status is None:

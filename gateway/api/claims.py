@@ -14,6 +14,7 @@ from multidict import MultiMapping
 
 from edi.claim_json import claim_from_json
 from gateway import store
+from gateway.amounts import money
 from gateway.api import listing
 from gateway.auth import authenticate, reading_as_submitter
 from gateway.context import ENGINE, METRICS, PAYERS, READER, SEALER, SETTINGS
@@ -240,17 +241,17 @@ def remittance_view(record: store.ClaimRecord, payments: list[dict[str, Any]]) -
             )
             entry["amount"] += Decimal(a["amount"])
     adjustments = [
-        {**e, "amount": str(e["amount"])} for e in by_reason.values() if e["amount"] != 0
+        {**e, "amount": money(e["amount"])} for e in by_reason.values() if e["amount"] != 0
     ]
     patient = [a for a in adjustments if a["group"] == "PR"]
     return {
         "claim_id": record.id,
         "status": record.status.value,
         "payer_claim_number": record.payer_claim_number,
-        "total_charge": str(record.total_charge),
-        "paid": str(paid),
+        "total_charge": money(record.total_charge),
+        "paid": money(paid),
         "patient_responsibility": {
-            "total": str(sum((Decimal(a["amount"]) for a in patient), Decimal(0))),
+            "total": money(sum((Decimal(a["amount"]) for a in patient), Decimal(0))),
             "by_reason": patient,
         },
         "adjustments": adjustments,
@@ -258,9 +259,9 @@ def remittance_view(record: store.ClaimRecord, payments: list[dict[str, Any]]) -
             {
                 "status_code": p["status_code"],
                 "status_meaning": p["detail"].get("status_meaning"),
-                "total_charge": str(p["total_charge"]),
-                "paid": str(p["paid"]),
-                "patient_responsibility": str(p["patient_responsibility"]),
+                "total_charge": money(p["total_charge"]),
+                "paid": money(p["paid"]),
+                "patient_responsibility": money(p["patient_responsibility"]),
                 "payer_claim_number": p["payer_claim_number"],
                 "payment_date": p["payment_date"].isoformat() if p["payment_date"] else None,
                 "trace_number": p["trace_number"],
