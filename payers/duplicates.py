@@ -102,17 +102,23 @@ def likely_duplicate(claim: Claim, ctx: ScrubContext) -> Iterator[Violation]:
     key = ctx.duplicate_key if ctx.duplicate_key is not None else duplicate_fingerprint(claim)
     days = ctx.profile.rules.duplicate_lookback_days if ctx.profile else DEFAULT_LOOKBACK_DAYS
     since = ctx.today - timedelta(days=days)
-    for prior in ctx.prior_claims:
-        if (
-            prior.duplicate_key == key
-            and prior.patient_control_number != claim.patient_control_number
-            and not prior.was_rejected
-            and prior.received_on >= since
-        ):
-            yield (
-                "",
-                f"this claim looks like a duplicate of claim {prior.claim_id} ({prior.status}, "
-                f"received {prior.received_on}): same patient, payer, dates, procedures and "
-                "charges. Send it only if it is a separate service; to change that claim, send "
-                "a replacement (frequency_code 7).",
-            )
+    matches = [
+        prior
+        for prior in ctx.prior_claims
+        if prior.duplicate_key == key
+        and prior.patient_control_number != claim.patient_control_number
+        and not prior.was_rejected
+        and prior.received_on >= since
+    ]
+    if not matches:
+        return
+    # One warning naming the latest match: a service billed thirty times gave thirty findings.
+    latest = max(matches, key=lambda prior: prior.received_on)
+    others = f" and {len(matches) - 1} earlier one(s)" if len(matches) > 1 else ""
+    yield (
+        "",
+        f"this claim looks like a duplicate of claim {latest.claim_id} ({latest.status}, "
+        f"received {latest.received_on}){others}: same patient, payer, dates, procedures and "
+        "charges. Send it only if it is a separate service; to change that claim, send "
+        "a replacement (frequency_code 7).",
+    )

@@ -135,6 +135,17 @@ def test_likely_duplicate_compares_the_callers_stored_key() -> None:
     assert scrub(claim, profile, today=TODAY, prior_claims=[prior], duplicate_key="x") == ()
 
 
+def test_many_earlier_copies_give_one_warning_naming_the_latest() -> None:
+    claim = CLEAN["office"]
+    key = duplicate_fingerprint(claim)
+    priors = [
+        PriorClaim(f"clm_{n}", f"PCN-OLD-{n}", "PAID", date(2026, 11, n), key) for n in (3, 9, 6)
+    ]
+    found = scrub(claim, load_profiles()["SIMCOM01"], today=TODAY, prior_claims=priors)
+    (warning,) = found
+    assert "clm_9" in warning.message and "2 earlier" in warning.message
+
+
 def test_replacement_is_not_a_likely_duplicate() -> None:
     claim = replace(CLEAN["office"], frequency_code="7", payer_claim_number="SIM-1K-0001")
     prior = PriorClaim("clm_9", "PCN-OLD", "PAID", date(2026, 11, 20), duplicate_fingerprint(claim))
