@@ -36,7 +36,8 @@ from gateway.settings import Settings, SettingsError, load_settings
 from gateway.sftp_server import KeyFileError, parse_public_key
 from gateway.worker import Worker
 from payers import icd10
-from payers.profile import ProfileError
+from payers.profile import PayerDirectory, ProfileError
+from payers.simulator.adjudication import outcome_for
 from payers.simulator.app import create_simulator_app
 
 log = structlog.get_logger("gateway.cli")
@@ -95,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--host", help="listen address (default: simulator.host)")
     simulate.add_argument("--port", type=int, help="listen port (default: simulator.port)")
+    simulate.add_argument(
+        "--predict",
+        nargs="+",
+        metavar="PCN",
+        help="print how each payer will answer claims with these patient control numbers "
+        "(CLM01), and exit",
+    )
     simulate.set_defaults(run=_simulate_payer)
 
     migrate = commands.add_parser("migrate", help="apply database migrations")
@@ -181,6 +189,9 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
 def _simulate_payer(settings: Settings, args: argparse.Namespace) -> int:
     payers = load_payers(settings.payers)
+    if args.predict:
+        _print_predictions(payers, args.predict)
+        return 0
     host = args.host or settings.simulator.host
     port = args.port or settings.simulator.port
     root = web.Application()
@@ -188,6 +199,17 @@ def _simulate_payer(settings: Settings, args: argparse.Namespace) -> int:
     log.info("simulating_payers", url=f"http://{host}:{port}/simulator", payers=sorted(payers))
     web.run_app(root, host=host, port=port, access_log=None, print=None)
     return 0
+
+
+def _print_predictions(payers: PayerDirectory, pcns: list[str]) -> None:
+    """The simulator's outcome for each patient control number at each payer: a table."""
+    ids = sorted(payers)
+    width = max(len("CLM01"), *map(len, pcns))
+    column = max(len("patient_share"), *map(len, ids))  # the longest outcome name
+    print((f"{'CLM01':<{width}}  " + "  ".join(f"{p:<{column}}" for p in ids)).rstrip())
+    for pcn in pcns:
+        outcomes = (outcome_for(pcn, payers[payer_id].simulator) for payer_id in ids)
+        print((f"{pcn:<{width}}  " + "  ".join(f"{o:<{column}}" for o in outcomes)).rstrip())
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:

@@ -271,3 +271,19 @@ def test_an_unreachable_database_is_reported_with_its_password_masked(tmp_path: 
     assert result.returncode != 0
     assert "clearway:***@127.0.0.1" in result.stderr and "hunter2" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_simulate_payer_predicts_outcomes(workdir: tuple[Path, dict[str, str]]) -> None:
+    from payers.profile import load_profiles
+    from payers.simulator.adjudication import outcome_for
+
+    cwd, env = workdir
+    result = run(["simulate-payer", "--predict", "PCN-2026-0004", "SIMT-0024"], cwd, env)
+    assert result.returncode == 0, result.stderr
+    header, *rows = [line.split() for line in result.stdout.splitlines()]
+    profiles = load_profiles()
+    assert header == ["CLM01", *sorted(profiles)]
+    for pcn, *outcomes in rows:
+        assert outcomes == [outcome_for(pcn, profiles[p].simulator) for p in header[1:]]
+    assert [row[0] for row in rows] == ["PCN-2026-0004", "SIMT-0024"]
+    assert not (cwd / "var").exists()  # a question, not a server: nothing is made
