@@ -7,7 +7,9 @@ The outcome is a deterministic function of CLM01, so a test can predict every cl
     reject | pend | deny | patient_share | reverse | partial | paid (the rest)
 
 Amounts: allowed = charge x allowed_percent (per line, to the cent); CO-45 takes the rest.
-With a patient share, PR-1 (deductible) comes off the allowed amount first, line by line,
+On a COB claim, what the earlier payers settled (loop 2320: all but the patient's remaining
+liability, else what they paid) comes off the allowed amount as OA-23, line by line. With a
+patient share, PR-1 (deductible) comes off the allowed amount first, line by line,
 then PR-2 (coinsurance) is coinsurance_percent of what remains. Denials adjust the whole
 charge under the payer's denial CARC with its RARC on each line; a partial payment denies
 every line but the first that way.
@@ -78,23 +80,36 @@ def adjudicate(
     denied = outcome == "denied"
     patient_share = outcome == "patient_share"
     deductible_left = Decimal(sim.deductible) if patient_share else Decimal(0)
+    paying = [
+        not (denied or (outcome == "partial" and number > 0))
+        for number in range(len(claim.service_lines))
+    ]
+    allowed_amounts = [
+        _cents(line.charge * sim.allowed_percent / 100) if pays else Decimal(0)
+        for line, pays in zip(claim.service_lines, paying, strict=True)
+    ]
+    prior_left = _settled_before(claim, sum(allowed_amounts, Decimal(0)))
     lines = []
-    for number, line in enumerate(claim.service_lines):
+    for line, pays, allowed in zip(claim.service_lines, paying, allowed_amounts, strict=True):
         adjustments: list[Adjustment] = []
         remarks: tuple[str, ...] = ()
-        if denied or (outcome == "partial" and number > 0):
+        if not pays:
             adjustments.append(Adjustment("CO", sim.deny_carc, line.charge))
             remarks = (sim.deny_rarc,)
-            allowed = Decimal(0)
             paid = Decimal(0)
         else:
-            allowed = _cents(line.charge * sim.allowed_percent / 100)
             if line.charge > allowed:
                 adjustments.append(Adjustment("CO", "45", line.charge - allowed))
-            deductible = min(deductible_left, allowed)
+            # A secondary payer owes only what the earlier payers left of the allowed amount.
+            prior = min(prior_left, allowed)
+            prior_left -= prior
+            if prior:
+                adjustments.append(Adjustment("OA", "23", prior))
+            owed = allowed - prior
+            deductible = min(deductible_left, owed)
             deductible_left -= deductible
             coinsurance = (
-                _cents((allowed - deductible) * sim.coinsurance_percent / 100)
+                _cents((owed - deductible) * sim.coinsurance_percent / 100)
                 if patient_share
                 else Decimal(0)
             )
@@ -102,7 +117,7 @@ def adjudicate(
                 adjustments.append(Adjustment("PR", "1", deductible))
             if coinsurance:
                 adjustments.append(Adjustment("PR", "2", coinsurance))
-            paid = allowed - deductible - coinsurance
+            paid = owed - deductible - coinsurance
         lines.append(
             ServicePayment(
                 procedure=_procedure(line),
@@ -136,6 +151,20 @@ def adjudicate(
         statement_end=claim.statement_to,
         lines=tuple(lines),
     )
+
+
+def _settled_before(claim: Claim, allowed: Decimal) -> Decimal:
+    """What the earlier payers of a COB claim (loop 2320) settled of this payer's allowed
+    amount: all of it but the patient's remaining liability (AMT*EAF) when they say it, else
+    what they paid (AMT*D). Adjusted as OA-23, the impact of prior payers' adjudication."""
+    if not claim.other_payers:
+        return Decimal(0)
+    remaining = [o.remaining_patient_liability for o in claim.other_payers]
+    if all(r is not None for r in remaining):
+        left = min((r for r in remaining if r is not None), default=Decimal(0))
+        return max(Decimal(0), allowed - left)
+    paid = sum((o.paid_amount or Decimal(0) for o in claim.other_payers), Decimal(0))
+    return min(allowed, paid)
 
 
 def _processed_as(claim: Claim) -> str:

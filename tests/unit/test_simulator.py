@@ -1,0 +1,65 @@
+"""The simulator's adjudication: every 835 line balances, and a COB claim is paid after its
+earlier payers, not as if it were the first."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from edi.claim_json import claim_from_json
+from payers.profile import load_profiles
+from payers.simulator.adjudication import Outcome, adjudicate
+from tests.conftest import example
+
+SECONDARY = claim_from_json(example("professional-secondary.json"))
+PROFILES = load_profiles()
+
+
+def balanced(payment: object) -> bool:
+    return all(
+        line.charge == line.paid + sum((a.amount for a in line.adjustments), Decimal(0))
+        for line in payment.lines  # type: ignore[attr-defined]
+    )
+
+
+@pytest.mark.parametrize("outcome", ["paid", "patient_share", "partial", "denied"])
+def test_a_secondary_claim_pays_what_the_primary_left(outcome: Outcome) -> None:
+    # Charge 150.00; the primary paid 80.00 and left the patient 30.00 (AMT*EAF).
+    sim = PROFILES[SECONDARY.payer.payer_id].simulator
+    payment = adjudicate(SECONDARY, sim, outcome, payer_claim_control_number="X1")
+    assert balanced(payment)
+    prior = sum(
+        (a.amount for line in payment.lines for a in line.adjustments if a.reason == "23"),
+        Decimal(0),
+    )
+    owed = payment.paid + (payment.patient_responsibility or Decimal(0))
+    if outcome == "denied":
+        assert payment.paid == 0 and prior == 0
+    elif outcome == "partial":
+        assert owed <= Decimal("30.00")
+    else:
+        assert owed == Decimal("30.00")  # never more than the primary left
+        assert prior == sum((line.allowed_amount for line in payment.lines), Decimal(0)) - owed
+    if outcome == "paid":
+        assert payment.paid == Decimal("30.00")
+
+
+def test_without_earlier_payers_nothing_is_taken_for_them() -> None:
+    primary = replace(SECONDARY, other_payers=())
+    sim = PROFILES[SECONDARY.payer.payer_id].simulator
+    payment = adjudicate(primary, sim, "paid", payer_claim_control_number="X1")
+    assert balanced(payment)
+    assert not [a for line in payment.lines for a in line.adjustments if a.reason == "23"]
+    assert payment.paid == sum((line.allowed_amount for line in payment.lines), Decimal(0))
+
+
+def test_only_what_was_paid_counts_when_the_liability_is_not_given() -> None:
+    other = replace(SECONDARY.other_payers[0], remaining_patient_liability=None)
+    claim = replace(SECONDARY, other_payers=(other,))
+    sim = PROFILES[SECONDARY.payer.payer_id].simulator
+    payment = adjudicate(claim, sim, "paid", payer_claim_control_number="X1")
+    assert balanced(payment)
+    allowed = sum((line.allowed_amount for line in payment.lines), Decimal(0))
+    assert payment.paid == allowed - Decimal("80.00")
