@@ -15,6 +15,7 @@ import asyncio
 import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -75,6 +76,16 @@ def _isa(text: str) -> dict[str, str]:
     }
 
 
+_NOT_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def answer_name(kind: str, control: int, answered: str) -> str:
+    """KIND-CONTROL-STEM.x12: what it is, its ISA13, and the name of the file it answers, so a
+    submitter who sent several files can tell which answer is whose."""
+    stem = _NOT_NAME.sub("-", answered.rsplit(".", 1)[0]).strip(".-")[:60]
+    return f"{kind}-{control:09d}-{stem}.x12" if stem else f"{kind}-{control:09d}.x12"
+
+
 def _readable_header(isa: dict[str, str]) -> InterchangeAck | None:
     """A TA1 rejecting the interchange (024, invalid content) when its ISA can be read."""
     try:
@@ -113,7 +124,8 @@ async def _record_unreadable_answer(
             created=now,
             usage_indicator="P" if isa.get("usage") == "P" else "T",
         )
-        kind, name, body = "TA1", f"TA1-{control:09d}.x12", build_ta1([ta1], params).encode()
+        kind, name = "TA1", answer_name("TA1", control, received.name)
+        body = build_ta1([ta1], params).encode()
     else:
         note = {
             "file": received.name,
@@ -281,7 +293,7 @@ async def receive_x12(
                 direction=fs.OUTBOUND,
                 channel=channel,
                 kind=kind,
-                name=f"{kind}-{control:09d}.x12",
+                name=answer_name(kind, control, received.name),
                 body=content.encode(),
                 state=fs.PROCESSED,
                 detail={"answers": received.id},

@@ -256,6 +256,7 @@ async def test_a_file_sent_again_gets_its_answer_again(gateway: Any, tmp_path: P
     await drive(gateway, _true)
     first = await download(gateway, who, tmp_path / "first")
     (ack_name,) = [n for n in first if n.startswith("999")]
+    assert ack_name.endswith("-first.x12")  # named after the file it answers
     status, output = await sftp(gateway, who, f"rm outbound/{ack_name}\n")
     assert status == 0, output
     status, output = await sftp(gateway, who, f"put {upload} inbound/again.x12\n")
