@@ -122,6 +122,22 @@ def service_lines_missing(claim: Claim, ctx: ScrubContext) -> Iterator[Violation
 
 
 @rule(
+    "LINE_UNITS_ZERO",
+    snip_type=2,
+    severity="error",
+    description="Every service line bills some units (SV104 / SV205 above zero).",
+    failing_example="units 0 on a line",
+)
+def line_units_zero(claim: Claim, ctx: ScrubContext) -> Iterator[Violation]:
+    for n, line in enumerate(claim.service_lines):
+        if line.units <= 0:
+            yield (
+                f"/service_lines/{n}/units",
+                f"line {n + 1} bills {line.units} units; give the units (or minutes) rendered.",
+            )
+
+
+@rule(
     "PRINCIPAL_DIAGNOSIS_MISSING",
     snip_type=2,
     severity="error",

@@ -220,6 +220,7 @@ CASES: dict[str, Case] = {
     "FIELD_LENGTH": Case("office", lambda c: replace(c, patient_control_number="P" * 21)),
     "TEXT_CHARACTERS": Case("office", lambda c: billing_address(c, line1="100 MAPLE ST*B")),
     "BLANK_TEXT": Case("office", lambda c: subscriber(c, last_name="   ")),
+    "LINE_UNITS_ZERO": Case("office", lambda c: line(c, 1, units=Decimal("0"))),
     # duplicates
     "DUPLICATE_CONTROL_NUMBER": Case(
         "office",
