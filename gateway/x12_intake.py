@@ -542,8 +542,16 @@ def _999_json(acks: tuple[ImplementationAck, ...]) -> list[dict[str, Any]]:
                     "transaction_control_number": s.control_number,
                     "status": s.status,
                     "errors": [describe_segment_error(e) for e in s.errors],
+                    # IK502-IK506: what is wrong with the set as a whole (SE count, ST02/SE02)
+                    "set_errors": [
+                        {"code": c, "meaning": codes.describe("ik502", c)} for c in s.error_codes
+                    ],
                 }
                 for s in a.transaction_sets
+            ],
+            # AK905-AK909: what is wrong with the group as a whole (GE count, GS06/GE02)
+            "group_errors": [
+                {"code": c, "meaning": codes.describe("ak905", c)} for c in a.error_codes
             ],
         }
         for a in acks

@@ -148,6 +148,8 @@ async def test_a_rejected_group_enters_nothing(client: Any, api_key: str) -> Non
     text = x12_file("professional-office-visit.json", 12).replace("GE*1*12~", "GE*1*399~")
     body = await (await post_x12(client, api_key, text)).json()
     assert body["ack_999"][0]["status"] == "R"
+    (group_error,) = body["ack_999"][0]["group_errors"]
+    assert group_error["code"] == "4" and "control number" in group_error["meaning"].lower()
     assert body["claims"] == {"read": 0, "accepted": 0, "rejected": 0}
     (refused,) = body["transaction_sets"]
     assert refused["accepted"] is False
@@ -191,3 +193,13 @@ async def test_the_sample_file_for_several_payers_is_routed_to_each(
     for result in body["claim_results"]:
         claim = await (await client.get(f"/v1/claims/{result['id']}", headers=auth(api_key))).json()
         assert "receiver" not in claim["claim"], claim
+
+
+async def test_a_set_with_a_wrong_se_count_says_so(client: Any, api_key: str) -> None:
+    text = x12_file("professional-office-visit.json", 14)
+    se = next(seg for seg in text.split("~") if seg.startswith("SE*"))
+    body = await (await post_x12(client, api_key, text.replace(se, "SE*3*0001"))).json()
+    (verdict,) = body["ack_999"][0]["transaction_sets"]
+    assert verdict["status"] == "R"
+    assert [e["code"] for e in verdict["set_errors"]] == ["4"]
+    assert "included segments" in verdict["set_errors"][0]["meaning"]
