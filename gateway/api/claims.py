@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -34,8 +35,8 @@ _IDEMPOTENCY_KEY = re.compile(r"^[!-~]{1,255}$")
 @routes.post("/v1/claims")
 async def create_claim(request: web.Request) -> web.Response:
     submitter = await authenticate(request)
-    idempotency_key = _idempotency_key(request)
     body = await _read_body(request, submitter.id)
+    idempotency_key = await _idempotency_key(request, submitter.id, body)
     received = await receive_claim(
         request.app[ENGINE],
         request.app[SEALER],
@@ -61,8 +62,8 @@ async def create_claim(request: web.Request) -> web.Response:
 async def create_claim_batch(request: web.Request) -> web.Response:
     """Many claims in one request, each checked on its own; the answer lists every claim."""
     submitter = await authenticate(request)
-    idempotency_key = _idempotency_key(request)
     body = await _read_body(request, submitter.id)
+    idempotency_key = await _idempotency_key(request, submitter.id, body)
     received = await receive_batch(
         request.app[ENGINE],
         request.app[SEALER],
@@ -102,13 +103,17 @@ def _batch_result(result: dict[str, Any]) -> dict[str, Any]:
     return {**result, "links": claim_links(result["id"])}
 
 
-def _idempotency_key(request: web.Request) -> str | None:
+async def _idempotency_key(request: web.Request, submitter_id: str, body: bytes) -> str | None:
+    """The request's Idempotency-Key; a malformed one refuses the request, whose body is kept
+    with the refusal like any other."""
     idempotency_key = request.headers.get("Idempotency-Key")
     if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
-        raise BadRequest(
+        error = BadRequest(
             "Idempotency-Key must be 1-255 printable ASCII characters without spaces.",
             errors=[{"header": "Idempotency-Key", "message": "1-255 printable ASCII characters"}],
         )
+        await _record_refused(request, submitter_id, error, body, len(body))
+        raise error
     return idempotency_key
 
 
@@ -121,12 +126,12 @@ async def _read_body(request: web.Request, submitter_id: str) -> bytes:
             "split the submission or ask the operator to raise server.max_body_bytes.",
         )
         # Only the declared size is known: the body past the limit was never read.
-        await _record_oversized(request, submitter_id, error, request.content_length or 0)
+        await _record_refused(request, submitter_id, error, None, request.content_length or 0)
         raise error from None
 
 
-async def _record_oversized(
-    request: web.Request, submitter_id: str, error: ProblemError, size: int
+async def _record_refused(
+    request: web.Request, submitter_id: str, error: ProblemError, body: bytes | None, size: int
 ) -> None:
     async with request.app[ENGINE].begin() as conn:
         error.extra["rejection_id"] = await store.record_rejection(
@@ -137,9 +142,9 @@ async def _record_oversized(
             reason=error.slug,
             errors=[{"pointer": "", "message": error.detail}],
             content_type=request.headers.get("Content-Type"),
-            body=None,
+            body=body,
             body_size=size,
-            body_sha256=None,
+            body_sha256=None if body is None else hashlib.sha256(body).hexdigest(),
         )
 
 

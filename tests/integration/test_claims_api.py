@@ -298,8 +298,8 @@ async def test_oversized_body(client: Any, api_key: str) -> None:
 
 async def test_bad_idempotency_key(client: Any, api_key: str) -> None:
     response = await post_claim(client, api_key, OFFICE, **{"Idempotency-Key": "has space"})
-    assert response.status == 400
-    assert (await response.json())["errors"][0]["header"] == "Idempotency-Key"
+    problem = await assert_rejected(client, response, 400, stored_body=json.dumps(OFFICE).encode())
+    assert problem["errors"][0]["header"] == "Idempotency-Key"
 
 
 async def test_missing_and_wrong_api_keys(client: Any, api_key: str) -> None:
