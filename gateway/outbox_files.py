@@ -118,11 +118,20 @@ def _provider(claim: Claim) -> Party:
     )
 
 
-def rejection_status(error_codes: list[str]) -> StatusCode:
+# STC01-3, the entity whose data is wrong, from where the first error points in the claim.
+_ENTITIES = {"billing_provider": "85", "pay_to_address": "87", "rendering_provider": "82",
+             "referring_provider": "DN", "attending_provider": "71", "service_facility": "77",
+             "subscriber": "IL", "patient": "QC", "payer": "PR"}  # fmt: skip
+
+
+def rejection_status(error_codes: list[str], pointer: str = "") -> StatusCode:
     """A7 (rejected for invalid information) with 22 for a duplicate claim, else 21 (missing
-    or invalid information): codes every billing system reads. The rule codes go in STC12."""
+    or invalid information): codes every billing system reads; the entity is the party whose
+    data is wrong (85 billing provider, IL subscriber, ...), 41 (the submitter) for the claim's
+    own data. The rule codes go in STC12."""
     duplicate = any("DUPLICATE" in code for code in error_codes)
-    return StatusCode("A7", "22" if duplicate else "21", "41")
+    entity = _ENTITIES.get(pointer.split("/")[1] if pointer.count("/") else "", "41")
+    return StatusCode("A7", "22" if duplicate else "21", entity)
 
 
 async def claims_scrubbed(
@@ -192,8 +201,15 @@ async def file_scrubbed(
         codes = await _rule_codes(conn, chunk)
         for claim_id in chunk:
             claim = claim_from_json(payloads[claim_id])
-            found = codes[claim_id]
-            status = _rejected(claim, claim_id, rejection_status(found), ",".join(found), now)
+            found, pointer = codes[claim_id]
+            message = ",".join(found) + (f" at {pointer}" if pointer else "")
+            status = _rejected(
+                claim,
+                claim_id,
+                rejection_status(found, pointer),
+                _NOT_X12_TEXT.sub(" ", message),
+                now,
+            )
             statuses.append((_provider(claim), status))
     detail_277ca: dict[str, object] = {"claims": ids, "source": "scrub"}
     answer = await _gateway_277ca(
@@ -267,9 +283,12 @@ async def _gateway_277ca(
     )
 
 
-async def _rule_codes(conn: AsyncConnection, claim_ids: list[str]) -> dict[str, list[str]]:
-    """Per claim, the codes of the error findings that rejected it (its last scrub event)."""
-    found: dict[str, list[str]] = {claim_id: [] for claim_id in claim_ids}
+async def _rule_codes(
+    conn: AsyncConnection, claim_ids: list[str]
+) -> dict[str, tuple[list[str], str]]:
+    """Per claim, the codes of the error findings that rejected it (its last scrub event) and
+    where the first of them points."""
+    found: dict[str, tuple[list[str], str]] = {claim_id: ([], "") for claim_id in claim_ids}
     rows = await conn.execute(
         select(claim_events.c.claim_id, claim_events.c.detail)
         .where(
@@ -279,8 +298,9 @@ async def _rule_codes(conn: AsyncConnection, claim_ids: list[str]) -> dict[str, 
         .order_by(claim_events.c.pk)
     )
     for claim_id, detail in rows:
-        findings = (detail or {}).get("findings", [])
-        found[claim_id] = sorted({f["code"] for f in findings if f.get("severity") == "error"})
+        errors = [f for f in (detail or {}).get("findings", []) if f.get("severity") == "error"]
+        pointer = str(errors[0].get("pointer") or "") if errors else ""
+        found[claim_id] = (sorted({f["code"] for f in errors}), pointer)
     return found
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from edi.claim_json import claim_from_json
 from edi.envelope import EnvelopeParams
+from edi.validate import AckControl, validate
 from edi.write_837 import build_837
 from gateway import x12_intake
 from gateway.app import create_app
@@ -270,9 +271,15 @@ async def test_one_277ca_answers_the_scrub_rejections_of_a_file(client: Any, api
     answers = [f for f in listed["items"] if f["kind"] == "277CA"]
     assert len(answers) == 1
     content = await client.get(f"/v1/files/{answers[0]['id']}/content", headers=auth(api_key))
-    (ack,) = read_277ca((await content.read()).decode())
+    text = (await content.read()).decode()
+    assert validate(text, AckControl(1, 1, 1, datetime.now(UTC))).ok
+    (ack,) = read_277ca(text)
     rejected = {claim.patient_control_number: claim.category for _, claim in ack.claims()}
     assert rejected == {"BIG-44-00001": "A7", "BIG-44-00003": "A7"}
+    for _, claim in ack.claims():
+        # The rendering provider's data is wrong (STC01-3 82), and STC12 says where.
+        assert claim.statuses[0].status.entity == "82"
+        assert claim.statuses[0].message == "NPI_CHECK_DIGIT at /rendering_provider/npi"
 
 
 def test_an_unreadable_claim_is_answered_with_its_place() -> None:
