@@ -23,12 +23,13 @@ from edi.errors import X12ValueError
 from edi.write_837 import build_837, receiver_of
 from gateway import interchange_store as ix
 from gateway import jobs, store
+from gateway.crypto import Sealer
 from gateway.lifecycle import ClaimStatus
 from gateway.settings import X12Settings
 from gateway.tables import jobs as jobs_table
 from gateway.translate import envelope
 from gateway.worker import Defer, Handler, Step
-from payers.profile import PayerDirectory
+from payers.profile import PayerDirectory, PayerProfile
 
 log = structlog.get_logger("gateway.batch")
 _CLAIM_INDEX = re.compile(r"^claims\[(\d+)\]")
@@ -131,29 +132,16 @@ def batch_handler(payers: PayerDirectory, x12: X12Settings) -> Handler:
             built: list[ix.Interchange] = []
             again = len(group) == delivery.batch_max_claims  # more may be waiting
             for batch in parts.values():
-                control = await ix.next_control_number(conn, x12.sender_id, profile.payer_id)
-                params = envelope(x12, profile, control_number=control, created=now)
                 try:
-                    text = build_837([c for _, c in batch], params)
+                    interchange = await store_837(conn, step.sealer, x12, profile, batch, now)
                 except X12ValueError as error:
                     _fail_claim(changes, batch, error)
                     again = True  # the others go in a fresh batch
                     continue
-                interchange = await ix.insert_interchange(
-                    conn,
-                    step.sealer,
-                    direction=ix.OUTBOUND,
-                    payer_id=profile.payer_id,
-                    submitter_id=submitter_id,
-                    kind="837P" if claim_type == "professional" else "837I",
-                    body=text.encode(),
-                    state=ix.READY,
-                    control_number=control,
-                    claim_count=len(batch),
-                )
-                st02 = st_control(params, 0)
-                await ix.link_claims(conn, interchange.id, [(r.id, st02) for r, _ in batch])
-                detail = {"interchange_id": interchange.id, "control_number": control}
+                detail = {
+                    "interchange_id": interchange.id,
+                    "control_number": interchange.control_number,
+                }
                 for r, _ in batch:
                     changes.change(r, ClaimStatus.TRANSLATED, "translated", detail)
                 built.append(interchange)
@@ -174,6 +162,38 @@ def batch_handler(payers: PayerDirectory, x12: X12Settings) -> Handler:
             )
 
     return run
+
+
+async def store_837(
+    conn: AsyncConnection,
+    sealer: Sealer,
+    x12: X12Settings,
+    profile: PayerProfile,
+    batch: list[tuple[store.ClaimRecord, Claim]],
+    now: datetime,
+) -> ix.Interchange:
+    """One 837 of these claims (one submitter, claim type and receiver) under a new control
+    number, stored sealed and ready to send, its claims linked; X12ValueError names the
+    claim the 837 has no place for. The caller moves the claims and queues the submit."""
+    control = await ix.next_control_number(conn, x12.sender_id, profile.payer_id)
+    params = envelope(x12, profile, control_number=control, created=now)
+    text = build_837([c for _, c in batch], params)
+    first = batch[0][0]
+    interchange = await ix.insert_interchange(
+        conn,
+        sealer,
+        direction=ix.OUTBOUND,
+        payer_id=profile.payer_id,
+        submitter_id=first.submitter_id,
+        kind="837P" if first.claim_type == "professional" else "837I",
+        body=text.encode(),
+        state=ix.READY,
+        control_number=control,
+        claim_count=len(batch),
+    )
+    st02 = st_control(params, 0)
+    await ix.link_claims(conn, interchange.id, [(r.id, st02) for r, _ in batch])
+    return interchange
 
 
 def _envelope_key(claim: Claim) -> tuple[object, object]:

@@ -55,7 +55,7 @@ def step_handlers(
     return {
         "scrub": scrub_handler(payers, settings.x12),
         "batch": batch_handler(payers, settings.x12),
-        "submit": submit_handler(payers, delivery),
+        "submit": submit_handler(payers, delivery, settings.x12),
         "poll": poll_handler(payers, delivery),
         "apply": apply_handler(settings.x12),
         fs.DELIVER_JOB: deliver_handler(settings),

@@ -17,11 +17,15 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from edi.validate import AckControl, validate
+from edi.claim_json import claim_from_json
+from edi.validate import AckControl, ValidationIssue, validate
+from edi.x12 import SegmentReader
 from gateway import interchange_store as ix
 from gateway import jobs, store
+from gateway.batch_step import store_837
 from gateway.delivery import Delivery
 from gateway.lifecycle import ClaimStatus
+from gateway.settings import X12Settings
 from gateway.transports import RejectedByPayer, TransportError
 from gateway.worker import Defer, Handler, Retry, Step
 from payers.profile import PayerDirectory, PayerProfile
@@ -44,7 +48,11 @@ def should_validate(profile: PayerProfile, interchange: ix.Interchange) -> bool:
     return bucket < profile.delivery.validate_sample_percent
 
 
-def submit_handler(payers: PayerDirectory, delivery: Delivery) -> Handler:
+def submit_handler(
+    payers: PayerDirectory, delivery: Delivery, x12: X12Settings | None = None
+) -> Handler:
+    x12 = x12 or X12Settings()
+
     async def run(step: Step) -> None:
         interchange_id = str(step.job.payload["interchange_id"])
         async with step.engine.connect() as conn:
@@ -64,23 +72,10 @@ def submit_handler(payers: PayerDirectory, delivery: Delivery) -> Handler:
             raise Defer(wait)
 
         if step.job.attempts == 1 and should_validate(profile, interchange):
-            report = await asyncio.to_thread(
-                validate, body.decode(), AckControl(1, 1, 1, datetime.now(UTC))
-            )
+            text = body.decode()
+            report = await asyncio.to_thread(validate, text, AckControl(1, 1, 1, datetime.now(UTC)))
             if not report.ok:
-                issues = [
-                    {
-                        "code": i.code,
-                        "segment_id": i.segment_id,
-                        "segment_number": i.segment_number,
-                        "element_position": i.element_position,
-                        "message": i.message,
-                    }
-                    for i in report.issues[:50]
-                ]
-                async with step.finishing() as conn:
-                    await _dead_letter(conn, interchange, "failed pyx12 validation", issues)
-                log.error("interchange_invalid", interchange_id=interchange.id, issues=len(issues))
+                await _invalid(step, x12, interchange, profile, text, report.issues)
                 return
 
         try:
@@ -122,6 +117,107 @@ def submit_handler(payers: PayerDirectory, delivery: Delivery) -> Handler:
         )
 
     return run
+
+
+def _issue(issue: ValidationIssue) -> dict[str, Any]:
+    return {
+        "code": issue.code,
+        "segment_id": issue.segment_id,
+        "segment_number": issue.segment_number,
+        "element_position": issue.element_position,
+        "message": issue.message,
+    }
+
+
+def claims_in_error(
+    text: str, issues: tuple[ValidationIssue, ...]
+) -> dict[str, list[ValidationIssue]] | None:
+    """The issues by the CLM01 of the claim (from its CLM to the next CLM, HL or SE) each falls
+    in; None when one falls outside every claim (a loop header, the envelope): no claim alone
+    explains it."""
+    spans: list[list[Any]] = []  # [first, last segment number, CLM01]
+    current: list[Any] | None = None
+    for number, segment in enumerate(SegmentReader(text), 1):
+        if segment[0] == "CLM":
+            current = [number, number, segment[1] if len(segment) > 1 else ""]
+            spans.append(current)
+        elif segment[0] in ("HL", "SE"):
+            current = None
+        elif current is not None:
+            current[1] = number
+    found: dict[str, list[ValidationIssue]] = {}
+    for issue in issues:
+        number = issue.segment_number or 0
+        span = next((s for s in spans if s[0] <= number <= s[1]), None)
+        if span is None:
+            return None
+        found.setdefault(span[2], []).append(issue)
+    return found
+
+
+async def _invalid(
+    step: Step,
+    x12: X12Settings,
+    interchange: ix.Interchange,
+    profile: PayerProfile,
+    text: str,
+    issues: tuple[ValidationIssue, ...],
+) -> None:
+    """An 837 pyx12 refuses. When the issues lie inside some of its claims, those claims fail
+    with their issues and the others go out again in a new 837 (validated in turn), so one bad
+    claim does not fail a whole batch; otherwise every claim fails with the interchange."""
+    by_claim = claims_in_error(text, issues) or {}
+    reason = "failed pyx12 validation"
+    async with step.finishing() as conn:
+        ids = [claim_id for claim_id, _ in await ix.claims_of(conn, interchange.id)]
+        records = [
+            r
+            for r in await store.get_claims(conn, ids, lock=True)
+            if r.status is ClaimStatus.TRANSLATED
+        ]
+        bad = [r for r in records if r.patient_control_number in by_claim]
+        good = [r for r in records if r not in bad]
+        if not bad or not good:
+            await _dead_letter(conn, interchange, reason, [_issue(i) for i in issues[:50]])
+            log.error("interchange_invalid", interchange_id=interchange.id, issues=len(issues))
+            return
+        payloads = await store.claim_payloads(conn, step.sealer, [r.id for r in good])
+        again = await store_837(
+            conn,
+            step.sealer,
+            x12,
+            profile,
+            [(r, claim_from_json(payloads[r.id])) for r in good],
+            datetime.now(UTC),
+        )
+        await jobs.enqueue(conn, "submit", payload={"interchange_id": again.id})
+        await ix.set_state(
+            conn,
+            interchange.id,
+            ix.DEAD,
+            error=reason,
+            detail={"issues": [_issue(i) for i in issues[:50]], "claims_resent_in": again.id},
+        )
+        changes = store.StatusChanges()
+        for r in bad:
+            mine = [_issue(i) for i in by_claim[r.patient_control_number][:50]]
+            detail = {"interchange_id": interchange.id, "reason": reason, "issues": mine}
+            changes.change(r, ClaimStatus.FAILED, "delivery_failed", detail)
+        for r in good:
+            changes.note(
+                r.id,
+                "rebatched",
+                {"interchange_id": again.id, "left": interchange.id, "reason": "another claim "
+                 "of its 837 failed pyx12 validation"},
+            )  # fmt: skip
+        await changes.write(conn)
+    log.error(
+        "interchange_invalid",
+        interchange_id=interchange.id,
+        issues=len(issues),
+        claims_failed=len(bad),
+        claims_resent_in=again.id,
+    )
 
 
 async def store_inbound(

@@ -69,3 +69,51 @@ async def test_scrubbed_claims_go_out_in_batches_of_the_payers_size(engine: Any)
         ("scrubbed", "received", "scrubbed"),
         ("translated", "scrubbed", "translated"),
     ]
+
+
+async def test_a_claim_pyx12_refuses_fails_alone_and_the_others_go_out_again(
+    engine: Any,
+) -> None:
+    from sqlalchemy import update
+
+    from gateway.delivery import Delivery
+    from gateway.submit_step import submit_handler
+
+    data = example("professional-office-visit.json")
+    claims = [{**data, "patient_control_number": f"ISOLATE-{n}"} for n in range(3)]
+    ids = [r.id for r in await received_claims(engine, SEALER, "isolate-test", claims)]
+    payers = payers_with_batch_size(3)
+    handlers = {"scrub": scrub_handler(payers), "batch": batch_handler(payers, X12Settings())}
+    await Worker(engine, SEALER, handlers, WorkerSettings()).run_until_idle()
+    async with engine.begin() as conn:
+        (first,) = (await conn.execute(select(interchanges.c.id))).scalars()
+        text = (await ix.interchange_body(conn, SEALER, first)).decode()
+        # A value the writer let through but pyx12 refuses, inside the second claim only.
+        start = text.index("CLM*ISOLATE-1*")
+        date_at = text.index("DTP*472*D8*", start) + len("DTP*472*D8*")
+        broken = text[:date_at] + "20261399" + text[date_at + 8 :]
+        await conn.execute(
+            update(interchanges)
+            .where(interchanges.c.id == first)
+            .values(body=SEALER.seal(broken.encode(), ix._aad(first)))
+        )
+    # Nothing listens at the payer: the second 837 is validated, then waits for a retry.
+    submit = {"submit": submit_handler(payers, Delivery("http://127.0.0.1:9/simulator"))}
+    await Worker(engine, SEALER, submit, WorkerSettings()).run_until_idle()
+
+    async with engine.connect() as conn:
+        records = {r.patient_control_number: r for r in await store.get_claims(conn, ids)}
+        dead = await ix.get_interchange(conn, first)
+        assert dead is not None and dead.state == ix.DEAD
+        again = await ix.get_interchange(conn, dead.detail["claims_resent_in"])
+        assert again is not None and again.claim_count == 2
+        resent = sorted(c for c, _ in await ix.claims_of(conn, again.id))
+        failed_events = await store.claim_events_of(conn, records["ISOLATE-1"].id)
+        kept_events = await store.claim_events_of(conn, records["ISOLATE-0"].id)
+    assert records["ISOLATE-1"].status is ClaimStatus.FAILED
+    assert {records["ISOLATE-0"].status, records["ISOLATE-2"].status} == {ClaimStatus.TRANSLATED}
+    assert resent == sorted([records["ISOLATE-0"].id, records["ISOLATE-2"].id])
+    (issue,) = failed_events[-1].detail["issues"]
+    assert (issue["segment_id"], issue["element_position"]) == ("DTP", 3)
+    assert kept_events[-1].kind == "rebatched"
+    assert kept_events[-1].detail["interchange_id"] == again.id
