@@ -70,11 +70,13 @@ def wrap(
     version: str,
     transaction_set_id: str,
     bodies: Sequence[Sequence[str]],
+    convention_reference: bool = True,
 ) -> str:
     """One interchange with one functional group holding one transaction set per body.
 
     A body is the formatted segments between ST and SE (from a SegmentWriter with the same
-    delimiters). `functional_id` is GS01 (HC claims, FA acks); `version` is GS08 and ST03.
+    delimiters). `functional_id` is GS01 (HC claims, FA acks); `version` is GS08 and ST03,
+    which is left out without `convention_reference` (the 835 guide does not use it).
     """
     d = params.delimiters
     isa13 = _control(params.interchange_control_number, "interchange_control_number")
@@ -136,7 +138,7 @@ def wrap(
     for index, body in enumerate(bodies):
         st02 = st_control(params, index)
         seg = SegmentWriter(d, newline=params.newline)
-        seg.seg(("ST", transaction_set_id, st02, version))
+        seg.seg(("ST", transaction_set_id, st02, version if convention_reference else ""))
         out.append(seg.text())
         out.extend(body)
         seg = SegmentWriter(d, newline=params.newline)

@@ -59,6 +59,9 @@ def build_835(remittances: Sequence[Remittance], params: EnvelopeParams) -> str:
         version=REMITTANCE_VERSION,
         transaction_set_id="835",
         bodies=bodies,
+        # ST03 is "not used" in the 835 guide: its map, and the 835s other systems write,
+        # leave it out (GS08 names the guide).
+        convention_reference=False,
     )
 
 

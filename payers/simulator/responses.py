@@ -8,23 +8,24 @@ control numbers it draws): a 277CA for every claim, then 835s for those it adjud
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
-from edi.claim import Claim
+from edi.claim import Address, Claim, Contact
 from edi.claim_ack import (
     ClaimAcknowledgment,
     ClaimStatus,
     Party,
-    ProviderStatus,
     Status,
     StatusCode,
 )
 from edi.envelope import EnvelopeParams
-from edi.remittance import ClaimPayment, Payee, Payment, Remittance
+from edi.remittance import BankAccount, ClaimPayment, Payee, Payment, Remittance
 from edi.remittance import Payer as RemittancePayer
-from edi.write_277ca import build_277ca
+from edi.write_277ca import acknowledge_claims, build_277ca
 from edi.write_835 import build_835
 from payers.profile import PayerProfile
 from payers.simulator.adjudication import (
@@ -118,21 +119,15 @@ def claim_acknowledgment(
     """One 277CA for the file: every claim's status under its billing provider."""
     sim = profile.simulator
     today = now.date()
-    by_provider: dict[str, list[ClaimStatus]] = {}
-    providers: dict[str, Party] = {}
-    accepted = rejected = 0
-    accepted_amount = rejected_amount = Decimal(0)
+    verdicts: list[tuple[Party, ClaimStatus]] = []
     for claim, outcome in decided:
         bp = claim.billing_provider
-        providers.setdefault(
-            bp.npi,
-            Party(
-                name=bp.organization_name or bp.last_name or "PROVIDER",
-                identifier=bp.npi,
-                identifier_qualifier="XX",
-                first_name=bp.first_name,
-                is_person=bp.organization_name is None,
-            ),
+        provider = Party(
+            name=bp.organization_name or bp.last_name or "PROVIDER",
+            identifier=bp.npi,
+            identifier_qualifier="XX",
+            first_name=bp.first_name,
+            is_person=bp.organization_name is None,
         )
         number = payer_claim_number(profile.payer_id, claim.patient_control_number, control_number)
         if outcome == "rejected":
@@ -141,57 +136,58 @@ def claim_acknowledgment(
             ]
             status = StatusCode("A7", code, None)
             action, payer_number = "U", None
-            rejected += 1
-            rejected_amount += claim.total_charge
         else:
             category, code = _STATUS.get(outcome, ("A2", "20"))
             status = StatusCode(category, code, None)
             action, payer_number = "WQ", number
-            accepted += 1
-            accepted_amount += claim.total_charge
         person = claim.patient or claim.subscriber
-        by_provider.setdefault(bp.npi, []).append(
-            ClaimStatus(
-                patient=Party(
-                    name=person.last_name,
-                    identifier=claim.subscriber.member_id,
-                    identifier_qualifier="MI",
-                    first_name=person.first_name,
-                    is_person=True,
+        verdicts.append(
+            (
+                provider,
+                ClaimStatus(
+                    patient=Party(
+                        name=person.last_name,
+                        identifier=claim.subscriber.member_id,
+                        identifier_qualifier="MI",
+                        first_name=person.first_name,
+                        is_person=True,
+                    ),
+                    patient_control_number=claim.patient_control_number,
+                    statuses=(Status(status, today, action, claim.total_charge),),
+                    payer_claim_control_number=payer_number,
+                    service_date=claim.service_date_start,
+                    service_end_date=claim.service_date_end
+                    if claim.service_date_end != claim.service_date_start
+                    else None,
                 ),
-                patient_control_number=claim.patient_control_number,
-                statuses=(Status(status, today, action, claim.total_charge),),
-                payer_claim_control_number=payer_number,
-                service_date=claim.service_date_start,
-                service_end_date=claim.service_date_end
-                if claim.service_date_end != claim.service_date_start
-                else None,
             )
         )
-    return ClaimAcknowledgment(
+    # The batch and provider levels (receipt statuses, counts, amounts) as the guide wants.
+    return acknowledge_claims(
+        verdicts,
         reference=f"{control_number:09d}",
         created=today,
         source=Party(profile.name, profile.payer_id, "PI"),
         source_trace=f"{control_number:09d}",
-        received_date=today,
-        processed_date=today,
         receiver=Party("CLEARINGHOUSE", "CLEARWAY", "46"),
         receiver_trace=f"{control_number:09d}",
-        receiver_statuses=(Status(StatusCode("A1", "19", None), today, None, None),),
-        providers=tuple(
-            ProviderStatus(
-                provider=providers[npi],
-                trace_number=f"{control_number:09d}-{i + 1}",
-                statuses=(Status(StatusCode("A1", "19", None), today, None, None),),
-                claims=tuple(statuses),
-            )
-            for i, (npi, statuses) in enumerate(by_provider.items())
-        ),
-        accepted_quantity=accepted,
-        rejected_quantity=rejected,
-        accepted_amount=accepted_amount,
-        rejected_amount=rejected_amount,
     )
+
+
+# The simulated payers' remittance details: synthetic, the same for every simulated payer but
+# its tax id. The guide requires the payer's address and technical contact (loop 1000A), and
+# bank details for an ACH payment (BPR06-09, BPR12-15).
+_PAYER_ADDRESS = Address(
+    line1="100 SIMULATION WAY", city="SPRINGFIELD", state="IL", postal_code="627010001"
+)
+_PAYER_CONTACT = Contact(name="SIMULATED PAYER EDI SUPPORT", phone="5555550199")
+_PAYER_BANK = BankAccount("01", "999999992", "DA", "000111222333")
+_PAYEE_BANK = BankAccount("01", "999999989", "DA", "000444555666")
+
+
+def _payer_tax_id(payer_id: str) -> str:
+    """A stable, made-up nine-digit tax id per simulated payer (TRN03 and BPR10: "1" + it)."""
+    return f"{int(hashlib.sha256(payer_id.encode()).hexdigest()[:12], 16) % 10**9:09d}"
 
 
 def remittances_for(
@@ -204,30 +200,48 @@ def remittances_for(
     """One 835 transaction per payee (billing provider)."""
     by_payee: dict[str, list[ClaimPayment]] = {}
     for payment in payments:
-        npi = claims[payment.patient_control_number].billing_provider.npi
-        by_payee.setdefault(npi, []).append(payment)
+        claim = claims[payment.patient_control_number]
+        person = claim.patient or claim.subscriber
+        # Loop 2100 NM1*QC: the patient, with the member id the claim was sent under.
+        named = replace(
+            payment,
+            patient_last_name=person.last_name,
+            patient_first_name=person.first_name,
+            patient_id=claim.subscriber.member_id,
+        )
+        by_payee.setdefault(claim.billing_provider.npi, []).append(named)
+    company = "1" + _payer_tax_id(profile.payer_id)
     remittances = []
     for i, (npi, group) in enumerate(by_payee.items()):
         bp = next(c.billing_provider for c in claims.values() if c.billing_provider.npi == npi)
         total = sum((p.paid for p in group), Decimal(0))
+        ach = total > 0
         remittances.append(
             Remittance(
                 payment=Payment(
-                    handling="C" if total > 0 else "H",
+                    handling="C" if ach else "H",
                     amount=total,
                     credit_debit="C",
-                    method="ACH" if total > 0 else "NON",
+                    method="ACH" if ach else "NON",
                     date=now.date(),
-                    format="CCP" if total > 0 else None,
+                    format="CCP" if ach else None,
+                    sender_account=_PAYER_BANK if ach else None,
+                    originating_company_id=company if ach else None,
+                    receiver_account=_PAYEE_BANK if ach else None,
                 ),
                 trace_number=f"{params.interchange_control_number:09d}{i + 1:03d}",
-                payer=RemittancePayer(name=profile.name, identifier=profile.payer_id),
+                payer=RemittancePayer(
+                    name=profile.name,
+                    identifier=profile.payer_id,
+                    address=_PAYER_ADDRESS,
+                    contact=_PAYER_CONTACT,
+                ),
                 payee=Payee(
                     name=bp.organization_name or bp.last_name or "PROVIDER",
                     npi=bp.npi,
                     tax_id=bp.tax_id,
                 ),
-                originator_id="1" + bp.tax_id,
+                originator_id=company,
                 production_date=now.date(),
                 claims=tuple(group),
             )

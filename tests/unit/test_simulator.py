@@ -63,3 +63,30 @@ def test_only_what_was_paid_counts_when_the_liability_is_not_given() -> None:
     assert balanced(payment)
     allowed = sum((line.allowed_amount for line in payment.lines), Decimal(0))
     assert payment.paid == allowed - Decimal("80.00")
+
+
+def test_every_file_the_simulator_answers_with_is_clean_under_pyx12() -> None:
+    from datetime import UTC, datetime
+    from itertools import count
+
+    from edi.validate import AckControl, validate
+    from payers.simulator.responses import plan_responses
+    from tests.e2e.support import varied_claims
+
+    claims = [claim_from_json(c) for c in varied_claims(60, prefix="SIMX")]
+    numbers = count(1)
+    checked = 0
+    for payer_id, profile in PROFILES.items():
+        mine = [c for c in claims if c.payer.payer_id == payer_id]
+        for name, content, _ in plan_responses(
+            profile,
+            mine,
+            control_number=7,
+            receiver_id="CLEARWAY",
+            now=datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
+            next_control_number=lambda: next(numbers),
+        ):
+            report = validate(content.decode(), AckControl(1, 1, 1, datetime.now(UTC)))
+            assert report.ok, (payer_id, name, report.issues[:5])
+            checked += 1
+    assert checked >= 2 * len(PROFILES)
