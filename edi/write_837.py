@@ -41,7 +41,7 @@ from edi.claim import (
     ServiceLine,
     Subscriber,
 )
-from edi.envelope import EnvelopeParams, st_control, wrap
+from edi.envelope import EnvelopeParams, wrap
 from edi.errors import X12ValueError
 from edi.x12 import SegmentWriter
 
@@ -121,7 +121,9 @@ def _write_body(
             "BHT",
             "0019",  # BHT01 structure: information source, subscriber, dependent
             "00",  # BHT02 original
-            st_control(params, 0),  # BHT03 originator's reference
+            # BHT03 originator's reference: payers check it for duplicate batches and echo it
+            # in their 277CA, so it is the interchange's own control number, not "0001".
+            f"{params.interchange_control_number:09d}",
             created.strftime("%Y%m%d"),
             created.strftime("%H%M"),
             "CH",  # BHT06 chargeable (not an encounter report)
