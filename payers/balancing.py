@@ -37,23 +37,33 @@ def total_charge_balance(claim: Claim, ctx: ScrubContext) -> Iterator[Violation]
     snip_type=3,
     severity="error",
     description=(
-        "For each other payer that reports claim-level adjustments, its paid amount plus those "
-        "adjustments equals the claim total charge (loop 2320 AMT*D + CAS = CLM02). Other "
-        "payers without claim-level adjustments are not checked here."
+        "For each other payer that reports adjustments, the claim total charge less all its "
+        "adjustments, claim level (loop 2320 CAS) and line level (its 2430 CAS), equals what "
+        "it paid (2320 AMT*D). An adjustment reported at both levels counts twice."
     ),
     failing_example="other payer paid 90.00 with adjustments of 70.00 on a 150.00 claim",
 )
 def cob_claim_balance(claim: Claim, ctx: ScrubContext) -> Iterator[Violation]:
     for i, other in enumerate(claim.other_payers):
-        if other.paid_amount is None or not other.adjustments:
+        lines = _adjusted(
+            tuple(
+                a
+                for line in claim.service_lines
+                for adjudication in line.adjudications
+                if adjudication.payer_id == other.payer_id
+                for a in adjudication.adjustments
+            )
+        )
+        if other.paid_amount is None or (not other.adjustments and not lines):
             continue
-        accounted = other.paid_amount + _adjusted(other.adjustments)
-        if accounted != claim.total_charge:
+        adjusted = _adjusted(other.adjustments) + lines
+        if other.paid_amount + adjusted != claim.total_charge:
             yield (
                 f"/other_payers/{i}/paid_amount",
                 f"other payer {other.payer_id}: paid {other.paid_amount} plus adjustments "
-                f"{_adjusted(other.adjustments)} is {accounted}, not the claim total "
-                f"{claim.total_charge}; copy the amounts from that payer's remittance.",
+                f"{adjusted} (claim level {_adjusted(other.adjustments)}, line level {lines}) "
+                f"is {other.paid_amount + adjusted}, not the claim total {claim.total_charge}; "
+                "report each adjustment once, as that payer's remittance does.",
             )
 
 

@@ -150,3 +150,16 @@ def test_replacement_is_not_a_likely_duplicate() -> None:
     claim = replace(CLEAN["office"], frequency_code="7", payer_claim_number="SIM-1K-0001")
     prior = PriorClaim("clm_9", "PCN-OLD", "PAID", date(2026, 11, 20), duplicate_fingerprint(claim))
     assert scrub(claim, load_profiles()["SIMCOM01"], today=TODAY, prior_claims=[prior]) == ()
+
+
+def test_cob_adjustments_reported_at_both_levels_count_twice() -> None:
+    # The primary's CO-45 and PR-2 given on the line (2430) and again for the claim (2320).
+    claim = CLEAN["secondary"]
+    (line_adjudication,) = claim.service_lines[0].adjudications
+    other = replace(claim.other_payers[0], adjustments=line_adjudication.adjustments)
+    doubled = replace(claim, other_payers=(other,))
+    profile = load_profiles()[claim.payer.payer_id]
+    assert not [f for f in scrub(claim, profile, today=TODAY) if f.code == "COB_CLAIM_BALANCE"]
+    (finding,) = [f for f in scrub(doubled, profile, today=TODAY) if f.code == "COB_CLAIM_BALANCE"]
+    assert finding.pointer == "/other_payers/0/paid_amount"
+    assert "line level 70.00" in finding.message
