@@ -76,3 +76,29 @@ def billing_zip_plus_four(claim: Claim, ctx: ScrubContext) -> Iterator[Violation
             "/billing_provider/address/postal_code",
             "the billing provider's ZIP must have nine digits (ZIP+4), e.g. 627010001.",
         )
+
+
+# "PO BOX 12", "P.O. Box", "POB 7", "Post Office Box", "LOCKBOX", "LOCK BOX" at a word start.
+_PO_BOX = re.compile(
+    r"\b(?:P\.?\s*O\.?\s*B(?:OX)?\b|POST\s+OFFICE\s+BOX|LOCK\s*BOX)", re.IGNORECASE
+)
+
+
+@rule(
+    "BILLING_ADDRESS_PO_BOX",
+    snip_type=4,
+    severity="error",
+    description="The billing provider's address (2010AA N3) is a street address, not a post "
+    "office or lock box: payments to a box go in the pay-to address (2010AB).",
+    failing_example='billing provider address line1 "PO BOX 4410"',
+)
+def billing_address_po_box(claim: Claim, ctx: ScrubContext) -> Iterator[Violation]:
+    address = claim.billing_provider.address
+    for field in ("line1", "line2"):
+        value = getattr(address, field)
+        if value and _PO_BOX.search(value):
+            yield (
+                f"/billing_provider/address/{field}",
+                f"{value!r} is a box; give the practice's street address here and the box as "
+                "pay_to_address.",
+            )

@@ -207,6 +207,7 @@ CASES: dict[str, Case] = {
     "STATE_CODE_UNKNOWN": Case("office", lambda c: subscriber_address(c, state="XX")),
     "ZIP_FORMAT": Case("office", lambda c: subscriber_address(c, postal_code="6270-1")),
     "BILLING_ZIP_PLUS_FOUR": Case("office", lambda c: billing_address(c, postal_code="62701")),
+    "BILLING_ADDRESS_PO_BOX": Case("office", lambda c: billing_address(c, line1="PO BOX 4410")),
     # dates
     "SERVICE_DATE_FUTURE": Case("office", lambda c: line(c, 0, service_date=date(2026, 12, 2))),
     "SERVICE_BEFORE_BIRTH": Case("office", lambda c: subscriber(c, birth_date=date(2026, 11, 3))),
