@@ -35,7 +35,7 @@ from edi.read_837 import UnreadableClaim, read_837
 from edi.read_envelope import single_set_interchanges
 from edi.validate import AckControl, ValidationReport, validate
 from edi.write_ack import ack_from_report, build_999, build_ta1, ta1_from_report
-from edi.x12 import isa_elements
+from edi.x12 import isa_elements, parse_isa
 from gateway import file_store as fs
 from gateway import interchange_store as ix
 from gateway import store
@@ -63,17 +63,56 @@ class X12Received:
 
 
 def _isa(text: str) -> dict[str, str]:
+    """What the answers need of the file's first ISA, and of its GS when the head holds it."""
     elements = isa_elements(text)
     if elements is None or len(elements) < 17:
         return {}
-    return {
+    found = {
+        "sender_qualifier": elements[5],
         "sender": elements[6],
+        "receiver_qualifier": elements[7],
+        "receiver": elements[8],
         "usage": elements[15],
         "ack": elements[14],
         "date": elements[9],
         "time": elements[10],
         "control": elements[13],
     }
+    delims, end = parse_isa(text)
+    gs = text[end:].lstrip("\r\n").split(delims.segment, 1)[0].split(delims.element)
+    if gs[0] == "GS" and len(gs) > 3:
+        found["application_sender"], found["application_receiver"] = gs[2], gs[3]
+    return found
+
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,14}")  # ISA06/ISA08, GS02/GS03
+_QUALIFIER = re.compile(r"[A-Z0-9]{2}")  # ISA05/ISA07
+
+
+def _answer_envelope(
+    x12: X12Settings, isa: dict[str, str], control: int, now: datetime
+) -> EnvelopeParams:
+    """The envelope of our TA1/999 back to the sender: its ISA and GS ids swapped, so it comes
+    from the id (and qualifier) the file was addressed to and goes to the one that sent it."""
+
+    def usable(key: str, pattern: re.Pattern[str]) -> str | None:
+        # Taken from the file only when it can stand in our envelope as it is.
+        value = isa.get(key, "")
+        return value if pattern.fullmatch(value) else None
+
+    return EnvelopeParams(
+        sender_id=usable("receiver", _ID) or x12.sender_id,
+        sender_qualifier=usable("receiver_qualifier", _QUALIFIER) or x12.sender_qualifier,
+        receiver_id=usable("sender", _ID) or "SUBMITTER",
+        receiver_qualifier=usable("sender_qualifier", _QUALIFIER) or "ZZ",
+        application_sender=usable("application_receiver", _ID),
+        application_receiver=usable("application_sender", _ID),
+        interchange_control_number=control,
+        group_control_number=control,
+        transaction_control_number=1,
+        created=now,
+        usage_indicator="P" if isa.get("usage") == "P" else "T",
+    )
 
 
 _NOT_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -114,16 +153,7 @@ async def _record_unreadable_answer(
     interchange header is readable, else a short JSON note naming the file and the problem."""
     ta1 = _readable_header(isa)
     if ta1 is not None:
-        params = EnvelopeParams(
-            sender_id=x12.sender_id,
-            sender_qualifier=x12.sender_qualifier,
-            receiver_id=(isa.get("sender") or "SUBMITTER")[:15],
-            interchange_control_number=control,
-            group_control_number=control,
-            transaction_control_number=1,
-            created=now,
-            usage_indicator="P" if isa.get("usage") == "P" else "T",
-        )
+        params = _answer_envelope(x12, isa, control, now)
         kind, name = "TA1", answer_name("TA1", control, received.name)
         body = build_ta1([ta1], params).encode()
     else:
@@ -247,16 +277,7 @@ async def receive_x12(
     except EdiError as error:
         raise await refuse(str(error)) from None
 
-    params = EnvelopeParams(
-        sender_id=x12.sender_id,
-        sender_qualifier=x12.sender_qualifier,
-        receiver_id=sender,
-        interchange_control_number=control,
-        group_control_number=control,
-        transaction_control_number=1,
-        created=now,
-        usage_indicator="P" if isa.get("usage") == "P" else "T",
-    )
+    params = _answer_envelope(x12, isa, control, now)
     ta1s, acks = await asyncio.to_thread(_acknowledgments, path, report, params)
     interchange_rejected = any(t.status == "R" for t in ta1s)
     response, refused = await _admit_claims(

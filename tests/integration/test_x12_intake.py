@@ -203,3 +203,32 @@ async def test_a_set_with_a_wrong_se_count_says_so(client: Any, api_key: str) ->
     assert verdict["status"] == "R"
     assert [e["code"] for e in verdict["set_errors"]] == ["4"]
     assert "included segments" in verdict["set_errors"][0]["meaning"]
+
+
+async def test_the_999_comes_back_from_whom_the_file_was_addressed_to(
+    client: Any, api_key: str
+) -> None:
+    from edi.x12 import SegmentReader
+
+    params = EnvelopeParams(
+        sender_id="SUNRISE01",
+        sender_qualifier="30",
+        receiver_id="CLEARWAYDUNS",
+        receiver_qualifier="01",
+        application_sender="SUNAPP",
+        application_receiver="CLEARWAYAPP",
+        interchange_control_number=15,
+        group_control_number=15,
+        transaction_control_number=1,
+        created=datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
+    )
+    text = build_837([claim_from_json(example("professional-office-visit.json"))], params)
+    body = await (await post_x12(client, api_key, text)).json()
+    isa, gs = list(SegmentReader(body["x12"]["999"]))[:2]
+    assert [isa[5], isa[6].strip(), isa[7], isa[8].strip()] == [
+        "01",
+        "CLEARWAYDUNS",
+        "30",
+        "SUNRISE01",
+    ]
+    assert gs[2:4] == ["CLEARWAYAPP", "SUNAPP"]
