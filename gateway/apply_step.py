@@ -456,6 +456,30 @@ def _adjustments(adjustments: tuple[Any, ...]) -> list[dict[str, Any]]:
     ]
 
 
+def _reasons(payment: ClaimPayment) -> list[dict[str, Any]]:
+    """The payment's adjustments, claim level and line level, summed per group and reason."""
+    totals: dict[tuple[str, str], Decimal] = {}
+    every = [*payment.adjustments, *(a for line in payment.lines for a in line.adjustments)]
+    for a in every:
+        totals[(a.group, a.reason)] = totals.get((a.group, a.reason), Decimal(0)) + a.amount
+    return [
+        {
+            "group": group,
+            "reason": reason,
+            "reason_meaning": codes.describe("carc", reason),
+            "amount": money(amount),
+        }
+        for (group, reason), amount in totals.items()
+        if amount
+    ]
+
+
+def _remarks(payment: ClaimPayment) -> list[dict[str, str]]:
+    on_lines = (code for line in payment.lines for code in line.remark_codes)
+    found = dict.fromkeys([*payment.remark_codes, *on_lines])  # each once, in order
+    return [{"code": r, "meaning": codes.describe("rarc", r)} for r in found]
+
+
 def payment_detail(payment: ClaimPayment) -> dict[str, Any]:
     """What an 835 says of one claim, without the patient's name or member id."""
     return {
@@ -523,6 +547,10 @@ def _apply_835(work: Applying, remittance: Remittance) -> None:
             "charge": money(payment.total_charge),
             "paid": money(payment.paid),
             "patient_responsibility": money(payment.patient_responsibility or Decimal(0)),
+            # Why, in the history itself: what the payer adjusted (claim and lines together)
+            # and its remark codes, each with its meaning.
+            "reasons": _reasons(payment),
+            "remark_codes": _remarks(payment),
         }
         new_status = status_for_payment(payment)
         if new_status is None:

@@ -12,7 +12,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -93,6 +93,8 @@ class ClaimFilter:
     patient_control_number: str | None = None
     service_date_from: date | None = None
     service_date_to: date | None = None
+    updated_from: date | None = None  # last status change on or after this day (UTC)
+    updated_to: date | None = None  # ... on or before this day
 
 
 class StaleClaim(Exception):
@@ -427,6 +429,13 @@ async def list_claims(
         conditions.append(claims.c.service_date_end >= claim_filter.service_date_from)
     if claim_filter.service_date_to:
         conditions.append(claims.c.service_date_start <= claim_filter.service_date_to)
+    # "Denied last week": the day of the claim's last status change, whole UTC days.
+    if claim_filter.updated_from:
+        since = datetime.combine(claim_filter.updated_from, time(), UTC)
+        conditions.append(claims.c.updated_at >= since)
+    if claim_filter.updated_to:
+        before = datetime.combine(claim_filter.updated_to + timedelta(days=1), time(), UTC)
+        conditions.append(claims.c.updated_at < before)
     if cursor is not None:
         conditions.append(claims.c.pk < decode_cursor(CLAIMS_CURSOR, cursor))
     rows = (

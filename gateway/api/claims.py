@@ -306,9 +306,8 @@ def _no_such_claim(claim_id: str) -> NotFound:
     return NotFound(f"No claim {claim_id} for this submitter.")
 
 
-_LIST_FILTERS = frozenset(
-    {"status", "payer_id", "patient_control_number", "service_date_from", "service_date_to"}
-)
+_DATE_FILTERS = ("service_date_from", "service_date_to", "updated_from", "updated_to")
+_LIST_FILTERS = frozenset({"status", "payer_id", "patient_control_number", *_DATE_FILTERS})
 
 
 def _list_query(query: MultiMapping[str]) -> tuple[store.ClaimFilter, int, str | None]:
@@ -326,7 +325,7 @@ def _list_query(query: MultiMapping[str]) -> tuple[store.ClaimFilter, int, str |
                     }
                 )
     dates: dict[str, date | None] = {}
-    for name in ("service_date_from", "service_date_to"):
+    for name in _DATE_FILTERS:
         raw = query.get(name)
         dates[name] = None
         if raw:
@@ -343,6 +342,8 @@ def _list_query(query: MultiMapping[str]) -> tuple[store.ClaimFilter, int, str |
             patient_control_number=query.get("patient_control_number") or None,
             service_date_from=dates["service_date_from"],
             service_date_to=dates["service_date_to"],
+            updated_from=dates["updated_from"],
+            updated_to=dates["updated_to"],
         ),
         limit,
         cursor,

@@ -163,6 +163,11 @@ async def test_worked_scenario_to_paid_with_patient_share(
     assert answers == ["999_accepted", "277ca_a2", "835_paid"], kinds
     a2 = next(e for e in events["items"] if e["kind"] == "277ca_a2")
     assert (a2["from_status"], a2["to_status"]) == ("accepted", "acknowledged")
+    # The history says why, as the remittance does.
+    paid = next(e for e in events["items"] if e["kind"] == "835_paid")
+    said = {(r["group"], r["reason"], r["amount"]) for r in paid["detail"]["reasons"]}
+    assert said == {(a["group"], a["reason"], a["amount"]) for a in remittance["adjustments"]}
+    assert all(r["reason_meaning"] != "unknown code" for r in paid["detail"]["reasons"])
 
 
 async def test_many_claims_reach_the_predicted_status(gateway: Any) -> None:

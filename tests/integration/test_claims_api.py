@@ -341,3 +341,23 @@ async def test_health_ready_and_metrics(client: Any, api_key: str) -> None:
     text = await (await client.get("/metrics")).text()
     assert 'clearway_claims_received_total{channel="api",claim_type="professional"} 1.0' in text
     assert 'route="/v1/claims",status="202"' in text
+
+
+async def test_claims_listed_by_the_day_of_their_last_change(client: Any, api_key: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    created = await post_claim(client, api_key, OFFICE)
+    claim_id = (await created.json())["id"]
+    today = datetime.now(UTC).date()
+    for query, found in [
+        (f"updated_from={today}", [claim_id]),
+        (f"updated_to={today}", [claim_id]),
+        (f"updated_from={today + timedelta(days=1)}", []),
+        (f"updated_to={today - timedelta(days=1)}", []),
+        (f"status=received&updated_from={today - timedelta(days=7)}", [claim_id]),
+    ]:
+        listing = await (await client.get(f"/v1/claims?{query}", headers=auth(api_key))).json()
+        assert [c["id"] for c in listing["items"]] == found, query
+    bad = await client.get("/v1/claims?updated_from=last-week", headers=auth(api_key))
+    assert bad.status == 400
+    assert (await bad.json())["errors"][0]["parameter"] == "updated_from"
