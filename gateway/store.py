@@ -89,7 +89,7 @@ class ClaimEvent:
 @dataclass(frozen=True)
 class ClaimFilter:
     status: tuple[ClaimStatus, ...] = ()
-    payer_id: str | None = None
+    payer_ids: tuple[str, ...] = ()  # any of these (a payer's id and its aliases)
     patient_control_number: str | None = None
     service_date_from: date | None = None
     service_date_to: date | None = None
@@ -420,8 +420,8 @@ async def list_claims(
     conditions = [claims.c.submitter_id == submitter_id]
     if claim_filter.status:
         conditions.append(claims.c.status.in_([s.value for s in claim_filter.status]))
-    if claim_filter.payer_id:
-        conditions.append(claims.c.payer_id == claim_filter.payer_id)
+    if claim_filter.payer_ids:
+        conditions.append(claims.c.payer_id.in_(claim_filter.payer_ids))
     if claim_filter.patient_control_number:
         conditions.append(claims.c.patient_control_number == claim_filter.patient_control_number)
     # A claim matches a date range when any of its service dates falls inside it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import re
 from datetime import UTC, date, datetime
@@ -283,6 +284,13 @@ def remittance_view(record: store.ClaimRecord, payments: list[dict[str, Any]]) -
 async def list_claims(request: web.Request) -> web.Response:
     async with reading_as_submitter(request) as (conn, submitter):
         claim_filter, limit, cursor = _list_query(request.query)
+        if claim_filter.payer_ids:
+            # Claims keep the payer id they were sent with, which may be one of its aliases.
+            profile = request.app[PAYERS].get(claim_filter.payer_ids[0])
+            if profile is not None:
+                claim_filter = dataclasses.replace(
+                    claim_filter, payer_ids=(profile.payer_id, *profile.aliases)
+                )
         page, next_cursor = await store.list_claims(
             conn, submitter.id, claim_filter, limit=limit, cursor=cursor
         )
@@ -338,7 +346,7 @@ def _list_query(query: MultiMapping[str]) -> tuple[store.ClaimFilter, int, str |
     return (
         store.ClaimFilter(
             status=tuple(statuses),
-            payer_id=query.get("payer_id") or None,
+            payer_ids=tuple(filter(None, [query.get("payer_id")])),
             patient_control_number=query.get("patient_control_number") or None,
             service_date_from=dates["service_date_from"],
             service_date_to=dates["service_date_to"],

@@ -361,3 +361,15 @@ async def test_claims_listed_by_the_day_of_their_last_change(client: Any, api_ke
     bad = await client.get("/v1/claims?updated_from=last-week", headers=auth(api_key))
     assert bad.status == 400
     assert (await bad.json())["errors"][0]["parameter"] == "updated_from"
+
+
+async def test_a_claim_sent_under_a_payer_alias_is_listed_under_the_payer(
+    client: Any, api_key: str
+) -> None:
+    claim = copy.deepcopy(OFFICE)
+    claim["payer"]["payer_id"] = "SIMCOMA"  # SIMCOM01's alias
+    claim_id = (await (await post_claim(client, api_key, claim)).json())["id"]
+    for payer_id in ("SIMCOM01", "SIMCOMA"):
+        query = f"/v1/claims?payer_id={payer_id}"
+        listing = await (await client.get(query, headers=auth(api_key))).json()
+        assert [c["id"] for c in listing["items"]] == [claim_id], payer_id
