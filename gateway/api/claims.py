@@ -369,7 +369,7 @@ def claim_summary(record: store.ClaimRecord) -> dict[str, Any]:
         "patient_control_number": record.patient_control_number,
         "frequency_code": record.frequency_code,
         "payer_claim_number": record.payer_claim_number,
-        "total_charge": str(record.total_charge),
+        "total_charge": money(record.total_charge),
         "service_date_start": record.service_date_start.isoformat(),
         "service_date_end": record.service_date_end.isoformat(),
         "received_at": record.received_at.isoformat(),

@@ -373,3 +373,11 @@ async def test_a_claim_sent_under_a_payer_alias_is_listed_under_the_payer(
         query = f"/v1/claims?payer_id={payer_id}"
         listing = await (await client.get(query, headers=auth(api_key))).json()
         assert [c["id"] for c in listing["items"]] == [claim_id], payer_id
+
+
+async def test_a_whole_amount_is_answered_with_cents_at_once(client: Any, api_key: str) -> None:
+    claim = copy.deepcopy(OFFICE)
+    claim["total_charge"] = str(int(float(claim["total_charge"])))  # "225"
+    created = await (await post_claim(client, api_key, claim)).json()
+    shown = await (await client.get(f"/v1/claims/{created['id']}", headers=auth(api_key))).json()
+    assert created["total_charge"] == shown["total_charge"] == "225.00"
