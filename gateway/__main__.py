@@ -101,7 +101,8 @@ def _parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="PCN",
         help="print how each payer will answer claims with these patient control numbers "
-        "(CLM01), and exit",
+        "(CLM01), and exit (partial: the first line paid, the others denied, so a one-line "
+        "claim is paid)",
     )
     simulate.set_defaults(run=_simulate_payer)
 
