@@ -131,15 +131,19 @@ def apply_handler(x12: X12Settings | None = None) -> Handler:
 
 
 async def _after_earlier_answers(step: Step, inbound: ix.Interchange) -> None:
-    """Wait (a bounded time) while an answer of the same payer collected before this one is
-    still to be applied: a 277CA and the 835 that followed it, collected by one poll, are
-    applied in that order, so the claim's history reads accepted, then paid."""
+    """An 835 waits (a bounded time) while a 277CA of the same payer collected before it is
+    still to be applied: collected by one poll, they are applied in that order, so the claim's
+    history reads acknowledged, then paid. Nothing else waits: other answers concern other
+    claims, or may arrive in any order anyway."""
+    if inbound.kind != "835":
+        return
     mine = select(interchanges.c.pk).where(interchanges.c.id == inbound.id).scalar_subquery()
     earlier = (
         select(interchanges.c.pk)
         .where(
             interchanges.c.direction == ix.INBOUND,
             interchanges.c.state == ix.RECEIVED,
+            interchanges.c.kind == "277CA",
             interchanges.c.payer_id == inbound.payer_id,
             interchanges.c.pk < mine,
             # One stuck for longer (its apply failing) holds up nothing.
@@ -155,7 +159,7 @@ async def _after_earlier_answers(step: Step, inbound: ix.Interchange) -> None:
         if time.monotonic() >= deadline:
             log.warning("apply_order_wait_over", interchange_id=inbound.id)
             return
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.05)
 
 
 @dataclass(frozen=True)

@@ -220,6 +220,24 @@ async def _invalid(
     )
 
 
+_KINDS = {"999": "999", "277": "277CA", "835": "835"}
+
+
+def first_kind(body: bytes) -> str:
+    """What an answer file holds, from its first ST01 (or TA1), read off its start without
+    parsing the file; "unknown" when the start does not say. The apply step records the
+    kinds it finds; this one lets an 835 wait for the 277CA collected before it."""
+    head = body[:4096].decode("ascii", "replace")
+    if not head.startswith("ISA") or len(head) < 4:
+        return "unknown"
+    sep = head[3]
+    st = head.find(f"ST{sep}")
+    ta1 = head.find(f"TA1{sep}")
+    if ta1 >= 0 and (st < 0 or ta1 < st):
+        return "TA1"
+    return _KINDS.get(head[st + 3 : st + 6], "unknown") if st >= 0 else "unknown"
+
+
 async def store_inbound(
     conn: AsyncConnection, step: Step, payer_id: str, name: str, body: bytes
 ) -> ix.Interchange:
@@ -232,7 +250,7 @@ async def store_inbound(
         step.sealer,
         direction=ix.INBOUND,
         payer_id=payer_id,
-        kind="unknown",
+        kind=first_kind(body),
         body=body,
         state=state,
         detail={"name": name[:200], **({"duplicate_of": earlier.id} if earlier else {})},
