@@ -145,7 +145,7 @@ class ClaimAcknowledgment:
 
     reference: str  # BHT03: originator's reference
     created: date  # BHT04
-    source: Party  # 2100A NM1*PR: who acknowledges (payer or clearinghouse)
+    source: Party  # 2100A NM1*PR or NM1*AY: who acknowledges (payer or clearinghouse)
     source_trace: str  # 2200A TRN02
     received_date: date | None  # 2200A DTP*050 (required; None when a sender leaves it out)
     processed_date: date | None  # 2200A DTP*009 (required; None when left out)
@@ -158,6 +158,7 @@ class ClaimAcknowledgment:
     accepted_amount: Decimal | None = None  # 2200B AMT*YU
     rejected_amount: Decimal | None = None  # 2200B AMT*YY
     envelope: Envelope | None = field(default=None, compare=False)  # where this set came from
+    source_is_clearinghouse: bool = False  # 2100A NM101 AY (a clearinghouse), else PR (payer)
 
     def claims(self) -> Iterator[tuple[ProviderStatus, ClaimStatus]]:
         """Every claim with its billing provider, in file order."""

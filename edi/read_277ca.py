@@ -176,6 +176,7 @@ class _Reader:
                     accepted_amount=r["accepted_amount"],
                     rejected_amount=r["rejected_amount"],
                     envelope=self.envelope,
+                    source_is_clearinghouse=s.get("clearinghouse", False),
                 )
             )
         self.receiver = None
@@ -265,6 +266,7 @@ class _Reader:
                 assert s is not None
                 if tag == "NM1":
                     s["party"] = self._party(seg)
+                    s["clearinghouse"] = element(seg, 1) == "AY"
                 elif tag == "TRN":
                     s["trace"] = element(seg, 2)
                 elif tag == "DTP" and element(seg, 1) == "050":

@@ -203,7 +203,7 @@ def _ack(w: SegmentWriter, a: ClaimAcknowledgment, params: EnvelopeParams) -> No
         ("", "", "reference"),
     )
     w.seg(("HL", "1", "", "20", "1"))
-    _at("source.", _party, w, "PR", a.source)
+    _at("source.", _party, w, "AY" if a.source_is_clearinghouse else "PR", a.source)
     w.seg(("TRN", "1", a.source_trace), ("", "source_trace"))
     if a.received_date is not None:
         w.seg(("DTP", "050", "D8", format_date(a.received_date)))
@@ -256,6 +256,7 @@ def acknowledge_claims(
     receiver: Party,
     receiver_trace: str,
     source_trace: str | None = None,
+    source_is_clearinghouse: bool = False,
 ) -> ClaimAcknowledgment:
     """A 277CA value from per-claim verdicts, each with its billing provider.
 
@@ -301,5 +302,6 @@ def acknowledge_claims(
         receiver_trace=receiver_trace,
         receiver_statuses=(Status(RECEIVED, created, "WQ", _sum(every)),),
         providers=providers,
+        source_is_clearinghouse=source_is_clearinghouse,
         **totals(every),  # type: ignore[arg-type]
     )

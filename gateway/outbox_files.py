@@ -271,6 +271,7 @@ async def _gateway_277ca(
         source=Party("CLEARWAY", x12.sender_id, "46"),
         receiver=Party(name[:60], receiver_id, "46"),
         receiver_trace=file_id[:30],
+        source_is_clearinghouse=True,  # 2100A NM1*AY: our own answer, not a payer's
     )
     return await _record(
         conn,

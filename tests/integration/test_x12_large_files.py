@@ -274,6 +274,7 @@ async def test_one_277ca_answers_the_scrub_rejections_of_a_file(client: Any, api
     text = (await content.read()).decode()
     assert validate(text, AckControl(1, 1, 1, datetime.now(UTC))).ok
     (ack,) = read_277ca(text)
+    assert ack.source_is_clearinghouse  # 2100A NM1*AY: from us, not a payer
     rejected = {claim.patient_control_number: claim.category for _, claim in ack.claims()}
     assert rejected == {"BIG-44-00001": "A7", "BIG-44-00003": "A7"}
     for _, claim in ack.claims():
