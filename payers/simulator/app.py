@@ -27,6 +27,7 @@ from aiohttp import web
 
 from edi.ack import ImplementationAck, InterchangeAck, TransactionSetAck
 from edi.claim import Claim
+from edi.claim_json import claim_from_json, claim_to_json
 from edi.envelope import EnvelopeParams
 from edi.errors import EdiError
 from edi.read_837 import read_837
@@ -35,7 +36,7 @@ from edi.validate import AckControl, validate
 from edi.write_ack import ack_from_report, build_999, build_ta1
 from edi.x12 import SegmentReader, isa_elements
 from payers.profile import PayerDirectory, PayerProfile
-from payers.simulator.mailbox import Ledger, Mailbox
+from payers.simulator.mailbox import Adjudicated, Ledger, Mailbox
 from payers.simulator.responses import plan_responses
 
 SIMULATOR_CONFIG = web.AppKey("simulator_config", "SimulatorConfig")
@@ -148,6 +149,13 @@ def _process(config: SimulatorConfig, profile: PayerProfile, folder: Path, body:
     ledger.record(sender, control, len(claims))
     mailbox = Mailbox(folder / "outbound")
     chaos_files = config.chaos_percent > 0 and random.randrange(100) < config.chaos_percent
+    adjudicated = Adjudicated(folder / "adjudicated.jsonl")
+    newly: list[tuple[str, dict[str, object]]] = []
+
+    def original(number: str) -> Claim | None:
+        found = adjudicated.find(number)
+        return claim_from_json(found) if found is not None else None
+
     for name, content, delay in plan_responses(
         profile,
         claims,
@@ -155,12 +163,15 @@ def _process(config: SimulatorConfig, profile: PayerProfile, folder: Path, body:
         receiver_id=sender,
         now=now,
         next_control_number=ledger.next_control_number,
+        original=original,
+        accepted=lambda number, claim: newly.append((number, claim_to_json(claim))),
     ):
         ready_at = time.time() + delay
         if chaos_files:
             ready_at = time.time() + max(0.0, delay - random.uniform(0, 3))  # reordered
             mailbox.put(f"dup-{name}", content, ready_at=ready_at)  # and sent twice
         mailbox.put(name, content, ready_at=ready_at)
+    adjudicated.add(newly)
     if not acks:
         acks = _accept_all(text, params)
     return build_999(list(acks), params).encode()

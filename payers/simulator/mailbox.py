@@ -92,3 +92,30 @@ class Ledger:
         value = int(counter.read_text()) + 1 if counter.exists() else 1
         counter.write_text(str(value))
         return value
+
+
+class Adjudicated:
+    """The claims the simulated payer accepted, by the payer claim number it gave them, so a
+    replacement (frequency 7) or void (8) naming that number in REF*F8 finds its original."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def find(self, payer_claim_number: str) -> dict[str, object] | None:
+        """The original claim's JSON, or None when this payer never accepted that number."""
+        if not self.path.exists():
+            return None
+        found = None
+        for line in self.path.read_text().splitlines():
+            record = json.loads(line)
+            if record["payer_claim_number"] == payer_claim_number:
+                found = record["claim"]
+        return found
+
+    def add(self, records: list[tuple[str, dict[str, object]]]) -> None:
+        if not records:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as f:
+            for number, claim in records:
+                f.write(json.dumps({"payer_claim_number": number, "claim": claim}) + "\n")

@@ -47,11 +47,32 @@ def plan_responses(
     receiver_id: str,
     now: datetime,
     next_control_number: Callable[[], int],
+    original: Callable[[str], Claim | None] = lambda number: None,
+    accepted: Callable[[str, Claim], None] = lambda number, claim: None,
 ) -> Iterator[Planned]:
+    """The 277CA and 835s that answer these claims. A replacement (frequency 7) or void (8)
+    names its original by the payer claim number in REF*F8 (`original` finds it): the 835
+    takes the original's payment back (CLP02 22, under the original's CLM01) and, for a
+    replacement, pays the new claim; one naming no claim of this payer is rejected. Each
+    claim accepted (but a void) is told to `accepted` with its payer claim number."""
     if not claims:
         return
     sim = profile.simulator
-    decided = [(claim, outcome_for(claim.patient_control_number, sim)) for claim in claims]
+    corrected: dict[str, Claim] = {}  # CLM01 of a correction -> its original
+    decided: list[tuple[Claim, Outcome]] = []
+    for claim in claims:
+        outcome = outcome_for(claim.patient_control_number, sim)
+        if claim.frequency_code in ("7", "8"):
+            first = original(claim.payer_claim_number or "")
+            if first is None:
+                outcome = "rejected"
+            else:
+                corrected[claim.patient_control_number] = first
+                # A void is accepted and paid nothing of its own; a replacement is paid.
+                outcome = (
+                    "paid" if claim.frequency_code == "8" or outcome == "rejected" else outcome
+                )
+        decided.append((claim, outcome))
 
     def params() -> EnvelopeParams:
         number = next_control_number()
@@ -75,10 +96,26 @@ def plan_responses(
 
     first: list[ClaimPayment] = []
     later: list[ClaimPayment] = []
+    payees = {claim.patient_control_number: claim for claim, _ in decided}
     for claim, outcome in decided:
         if outcome == "rejected":
             continue
+        replaced = corrected.get(claim.patient_control_number)
+        if replaced is not None:
+            # The original's payment as it stands, taken back.
+            assert claim.payer_claim_number is not None
+            paid_before = adjudicate(
+                replaced,
+                sim,
+                outcome_for(replaced.patient_control_number, sim),
+                payer_claim_control_number=claim.payer_claim_number,
+            )
+            first.append(reversal_of(paid_before))
+            payees[replaced.patient_control_number] = replaced
+            if claim.frequency_code == "8":
+                continue
         number = payer_claim_number(profile.payer_id, claim.patient_control_number, control_number)
+        accepted(number, claim)
         payment = adjudicate(claim, sim, outcome, payer_claim_control_number=number)
         if outcome == "pended":
             later.append(payment)
@@ -87,7 +124,6 @@ def plan_responses(
             later += [reversal_of(payment), payment]
         else:
             first.append(payment)
-    payees = {claim.patient_control_number: claim for claim, _ in decided}
     for delay, payments in (
         (sim.ack_delay_seconds + sim.remit_delay_seconds, first),
         (sim.ack_delay_seconds + 2 * sim.remit_delay_seconds, later),

@@ -231,3 +231,43 @@ async def test_no_phi_in_logs_along_the_whole_pipeline(gateway: Any, caplog: Any
         claim["other_payers"][0]["subscriber"]["member_id"],
     ):
         assert phi not in logged, phi
+
+
+async def test_a_void_takes_the_payment_back_and_a_replacement_is_paid_instead(
+    gateway: Any,
+) -> None:
+    _, api_key = await new_submitter(gateway)
+    originals = []
+    for pcn in ("PCN-2026-0004", "PCN-2026-0014"):
+        claim = example("professional-office-visit.json")
+        claim["patient_control_number"] = pcn
+        originals.append((claim, await submit(gateway, api_key, claim)))
+    await drive(gateway, lambda: all_final(gateway, api_key, [i for _, i in originals]))
+    corrections = []
+    for (claim, claim_id), (suffix, frequency) in zip(
+        originals, [("V", "8"), ("R", "7")], strict=True
+    ):
+        view = await get(gateway, api_key, f"/v1/claims/{claim_id}")
+        assert view["status"] == "paid", view
+        correction = {
+            **claim,
+            "patient_control_number": claim["patient_control_number"] + suffix,
+            "frequency_code": frequency,
+            "payer_claim_number": view["payer_claim_number"],
+        }
+        corrections.append(await submit(gateway, api_key, correction))
+
+    async def settled() -> bool:
+        views = [await get(gateway, api_key, f"/v1/claims/{i}") for _, i in originals]
+        return all(v["status"] == "reversed" for v in views) and await all_final(
+            gateway, api_key, corrections[1:]
+        )
+
+    await drive(gateway, settled)
+    for _, claim_id in originals:
+        remittance = await get(gateway, api_key, f"/v1/claims/{claim_id}/remittance")
+        assert remittance["paid"] == "0.00"  # paid, then taken back
+    void = await get(gateway, api_key, f"/v1/claims/{corrections[0]}")
+    assert void["status"] == "acknowledged"  # the payer has it; it pays nothing of its own
+    replacement = await get(gateway, api_key, f"/v1/claims/{corrections[1]}")
+    assert replacement["status"] in ("paid", "partially_paid", "denied")

@@ -90,3 +90,68 @@ def test_every_file_the_simulator_answers_with_is_clean_under_pyx12() -> None:
             assert report.ok, (payer_id, name, report.issues[:5])
             checked += 1
     assert checked >= 2 * len(PROFILES)
+
+
+def _answers(claims: list[object], original: object) -> tuple[list[object], list[object]]:
+    from datetime import UTC, datetime
+    from itertools import count
+
+    from edi.read_277ca import read_277ca
+    from edi.read_835 import read_835
+    from payers.simulator.responses import plan_responses
+
+    numbers = count(1)
+    acks: list[object] = []
+    payments: list[object] = []
+    for name, content, _ in plan_responses(
+        PROFILES["SIMCOM01"],
+        claims,  # type: ignore[arg-type]
+        control_number=9,
+        receiver_id="CLEARWAY",
+        now=datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
+        next_control_number=lambda: next(numbers),
+        original=lambda number: original if number == "SIM-ORIGINAL" else None,  # type: ignore[arg-type,return-value]
+    ):
+        if name.startswith("277CA"):
+            acks += [c for ack in read_277ca(content.decode()) for _, c in ack.claims()]
+        else:
+            payments += [c for r in read_835(content.decode()) for c in r.claims]
+    return acks, payments
+
+
+ORIGINAL = claim_from_json(example("professional-office-visit.json"))  # PCN-2026-0004
+
+
+def test_a_void_takes_the_original_payment_back() -> None:
+    void = replace(
+        ORIGINAL,
+        patient_control_number="PCN-2026-0004V",
+        frequency_code="8",
+        payer_claim_number="SIM-ORIGINAL",
+    )
+    acks, payments = _answers([void], ORIGINAL)
+    assert [(a.patient_control_number, a.category) for a in acks] == [("PCN-2026-0004V", "A2")]
+    (reversal,) = payments
+    assert (reversal.patient_control_number, reversal.status) == ("PCN-2026-0004", "22")
+    assert reversal.payer_claim_control_number == "SIM-ORIGINAL"
+    assert reversal.paid < 0 and reversal.total_charge == -ORIGINAL.total_charge
+
+
+def test_a_replacement_reverses_the_original_and_is_paid() -> None:
+    replacement = replace(
+        ORIGINAL,
+        patient_control_number="PCN-2026-0004R",
+        frequency_code="7",
+        payer_claim_number="SIM-ORIGINAL",
+    )
+    _, payments = _answers([replacement], ORIGINAL)
+    assert [(p.patient_control_number, p.status) for p in payments] == [
+        ("PCN-2026-0004", "22"),
+        ("PCN-2026-0004R", "1"),
+    ]
+
+
+def test_a_correction_naming_no_claim_of_the_payer_is_rejected() -> None:
+    void = replace(ORIGINAL, frequency_code="8", payer_claim_number="DOESNOTEXIST")
+    acks, payments = _answers([void], ORIGINAL)
+    assert [a.category for a in acks] == ["A7"] and payments == []
