@@ -124,6 +124,29 @@ _ENTITIES = {"billing_provider": "85", "pay_to_address": "87", "rendering_provid
              "subscriber": "IL", "patient": "QC", "payer": "PR"}  # fmt: skip
 
 
+# STC10-2 with A7:21, which needs a second code saying what is missing or invalid: from the
+# field the first error points at (code source 508; 0 when none of these says it better).
+_WHAT = (
+    ("npi", "562"),  # Entity's NPI
+    ("member_id", "164"),  # Entity's contract or member number
+    ("diagnos", "447"),  # Diagnosis code
+    ("procedure", "454"),  # Procedure code for services rendered
+    ("modifiers", "454"),
+    ("birth_date", "0"),  # (no code of ours says it)
+    ("date", "187"),  # Date(s) of service
+    ("statement_", "187"),
+    ("place_of_service", "249"),  # Place of service code
+    ("billing_provider/address", "458"),  # Entity's billing address
+    ("other_payers", "479"),  # Previous payment information
+    ("name", "145"),  # Entity's name
+)
+
+
+def what_is_wrong(pointer: str) -> str:
+    """The claim status code (STC10-2) for the field `pointer` names."""
+    return next((code for part, code in _WHAT if part in pointer), "0")
+
+
 def rejection_status(error_codes: list[str], pointer: str = "") -> StatusCode:
     """A7 (rejected for invalid information) with 22 for a duplicate claim, else 21 (missing
     or invalid information): codes every billing system reads; the entity is the party whose
@@ -209,6 +232,7 @@ async def file_scrubbed(
                 rejection_status(found, pointer),
                 _NOT_X12_TEXT.sub(" ", message),
                 now,
+                pointer,
             )
             statuses.append((_provider(claim), status))
     detail_277ca: dict[str, object] = {"claims": ids, "source": "scrub"}
@@ -232,7 +256,7 @@ async def intake_refusals_277ca(
     x12: X12Settings,
     submitter_id: str,
     file_id: str,
-    refused: list[tuple[Claim, str]],
+    refused: list[tuple[Claim, str, str]],
 ) -> fs.File | None:
     """Our 277CA for the claims of an 837 file that were read but are not valid claims (each
     with what is wrong): the 999 accepted their sets, so this is where the submitter learns
@@ -240,11 +264,11 @@ async def intake_refusals_277ca(
     if not refused:
         return None
     now = datetime.now(UTC)
-    invalid = StatusCode("A7", "21", "41")  # rejected: missing or invalid information
-    statuses = [
-        (_provider(claim), _rejected(claim, None, invalid, _NOT_X12_TEXT.sub(" ", message), now))
-        for claim, message in refused
-    ]
+    statuses = []
+    for claim, message, pointer in refused:
+        code = rejection_status([], pointer)  # A7:21, the party whose data is wrong
+        text = _NOT_X12_TEXT.sub(" ", message)
+        statuses.append((_provider(claim), _rejected(claim, None, code, text, now, pointer)))
     detail = {"source": "intake", "claims_refused": len(refused)}
     return await _gateway_277ca(conn, sealer, x12, submitter_id, statuses, now, detail, file_id)
 
@@ -306,9 +330,16 @@ async def _rule_codes(
 
 
 def _rejected(
-    claim: Claim, claim_id: str | None, code: StatusCode, message: str, now: datetime
+    claim: Claim,
+    claim_id: str | None,
+    code: StatusCode,
+    message: str,
+    now: datetime,
+    pointer: str = "",
 ) -> ClaimStatus:
     person = claim.patient or claim.subscriber
+    # Code 21 (missing or invalid information) is followed by what is (STC10).
+    additional = (StatusCode("A7", what_is_wrong(pointer), None),) if code.code == "21" else ()
     return ClaimStatus(
         patient=Party(
             name=person.last_name,
@@ -318,7 +349,16 @@ def _rejected(
             is_person=True,
         ),
         patient_control_number=claim.patient_control_number,
-        statuses=(Status(code, now.date(), "U", claim.total_charge, message=message[:264]),),
+        statuses=(
+            Status(
+                code,
+                now.date(),
+                "U",
+                claim.total_charge,
+                additional=additional,
+                message=message[:264],
+            ),
+        ),
         clearinghouse_trace=claim_id.replace("-", "")[:30] if claim_id else None,
         service_date=claim.service_date_start,
         service_end_date=claim.service_date_end

@@ -448,7 +448,7 @@ async def _admit_claims(
     channel: str,
     chunk: int,
     ours: str,
-) -> tuple[dict[str, Any], list[tuple[Claim, str]]]:
+) -> tuple[dict[str, Any], list[tuple[Claim, str, str]]]:
     """Admit the claims `chunk` per transaction; the file's counts move with each commit, so
     GET /v1/files/{id} shows the progress of a large file. Also returns the claims read but
     refused as invalid, each with what is wrong."""
@@ -459,7 +459,7 @@ async def _admit_claims(
     rejected_groups = {str(a.group_control_number) for a in acks if a.status in _GROUP_REJECTED}
     claims: list[dict[str, Any]] = []
     sets: list[dict[str, Any]] = []
-    refused: list[tuple[Claim, str]] = []
+    refused: list[tuple[Claim, str, str]] = []
     read = accepted = rejected = 0
     chunks = _read_claims(path, received.id, verdicts, rejected_groups, sets, sealer, chunk, ours)
     while (batch := await asyncio.to_thread(next, chunks, None)) is not None:
@@ -473,7 +473,8 @@ async def _admit_claims(
                 if len(claims) < _RESULTS_KEPT:
                     claims.append(outcome)
                 if item.errors and isinstance(item.claim, Claim):
-                    refused.append((item.claim, _errors_text(item.errors)))
+                    pointer = item.errors[0]["pointer"]
+                    refused.append((item.claim, _errors_text(item.errors), pointer))
             await fs.update_file(
                 conn,
                 received.id,

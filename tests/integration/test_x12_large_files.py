@@ -280,6 +280,8 @@ async def test_one_277ca_answers_the_scrub_rejections_of_a_file(client: Any, api
     for _, claim in ack.claims():
         # The rendering provider's data is wrong (STC01-3 82), and STC12 says where.
         assert claim.statuses[0].status.entity == "82"
+        # A7:21 is followed by what is invalid: STC10 562, the entity's NPI.
+        assert [(c.category, c.code) for c in claim.statuses[0].additional] == [("A7", "562")]
         assert claim.statuses[0].message == "NPI_CHECK_DIGIT at /rendering_provider/npi"
 
 
