@@ -288,13 +288,16 @@ async def _gateway_277ca(
         return None
     name, receiver_id = await _receiver(conn, submitter_id)
     params = await _envelope(conn, x12, receiver_id, now)
+    answered = await fs.get_file(conn, file_id, submitter_id)
+    # 2200B TRN02 is the submitter's own batch reference: the BHT03 of its file.
+    bht03 = str((answered.detail if answered else {}).get("bht03") or "")
     ack = acknowledge_claims(
         statuses,
         reference=f"{params.interchange_control_number:09d}",
         created=now.date(),
         source=Party("CLEARWAY", x12.sender_id, "46"),
         receiver=Party(name[:60], receiver_id, "46"),
-        receiver_trace=file_id[:30],
+        receiver_trace=bht03 or file_id[:30],
         source_is_clearinghouse=True,  # 2100A NM1*AY: our own answer, not a payer's
     )
     return await _record(

@@ -82,10 +82,16 @@ def _isa(text: str) -> dict[str, str]:
     gs = text[end:].lstrip("\r\n").split(delims.segment, 1)[0].split(delims.element)
     if gs[0] == "GS" and len(gs) > 3:
         found["application_sender"], found["application_receiver"] = gs[2], gs[3]
+    # BHT03, the submitter's reference for its batch, which our 277CAs echo (2200B TRN02).
+    for segment in text[end:].split(delims.segment)[:4]:
+        elements = segment.strip("\r\n").split(delims.element)
+        if elements[0] == "BHT" and len(elements) > 3 and _BATCH_REFERENCE.fullmatch(elements[3]):
+            found["bht03"] = elements[3]
     return found
 
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,14}")  # ISA06/ISA08, GS02/GS03
+_BATCH_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,49}")  # BHT03
 _QUALIFIER = re.compile(r"[A-Z0-9]{2}")  # ISA05/ISA07
 
 
@@ -327,7 +333,11 @@ async def receive_x12(
             claims_read=counts["read"],
             claims_accepted=counts["accepted"],
             claims_rejected=counts["rejected"],
-            detail={"response": _without_x12(response), "interchange_sender": sender},
+            detail={
+                "response": _without_x12(response),
+                "interchange_sender": sender,
+                **({"bht03": isa["bht03"]} if "bht03" in isa else {}),
+            },
         )
         await intake_refusals_277ca(conn, sealer, x12, submitter_id, received.id, refused)
         # Workers may have scrubbed every claim already: then the file's 277CA is made here.

@@ -177,6 +177,7 @@ async def test_a_claim_refused_at_intake_is_answered_by_a_277ca(client: Any, api
     text_277 = (await content.read()).decode()
     assert validate(text_277, AckControl(1, 1, 1, datetime.now(UTC))).ok
     (ack,) = read_277ca(text_277)
+    assert ack.receiver_trace == "000000013"  # 2200B TRN02: the file's own BHT03
     ((_, claim),) = list(ack.claims())
     assert (claim.patient_control_number, claim.category) == (long_pcn, "A7")
     assert "patient_control_number must be at most 20 characters" in claim.statuses[0].message
