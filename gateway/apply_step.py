@@ -8,9 +8,8 @@ claim only where the state machine allows. A file that matches nothing is kept a
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -34,11 +33,11 @@ from gateway.lifecycle import ClaimStatus, can_transition
 from gateway.outbox_files import Forward, forward_responses
 from gateway.settings import X12Settings
 from gateway.tables import interchanges
-from gateway.worker import Handler, Step
+from gateway.worker import Defer, Handler, Step
 
 log = structlog.get_logger("gateway.apply")
 
-ORDER_WAIT_SECONDS = 10.0  # longest an answer waits for the payer's earlier ones to apply
+ORDER_WAIT_SECONDS = 10.0  # an 835 collected this long ago no longer waits for its 277CA
 ORDER_WINDOW = timedelta(minutes=10)  # earlier answers older than this are not waited for
 
 
@@ -151,15 +150,14 @@ async def _after_earlier_answers(step: Step, inbound: ix.Interchange) -> None:
         )
         .limit(1)
     )
-    deadline = time.monotonic() + ORDER_WAIT_SECONDS
-    while True:
-        async with step.engine.connect() as conn:
-            if (await conn.execute(earlier)).first() is None:
-                return
-        if time.monotonic() >= deadline:
-            log.warning("apply_order_wait_over", interchange_id=inbound.id)
-            return
-        await asyncio.sleep(0.05)
+    async with step.engine.connect() as conn:
+        waiting = (await conn.execute(earlier)).first() is not None
+    if not waiting:
+        return
+    if datetime.now(UTC) - inbound.created_at < timedelta(seconds=ORDER_WAIT_SECONDS):
+        # Back in the queue rather than asleep in a worker slot; not counted as an attempt.
+        raise Defer(0.2)
+    log.warning("apply_order_wait_over", interchange_id=inbound.id)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edi.claim_json import claim_from_json
+from edi.errors import X12ValueError
 from edi.validate import AckControl, ValidationIssue, validate
 from edi.x12 import SegmentReader
 from gateway import interchange_store as ix
@@ -71,7 +72,9 @@ def submit_handler(
         if wait:
             raise Defer(wait)
 
-        if step.job.attempts == 1 and should_validate(profile, interchange):
+        # Every attempt: a retry after a failed attempt to record the verdict must not send
+        # bytes pyx12 refused.
+        if should_validate(profile, interchange):
             text = body.decode()
             report = await asyncio.to_thread(validate, text, AckControl(1, 1, 1, datetime.now(UTC)))
             if not report.ok:
@@ -177,19 +180,26 @@ async def _invalid(
         ]
         bad = [r for r in records if r.patient_control_number in by_claim]
         good = [r for r in records if r not in bad]
-        if not bad or not good:
+        pcns = [r.patient_control_number for r in records]
+        # A CLM01 twice in the 837 cannot say which of the two is wrong: nothing is split then.
+        again = None
+        if bad and good and len(set(pcns)) == len(pcns):
+            payloads = await store.claim_payloads(conn, step.sealer, [r.id for r in good])
+            try:
+                again = await store_837(
+                    conn,
+                    step.sealer,
+                    x12,
+                    profile,
+                    [(r, claim_from_json(payloads[r.id])) for r in good],
+                    datetime.now(UTC),
+                )
+            except X12ValueError:
+                again = None  # they wrote once; if not now, they fail with the 837
+        if again is None:
             await _dead_letter(conn, interchange, reason, [_issue(i) for i in issues[:50]])
             log.error("interchange_invalid", interchange_id=interchange.id, issues=len(issues))
             return
-        payloads = await store.claim_payloads(conn, step.sealer, [r.id for r in good])
-        again = await store_837(
-            conn,
-            step.sealer,
-            x12,
-            profile,
-            [(r, claim_from_json(payloads[r.id])) for r in good],
-            datetime.now(UTC),
-        )
         await jobs.enqueue(conn, "submit", payload={"interchange_id": again.id})
         await ix.set_state(
             conn,
@@ -231,11 +241,16 @@ def first_kind(body: bytes) -> str:
     if not head.startswith("ISA") or len(head) < 4:
         return "unknown"
     sep = head[3]
-    st = head.find(f"ST{sep}")
-    ta1 = head.find(f"TA1{sep}")
+    # Segment starts only ("ST*" also occurs inside GS02 MIDWEST): after the terminator that
+    # follows ISA16, with or without a line break.
+    flat = head.replace("\r", "").replace("\n", "")
+    term = flat[105] if len(flat) > 105 else "~"
+    st = flat.find(f"{term}ST{sep}")
+    ta1 = flat.find(f"{term}TA1{sep}")
+    head = flat
     if ta1 >= 0 and (st < 0 or ta1 < st):
         return "TA1"
-    return _KINDS.get(head[st + 3 : st + 6], "unknown") if st >= 0 else "unknown"
+    return _KINDS.get(head[st + 4 : st + 7], "unknown") if st >= 0 else "unknown"
 
 
 async def store_inbound(

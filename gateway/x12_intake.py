@@ -377,6 +377,7 @@ class _Read:
 # AK901 codes that reject a whole functional group: R rejected, M/W/X security failures.
 _GROUP_REJECTED = frozenset("RMWX")
 _RESULTS_KEPT = 1000  # claim results kept in the answer: the counts cover every claim
+_REFUSED_KEPT = 10_000  # invalid claims answered in one 277CA, so memory stays bounded
 
 
 def _read_claims(
@@ -482,7 +483,8 @@ async def _admit_claims(
                 rejected += outcome["status"] != "received"
                 if len(claims) < _RESULTS_KEPT:
                     claims.append(outcome)
-                if item.errors and isinstance(item.claim, Claim):
+                # Kept for the 277CA of the file, up to a bound: the counts cover every one.
+                if item.errors and isinstance(item.claim, Claim) and len(refused) < _REFUSED_KEPT:
                     pointer = item.errors[0]["pointer"]
                     refused.append((item.claim, _errors_text(item.errors), pointer))
             await fs.update_file(

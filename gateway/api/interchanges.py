@@ -133,6 +133,14 @@ async def redrive(request: web.Request) -> web.Response:
             raise Conflict(
                 f"Only dead-lettered interchanges can be re-driven; this one is {found.state}."
             )
+        if found.detail.get("claims_resent_in"):
+            # pyx12 refused it and its good claims went out in another 837: sending this one
+            # again would send them twice.
+            raise Conflict(
+                "This 837 failed pyx12 validation; its other claims were sent again in "
+                f"interchange {found.detail['claims_resent_in']}. Correct and resubmit the "
+                "failed claims instead."
+            )
         await ix.set_state(conn, found.id, ix.READY, error=None, detail=found.detail)
         for claim_id, _ in await ix.claims_of(conn, found.id):
             record = await store.get_claim(conn, claim_id)

@@ -150,7 +150,7 @@ def _process(config: SimulatorConfig, profile: PayerProfile, folder: Path, body:
     mailbox = Mailbox(folder / "outbound")
     chaos_files = config.chaos_percent > 0 and random.randrange(100) < config.chaos_percent
     adjudicated = Adjudicated(folder / "adjudicated.jsonl")
-    newly: list[tuple[str, dict[str, object]]] = []
+    newly: list[tuple[str, dict[str, object] | None]] = []
 
     def original(number: str) -> Claim | None:
         found = adjudicated.find(number)
@@ -164,7 +164,9 @@ def _process(config: SimulatorConfig, profile: PayerProfile, folder: Path, body:
         now=now,
         next_control_number=ledger.next_control_number,
         original=original,
-        accepted=lambda number, claim: newly.append((number, claim_to_json(claim))),
+        accepted=lambda number, claim: newly.append(
+            (number, claim_to_json(claim) if claim is not None else None)
+        ),
     ):
         ready_at = time.time() + delay
         if chaos_files:

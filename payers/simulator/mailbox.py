@@ -102,17 +102,19 @@ class Adjudicated:
         self.path = path
 
     def find(self, payer_claim_number: str) -> dict[str, object] | None:
-        """The original claim's JSON, or None when this payer never accepted that number."""
+        """The original claim's JSON; None when this payer never accepted that number, or a
+        replacement or void has taken its place already (a claim is corrected once)."""
         if not self.path.exists():
             return None
         found = None
         for line in self.path.read_text().splitlines():
             record = json.loads(line)
             if record["payer_claim_number"] == payer_claim_number:
-                found = record["claim"]
+                found = record.get("claim")  # None once corrected
         return found
 
-    def add(self, records: list[tuple[str, dict[str, object]]]) -> None:
+    def add(self, records: list[tuple[str, dict[str, object] | None]]) -> None:
+        """Accepted claims by their number; a number with None is one that was corrected."""
         if not records:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -48,13 +48,14 @@ def plan_responses(
     now: datetime,
     next_control_number: Callable[[], int],
     original: Callable[[str], Claim | None] = lambda number: None,
-    accepted: Callable[[str, Claim], None] = lambda number, claim: None,
+    accepted: Callable[[str, Claim | None], None] = lambda number, claim: None,
 ) -> Iterator[Planned]:
     """The 277CA and 835s that answer these claims. A replacement (frequency 7) or void (8)
     names its original by the payer claim number in REF*F8 (`original` finds it): the 835
     takes the original's payment back (CLP02 22, under the original's CLM01) and, for a
     replacement, pays the new claim; one naming no claim of this payer is rejected. Each
-    claim accepted (but a void) is told to `accepted` with its payer claim number."""
+    claim accepted (but a void) is told to `accepted` with its payer claim number, and each
+    corrected original with None (a claim is corrected once)."""
     if not claims:
         return
     sim = profile.simulator
@@ -112,6 +113,7 @@ def plan_responses(
             )
             first.append(reversal_of(paid_before))
             payees[replaced.patient_control_number] = replaced
+            accepted(claim.payer_claim_number, None)
             if claim.frequency_code == "8":
                 continue
         number = payer_claim_number(profile.payer_id, claim.patient_control_number, control_number)

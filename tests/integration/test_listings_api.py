@@ -210,3 +210,15 @@ async def test_claims_refuse_a_repeated_page_parameter(client: Any, api_key: str
     await assert_refused(client, api_key, "/v1/claims?limit=2&limit=3", "limit")
     files_cursor = store.encode_cursor(fs.CURSOR, 5)
     await assert_refused(client, api_key, f"/v1/claims?cursor={files_cursor}", "cursor")
+
+
+async def test_an_837_whose_claims_were_resent_is_not_re_driven(client: Any) -> None:
+    submitter, api_key = await new_submitter(client)
+    (dead,) = await add_interchanges(client, submitter.id, [ix.DEAD])
+    async with client.app[ENGINE].begin() as conn:
+        await ix.set_state(
+            conn, dead, ix.DEAD, detail={"issues": [], "claims_resent_in": "another-837"}
+        )
+    response = await client.post(f"/v1/interchanges/{dead}/redrive", headers=auth(api_key))
+    assert response.status == 409
+    assert "another-837" in (await response.json())["detail"]

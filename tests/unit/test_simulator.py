@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -155,3 +156,15 @@ def test_a_correction_naming_no_claim_of_the_payer_is_rejected() -> None:
     void = replace(ORIGINAL, frequency_code="8", payer_claim_number="DOESNOTEXIST")
     acks, payments = _answers([void], ORIGINAL)
     assert [a.category for a in acks] == ["A7"] and payments == []
+
+
+def test_a_claim_is_corrected_once(tmp_path: Any) -> None:
+    from edi.claim_json import claim_to_json
+    from payers.simulator.mailbox import Adjudicated
+
+    store = Adjudicated(tmp_path / "adjudicated.jsonl")
+    assert store.find("SIM-ORIGINAL") is None
+    store.add([("SIM-ORIGINAL", claim_to_json(ORIGINAL))])
+    assert claim_from_json(store.find("SIM-ORIGINAL")) == ORIGINAL  # type: ignore[arg-type]
+    store.add([("SIM-ORIGINAL", None)])  # voided or replaced
+    assert store.find("SIM-ORIGINAL") is None
