@@ -35,7 +35,7 @@ from edi.read_837 import UnreadableClaim, read_837
 from edi.read_envelope import single_set_interchanges
 from edi.validate import AckControl, ValidationReport, validate
 from edi.write_ack import ack_from_report, build_999, build_ta1, ta1_from_report
-from edi.x12 import isa_elements, parse_isa
+from edi.x12 import SegmentReader, isa_elements, parse_isa
 from gateway import file_store as fs
 from gateway import interchange_store as ix
 from gateway import store
@@ -286,6 +286,7 @@ async def receive_x12(
     params = _answer_envelope(x12, isa, control, now)
     ta1s, acks = await asyncio.to_thread(_acknowledgments, path, report, params)
     interchange_rejected = any(t.status == "R" for t in ta1s)
+    every_interchange_rejected = interchange_rejected and not acks
     response, refused = await _admit_claims(
         engine,
         sealer,
@@ -329,7 +330,7 @@ async def receive_x12(
         await fs.update_file(
             conn,
             received.id,
-            state=fs.REJECTED if interchange_rejected else fs.PROCESSED,
+            state=fs.REJECTED if every_interchange_rejected else fs.PROCESSED,
             claims_read=counts["read"],
             claims_accepted=counts["accepted"],
             claims_rejected=counts["rejected"],
@@ -355,13 +356,36 @@ def _open_text(path: Path) -> Any:
 def _acknowledgments(
     path: Path, report: ValidationReport, params: EnvelopeParams
 ) -> tuple[tuple[InterchangeAck, ...], tuple[ImplementationAck, ...]]:
-    """The TA1s and the 999's acknowledgments, each from one more pass over the file."""
+    """The TA1s and the 999's acknowledgments, each from one more pass over the file. The
+    groups of an interchange its TA1 rejects are not acknowledged (nothing of them is
+    admitted); the other interchanges of the file go on."""
     with _open_text(path) as f:
         ta1s = ta1_from_report(f, report)
-    if any(t.status == "R" for t in ta1s):
+    rejected = {t.control_number for t in ta1s if t.status == "R"}
+    if rejected and all(t.status == "R" for t in ta1s):
         return ta1s, ()
     with _open_text(path) as f:
-        return ta1s, ack_from_report(f, report, params)
+        acks = ack_from_report(f, report, params)
+    if not rejected:
+        return ta1s, acks
+    with _open_text(path) as f:
+        owners = _interchange_of_each_group(f)
+    return ta1s, tuple(
+        ack for ack, isa13 in zip(acks, owners, strict=True) if isa13 not in rejected
+    )
+
+
+def _interchange_of_each_group(f: Any) -> list[int]:
+    """ISA13 of the interchange holding each functional group, in file order (as TA1s and
+    ack_from_report number them: 0 when not a number)."""
+    owners: list[int] = []
+    isa13 = 0
+    for segment in SegmentReader(f):
+        if segment[0] == "ISA":
+            isa13 = int(segment[13]) if len(segment) > 13 and segment[13].isdigit() else 0
+        elif segment[0] == "GS":
+            owners.append(isa13)
+    return owners
 
 
 @dataclass(frozen=True)
@@ -406,6 +430,8 @@ def _read_claims(
                     # AK9 rejects the whole group (a GE count or control number that does not
                     # match its GS): none of its sets may be admitted, accepted or not.
                     reason = "its functional group was rejected by the 999 (AK9)"
+                elif verdict is None:
+                    reason = "not acknowledged: its interchange was rejected (see the TA1)"
                 else:
                     reason = "rejected by the 999"
                 sets.append(

@@ -233,3 +233,22 @@ async def test_the_999_comes_back_from_whom_the_file_was_addressed_to(
         "SUNRISE01",
     ]
     assert gs[2:4] == ["CLEARWAYAPP", "SUNAPP"]
+
+
+async def test_one_rejected_interchange_does_not_hold_back_the_others(
+    client: Any, api_key: str
+) -> None:
+    # Two interchanges in one file; the first's IEA02 does not match its ISA13 (TA1 R 001).
+    bad = x12_file("professional-office-visit.json", 16, pcn="TWO-ISA-1")
+    bad = bad.replace("IEA*1*000000016~", "IEA*1*000000099~")
+    good = x12_file("preoperative-clearance.json", 17, pcn="TWO-ISA-2")
+    body = await (await post_x12(client, api_key, bad + good)).json()
+    assert [(t["control_number"], t["status"]) for t in body["ta1"]] == [(16, "R"), (17, "A")]
+    assert [a["group_control_number"] for a in body["ack_999"]] == [17]
+    assert body["claims"] == {"read": 1, "accepted": 1, "rejected": 0}
+    assert [r["patient_control_number"] for r in body["claim_results"]] == ["TWO-ISA-2"]
+    refused = [s for s in body["transaction_sets"] if not s["accepted"]]
+    assert len(refused) == 1 and "TA1" in refused[0]["reason"]
+    listed = await (await client.get("/v1/files", headers=auth(api_key))).json()
+    inbound = [f for f in listed["items"] if f["direction"] == "inbound"]
+    assert [f["state"] for f in inbound] == ["processed"]
