@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
-from edi.claim import Procedure
+from edi.claim import Claim, Procedure
 from edi.claim_ack import (
     CLAIM_ACK_VERSION,
     ClaimAcknowledgment,
@@ -245,6 +245,47 @@ def _ack(w: SegmentWriter, a: ClaimAcknowledgment, params: EnvelopeParams) -> No
 
 def _sum(claims: Sequence[ClaimStatus]) -> Decimal:
     return sum((c.total_charge or Decimal(0) for c in claims), Decimal(0))
+
+
+def billing_party(claim: Claim) -> Party:
+    """Loop 2100C: the claim's billing provider, by NPI."""
+    bp = claim.billing_provider
+    return Party(
+        name=bp.organization_name or bp.last_name or "PROVIDER",
+        identifier=bp.npi,
+        identifier_qualifier="XX",
+        first_name=bp.first_name,
+        is_person=bp.organization_name is None,
+    )
+
+
+def claim_status(
+    claim: Claim,
+    status: Status,
+    *,
+    payer_claim_number: str | None = None,
+    clearinghouse_trace: str | None = None,
+) -> ClaimStatus:
+    """Loops 2000D/2200D for one claim of the model: its patient (the subscriber when the
+    patient is the subscriber) under the member id, CLM01, its service dates and `status`."""
+    person = claim.patient or claim.subscriber
+    return ClaimStatus(
+        patient=Party(
+            name=person.last_name,
+            identifier=claim.subscriber.member_id,
+            identifier_qualifier="MI",
+            first_name=person.first_name,
+            is_person=True,
+        ),
+        patient_control_number=claim.patient_control_number,
+        statuses=(status,),
+        payer_claim_control_number=payer_claim_number,
+        clearinghouse_trace=clearinghouse_trace,
+        service_date=claim.service_date_start,
+        service_end_date=claim.service_date_end
+        if claim.service_date_end != claim.service_date_start
+        else None,
+    )
 
 
 def acknowledge_claims(

@@ -69,6 +69,13 @@ def check_value(value: str, field: str, delims: Delimiters = DEFAULT_DELIMITERS)
     return value
 
 
+def x12_text(value: str, delims: Delimiters = DEFAULT_DELIMITERS) -> str:
+    """`value` with every character that cannot stand in an element (a delimiter, or one
+    outside the X12 extended character set) replaced by a space: for free text of our own
+    making, such as a 277CA's STC12 message, where refusing would lose the rest of it."""
+    return _bad_chars(delims).sub(" ", value)
+
+
 class SegmentWriter:
     """Collects segments as text, refusing values that would break the interchange.
 

@@ -5,7 +5,6 @@ scrubbing, and each submitter's share of the payers' 277CAs and 835s, re-envelop
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -25,8 +24,9 @@ from edi.claim_ack import (
 from edi.claim_json import claim_from_json
 from edi.envelope import EnvelopeParams
 from edi.remittance import ClaimPayment, Remittance
-from edi.write_277ca import acknowledge_claims, build_277ca
+from edi.write_277ca import acknowledge_claims, billing_party, build_277ca, claim_status
 from edi.write_835 import build_835
+from edi.x12 import x12_text
 from gateway import db, store
 from gateway import file_store as fs
 from gateway import interchange_store as ix
@@ -104,17 +104,6 @@ async def _record(
         body=content.encode(),
         state=fs.PROCESSED,
         detail=detail,
-    )
-
-
-def _provider(claim: Claim) -> Party:
-    bp = claim.billing_provider
-    return Party(
-        name=bp.organization_name or bp.last_name or "PROVIDER",
-        identifier=bp.npi,
-        identifier_qualifier="XX",
-        first_name=bp.first_name,
-        is_person=bp.organization_name is None,
     )
 
 
@@ -230,24 +219,20 @@ async def file_scrubbed(
                 claim,
                 claim_id,
                 rejection_status(found, pointer),
-                _NOT_X12_TEXT.sub(" ", message),
+                message,
                 now,
                 pointer,
             )
-            statuses.append((_provider(claim), status))
+            statuses.append((billing_party(claim), status))
     detail_277ca: dict[str, object] = {"claims": ids, "source": "scrub"}
+    reference = detail.get("bht03")
     answer = await _gateway_277ca(
-        conn, sealer, x12, row.submitter_id, statuses, now, detail_277ca, file_id
+        conn, sealer, x12, row.submitter_id, statuses, now, detail_277ca, file_id, reference
     )
     await fs.update_file(
         conn, file_id, detail={**detail, "scrub_277ca": answer.id if answer else None}
     )
     return answer
-
-
-# What cannot stand in STC12 (our 277CAs use the default delimiters): a delimiter or a
-# character outside the X12 extended set.
-_NOT_X12_TEXT = re.compile(r"[^ -~]|[*:^~]")
 
 
 async def intake_refusals_277ca(
@@ -257,6 +242,7 @@ async def intake_refusals_277ca(
     submitter_id: str,
     file_id: str,
     refused: list[tuple[Claim, str, str]],
+    batch_reference: str | None,
 ) -> fs.File | None:
     """Our 277CA for the claims of an 837 file that were read but are not valid claims (each
     with what is wrong): the 999 accepted their sets, so this is where the submitter learns
@@ -267,10 +253,11 @@ async def intake_refusals_277ca(
     statuses = []
     for claim, message, pointer in refused:
         code = rejection_status([], pointer)  # A7:21, the party whose data is wrong
-        text = _NOT_X12_TEXT.sub(" ", message)
-        statuses.append((_provider(claim), _rejected(claim, None, code, text, now, pointer)))
+        statuses.append((billing_party(claim), _rejected(claim, None, code, message, now, pointer)))
     detail = {"source": "intake", "claims_refused": len(refused)}
-    return await _gateway_277ca(conn, sealer, x12, submitter_id, statuses, now, detail, file_id)
+    return await _gateway_277ca(
+        conn, sealer, x12, submitter_id, statuses, now, detail, file_id, batch_reference
+    )
 
 
 async def _gateway_277ca(
@@ -282,22 +269,21 @@ async def _gateway_277ca(
     now: datetime,
     detail: dict[str, object],
     file_id: str,
+    batch_reference: str | None,
 ) -> fs.File | None:
     """A 277CA from the gateway itself about claims of the submitter's file `file_id`."""
     if not statuses:
         return None
     name, receiver_id = await _receiver(conn, submitter_id)
     params = await _envelope(conn, x12, receiver_id, now)
-    answered = await fs.get_file(conn, file_id, submitter_id)
-    # 2200B TRN02 is the submitter's own batch reference: the BHT03 of its file.
-    bht03 = str((answered.detail if answered else {}).get("bht03") or "")
     ack = acknowledge_claims(
         statuses,
         reference=f"{params.interchange_control_number:09d}",
         created=now.date(),
         source=Party("CLEARWAY", x12.sender_id, "46"),
         receiver=Party(name[:60], receiver_id, "46"),
-        receiver_trace=bht03 or file_id[:30],
+        # 2200B TRN02: the submitter's own batch reference (its file's BHT03) when known.
+        receiver_trace=batch_reference or file_id[:30],
         source_is_clearinghouse=True,  # 2100A NM1*AY: our own answer, not a payer's
     )
     return await _record(
@@ -340,34 +326,18 @@ def _rejected(
     now: datetime,
     pointer: str = "",
 ) -> ClaimStatus:
-    person = claim.patient or claim.subscriber
     # Code 21 (missing or invalid information) is followed by what is (STC10).
     additional = (StatusCode("A7", what_is_wrong(pointer), None),) if code.code == "21" else ()
-    return ClaimStatus(
-        patient=Party(
-            name=person.last_name,
-            identifier=claim.subscriber.member_id,
-            identifier_qualifier="MI",
-            first_name=person.first_name,
-            is_person=True,
-        ),
-        patient_control_number=claim.patient_control_number,
-        statuses=(
-            Status(
-                code,
-                now.date(),
-                "U",
-                claim.total_charge,
-                additional=additional,
-                message=message[:264],
-            ),
-        ),
-        clearinghouse_trace=claim_id.replace("-", "")[:30] if claim_id else None,
-        service_date=claim.service_date_start,
-        service_end_date=claim.service_date_end
-        if claim.service_date_end != claim.service_date_start
-        else None,
+    status = Status(
+        code,
+        now.date(),
+        "U",
+        claim.total_charge,
+        additional=additional,
+        message=x12_text(message)[:264],
     )
+    trace = claim_id.replace("-", "")[:30] if claim_id else None
+    return claim_status(claim, status, clearinghouse_trace=trace)
 
 
 async def forward_responses(

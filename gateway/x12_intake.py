@@ -340,7 +340,9 @@ async def receive_x12(
                 **({"bht03": isa["bht03"]} if "bht03" in isa else {}),
             },
         )
-        await intake_refusals_277ca(conn, sealer, x12, submitter_id, received.id, refused)
+        await intake_refusals_277ca(
+            conn, sealer, x12, submitter_id, received.id, refused, isa.get("bht03")
+        )
         # Workers may have scrubbed every claim already: then the file's 277CA is made here.
         await file_scrubbed(conn, sealer, x12, received.id)
         stored = await fs.get_file(conn, received.id, submitter_id)

@@ -25,7 +25,7 @@ from edi.claim_ack import (
 from edi.envelope import EnvelopeParams
 from edi.remittance import BankAccount, ClaimPayment, Payee, Payment, Remittance
 from edi.remittance import Payer as RemittancePayer
-from edi.write_277ca import acknowledge_claims, build_277ca
+from edi.write_277ca import acknowledge_claims, billing_party, build_277ca, claim_status
 from edi.write_835 import build_835
 from payers.profile import PayerProfile
 from payers.simulator.adjudication import (
@@ -159,14 +159,6 @@ def claim_acknowledgment(
     today = now.date()
     verdicts: list[tuple[Party, ClaimStatus]] = []
     for claim, outcome in decided:
-        bp = claim.billing_provider
-        provider = Party(
-            name=bp.organization_name or bp.last_name or "PROVIDER",
-            identifier=bp.npi,
-            identifier_qualifier="XX",
-            first_name=bp.first_name,
-            is_person=bp.organization_name is None,
-        )
         number = payer_claim_number(profile.payer_id, claim.patient_control_number, control_number)
         if outcome == "rejected":
             code = sim.reject_status_codes[
@@ -178,27 +170,9 @@ def claim_acknowledgment(
             category, code = _STATUS.get(outcome, ("A2", "20"))
             status = StatusCode(category, code, None)
             action, payer_number = "WQ", number
-        person = claim.patient or claim.subscriber
+        stc = Status(status, today, action, claim.total_charge)
         verdicts.append(
-            (
-                provider,
-                ClaimStatus(
-                    patient=Party(
-                        name=person.last_name,
-                        identifier=claim.subscriber.member_id,
-                        identifier_qualifier="MI",
-                        first_name=person.first_name,
-                        is_person=True,
-                    ),
-                    patient_control_number=claim.patient_control_number,
-                    statuses=(Status(status, today, action, claim.total_charge),),
-                    payer_claim_control_number=payer_number,
-                    service_date=claim.service_date_start,
-                    service_end_date=claim.service_date_end
-                    if claim.service_date_end != claim.service_date_start
-                    else None,
-                ),
-            )
+            (billing_party(claim), claim_status(claim, stc, payer_claim_number=payer_number))
         )
     # The batch and provider levels (receipt statuses, counts, amounts) as the guide wants.
     return acknowledge_claims(
