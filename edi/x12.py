@@ -263,11 +263,24 @@ def isa_elements(text: str) -> list[str] | None:
     """The elements of the ISA that begins `text` ([0] is "ISA", [13] the control number),
     blanks trimmed, or None when no readable ISA begins it. For callers that only need the
     header (who sent a file, under which control number) before reading or validating it."""
+    segments = head_segments(text, 1)
+    return segments[0] if segments else None
+
+
+def head_segments(text: str, count: int) -> list[list[str]]:
+    """The first `count` segments of the interchange that begins `text` (its start, say the
+    first 4 kB of a file), each as its elements: the ISA first, blanks trimmed, then GS, ST,
+    BHT ... as far as `text` holds them whole. [] when no readable ISA begins it. For a look at
+    a file's header without reading the file."""
     try:
         delims, end = parse_isa(text)
     except X12SyntaxError:
-        return None
-    return [element.strip() for element in text[: end - 1].split(delims.element)]
+        return []
+    found = [[element.strip() for element in text[: end - 1].split(delims.element)]]
+    # Every piece but the last ended with a terminator: those are whole segments.
+    whole = text[end:].split(delims.segment)[:-1]
+    found += [piece.lstrip("\r\n").split(delims.element) for piece in whole[: count - 1]]
+    return found
 
 
 _CHUNK = 1 << 20

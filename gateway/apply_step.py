@@ -25,7 +25,7 @@ from edi.read_277ca import read_277ca
 from edi.read_835 import read_835
 from edi.read_ack import read_acknowledgments
 from edi.remittance import ClaimPayment, Remittance
-from edi.x12 import SegmentReader
+from edi.x12 import SegmentReader, head_segments
 from gateway import interchange_store as ix
 from gateway import store
 from gateway.amounts import money
@@ -60,16 +60,34 @@ class Outcome:
         }
 
 
+_ANSWER_KINDS = {"999": "999", "277": "277CA", "835": "835"}  # ST01 -> kind
+
+
 def transaction_kinds(body: bytes) -> list[str]:
     """The kinds of X12 in a file, in order: TA1, 999, 277CA, 835 or ST01 otherwise."""
     kinds: list[str] = []
-    names = {"999": "999", "277": "277CA", "835": "835", "837": "837"}
     for segment in SegmentReader(body):
-        tag = segment[0]
-        kind = "TA1" if tag == "TA1" else names.get(segment[1], segment[1]) if tag == "ST" else None
-        if kind and kind not in kinds:
+        if segment[0] == "TA1":
+            kind = "TA1"
+        elif segment[0] == "ST":
+            kind = _ANSWER_KINDS.get(segment[1], segment[1])
+        else:
+            continue
+        if kind not in kinds:
             kinds.append(kind)
     return kinds
+
+
+def first_kind(body: bytes) -> str:
+    """What an answer file holds, from its first TA1 or ST01, read off its first segments
+    without parsing the file; "unknown" when they do not say. Stored with the file, it lets an
+    835 wait for the 277CA collected before it; applying the file records every kind."""
+    for segment in head_segments(body[:4096].decode("ascii", "replace"), 6)[1:]:
+        if segment[0] == "TA1":
+            return "TA1"
+        if segment[0] == "ST":
+            return _ANSWER_KINDS.get(segment[1] if len(segment) > 1 else "", "unknown")
+    return "unknown"
 
 
 def apply_handler(x12: X12Settings | None = None) -> Handler:

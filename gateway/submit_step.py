@@ -23,6 +23,7 @@ from edi.validate import AckControl, ValidationIssue, validate
 from edi.x12 import SegmentReader
 from gateway import interchange_store as ix
 from gateway import jobs, store
+from gateway.apply_step import first_kind
 from gateway.batch_step import store_837
 from gateway.delivery import Delivery
 from gateway.lifecycle import ClaimStatus
@@ -228,29 +229,6 @@ async def _invalid(
         claims_failed=len(bad),
         claims_resent_in=again.id,
     )
-
-
-_KINDS = {"999": "999", "277": "277CA", "835": "835"}
-
-
-def first_kind(body: bytes) -> str:
-    """What an answer file holds, from its first ST01 (or TA1), read off its start without
-    parsing the file; "unknown" when the start does not say. The apply step records the
-    kinds it finds; this one lets an 835 wait for the 277CA collected before it."""
-    head = body[:4096].decode("ascii", "replace")
-    if not head.startswith("ISA") or len(head) < 4:
-        return "unknown"
-    sep = head[3]
-    # Segment starts only ("ST*" also occurs inside GS02 MIDWEST): after the terminator that
-    # follows ISA16, with or without a line break.
-    flat = head.replace("\r", "").replace("\n", "")
-    term = flat[105] if len(flat) > 105 else "~"
-    st = flat.find(f"{term}ST{sep}")
-    ta1 = flat.find(f"{term}TA1{sep}")
-    head = flat
-    if ta1 >= 0 and (st < 0 or ta1 < st):
-        return "TA1"
-    return _KINDS.get(head[st + 4 : st + 7], "unknown") if st >= 0 else "unknown"
 
 
 async def store_inbound(

@@ -35,7 +35,7 @@ from edi.read_837 import UnreadableClaim, read_837
 from edi.read_envelope import single_set_interchanges
 from edi.validate import AckControl, ValidationReport, validate
 from edi.write_ack import ack_from_report, build_999, build_ta1, ta1_from_report
-from edi.x12 import SegmentReader, isa_elements, parse_isa
+from edi.x12 import SegmentReader, head_segments
 from gateway import file_store as fs
 from gateway import interchange_store as ix
 from gateway import store
@@ -63,10 +63,12 @@ class X12Received:
 
 
 def _isa(text: str) -> dict[str, str]:
-    """What the answers need of the file's first ISA, and of its GS when the head holds it."""
-    elements = isa_elements(text)
-    if elements is None or len(elements) < 17:
+    """What the answers need of the file's first ISA, and of its GS and BHT when the head holds
+    them."""
+    segments = head_segments(text, 5)
+    if not segments or len(segments[0]) < 17:
         return {}
+    elements = segments[0]
     found = {
         "sender_qualifier": elements[5],
         "sender": elements[6],
@@ -78,15 +80,12 @@ def _isa(text: str) -> dict[str, str]:
         "time": elements[10],
         "control": elements[13],
     }
-    delims, end = parse_isa(text)
-    gs = text[end:].lstrip("\r\n").split(delims.segment, 1)[0].split(delims.element)
-    if gs[0] == "GS" and len(gs) > 3:
-        found["application_sender"], found["application_receiver"] = gs[2], gs[3]
-    # BHT03, the submitter's reference for its batch, which our 277CAs echo (2200B TRN02).
-    for segment in text[end:].split(delims.segment)[:4]:
-        elements = segment.strip("\r\n").split(delims.element)
-        if elements[0] == "BHT" and len(elements) > 3 and _BATCH_REFERENCE.fullmatch(elements[3]):
-            found["bht03"] = elements[3]
+    for segment in segments[1:]:
+        if segment[0] == "GS" and len(segment) > 3:
+            found["application_sender"], found["application_receiver"] = segment[2], segment[3]
+        # BHT03, the submitter's reference for its batch, which our 277CAs echo (2200B TRN02).
+        elif segment[0] == "BHT" and len(segment) > 3 and _BATCH_REFERENCE.fullmatch(segment[3]):
+            found["bht03"] = segment[3]
     return found
 
 

@@ -190,3 +190,16 @@ def test_isa_elements_reads_the_header_or_nothing() -> None:
     )
     assert isa_elements("hello world") is None
     assert isa_elements("ISA*00*short") is None
+
+
+def test_head_segments_gives_whole_segments_only() -> None:
+    from edi.x12 import head_segments
+
+    text = _interchange()
+    segments = head_segments(text, 3)
+    assert [s[0] for s in segments] == ["ISA", "GS", "ST"]
+    assert segments[0][6] == segments[0][6].strip()  # ISA blanks trimmed
+    cut = text[: text.index("~ST") + 5]  # stops inside ST
+    assert [s[0] for s in head_segments(cut, 5)] == ["ISA", "GS"]
+    assert [s[0] for s in head_segments(text.replace("~", "~\r\n"), 2)] == ["ISA", "GS"]
+    assert head_segments("not x12", 3) == []
