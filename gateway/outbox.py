@@ -65,7 +65,14 @@ def sftp_user_names(named: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 
 async def sftp_user_name_of(conn: AsyncConnection, submitter_id: str) -> str | None:
-    """The submitter's SFTP user name; None when it has none (then it has no folders either)."""
+    """The submitter's SFTP user name; None when it has none (then it has no folders either).
+    Run for every file delivered and every login: a name usable as it is needs no look at the
+    other submitters, only a made-up one (which must not be another's) does."""
+    name = (
+        await conn.execute(select(submitters.c.name).where(submitters.c.id == submitter_id))
+    ).scalar_one_or_none()
+    if name is None or usable_folder_name(name):
+        return name
     rows = await conn.execute(select(submitters.c.id, submitters.c.name))
     return sftp_user_names((row.id, row.name) for row in rows).get(submitter_id)
 
