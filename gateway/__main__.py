@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from gateway import access_keys, db, store
 from gateway.app import create_app, make_sealer
 from gateway.credentials import CredentialsError
-from gateway.crypto import SealError
+from gateway.crypto import SealError, new_key_entry
 from gateway.logs import configure_logging
 from gateway.outbox import sftp_user_name, sftp_user_names
 from gateway.pipeline import (
@@ -110,6 +110,13 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument("revision", nargs="?", default="head", help="target (default: head)")
     migrate.set_defaults(run=_migrate)
 
+    keys = commands.add_parser("keys", help="data-encryption keys (crypto.keys)")
+    key_actions = keys.add_subparsers(required=True, metavar="ACTION")
+    new_key = key_actions.add_parser(
+        "new", help="print a new data key, as an entry for CLEARWAY_CRYPTO_KEYS"
+    )
+    new_key.set_defaults(run=_keys_new)
+
     submitters = commands.add_parser("submitters", help="manage submitters (tenants)")
     sub = submitters.add_subparsers(required=True, metavar="ACTION")
     create = sub.add_parser("create", help="create a submitter and print its API key once")
@@ -128,9 +135,9 @@ def _parser() -> argparse.ArgumentParser:
     add_key.add_argument("name", help="the submitter's name")
     add_key.add_argument("public_key_file", help="an OpenSSH public key file (e.g. id_ed25519.pub)")
     add_key.set_defaults(run=_submitters_add_key)
-    keys = sub.add_parser("keys", help="list a submitter's API keys and SFTP keys")
-    keys.add_argument("name", help="the submitter's name")
-    keys.set_defaults(run=_submitters_keys)
+    submitter_keys = sub.add_parser("keys", help="list a submitter's API keys and SFTP keys")
+    submitter_keys.add_argument("name", help="the submitter's name")
+    submitter_keys.set_defaults(run=_submitters_keys)
     new_api_key = sub.add_parser(
         "new-api-key", help="issue another API key (to rotate: issue, switch, revoke the old)"
     )
@@ -167,6 +174,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
     payers = load_payers(settings.payers)
+    sealer = make_sealer(settings.crypto, settings.database)
     icd10.warm_up()
 
     async def work() -> None:
@@ -178,7 +186,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, stop.set)
         try:
             handlers = step_handlers(settings, payers, delivery)
-            worker = Worker(engine, make_sealer(settings.crypto), handlers, settings.worker)
+            worker = Worker(engine, sealer, handlers, settings.worker)
             await run_worker(worker, payers, stop)
         finally:
             await delivery.close()
@@ -211,6 +219,11 @@ def _print_predictions(payers: PayerDirectory, pcns: list[str]) -> None:
     for pcn in pcns:
         outcomes = (outcome_for(pcn, payers[payer_id].simulator) for payer_id in ids)
         print((f"{pcn:<{width}}  " + "  ".join(f"{o:<{column}}" for o in outcomes)).rstrip())
+
+
+def _keys_new(settings: Settings, args: argparse.Namespace) -> int:
+    print(new_key_entry())
+    return 0
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:

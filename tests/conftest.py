@@ -2,7 +2,8 @@
 
 PostgreSQL runs when TEST_POSTGRES_URL names a server; each test session gets its own fresh
 database there. With TEST_POSTGRES_REQUIRED=1 (as in CI) an unreachable server fails the run
-instead of skipping.
+instead of skipping, and so does every other skip (a missing OpenSSH client, browser or shared
+corpus): in CI nothing may pass by not running.
 """
 
 from __future__ import annotations
@@ -43,6 +44,17 @@ TEST_KEYS = "test1:" + base64.b64encode(b"k" * 32).decode()
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "")
 PG_REQUIRED = os.environ.get("TEST_POSTGRES_REQUIRED") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """With TEST_POSTGRES_REQUIRED=1, a skipped test is reported as failed, naming why."""
+    outcome = yield
+    report = outcome.get_result()
+    if PG_REQUIRED and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped where nothing may be skipped (CI): {reason}"
 
 
 def example(name: str) -> dict[str, Any]:

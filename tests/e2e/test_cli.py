@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, TEST_KEYS
 
 CLEARWAY = str(Path(sys.executable).with_name("clearway"))
 
@@ -49,6 +49,7 @@ def workdir(tmp_path: Path, database_url: str) -> Iterator[tuple[Path, dict[str,
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARWAY_")}
     if not database_url.startswith("sqlite"):
         env["CLEARWAY_DATABASE_URL"] = database_url
+        env["CLEARWAY_CRYPTO_KEYS"] = TEST_KEYS  # a server database needs keys given
     env["CLEARWAY_SFTP_PORT"] = str(free_port())  # `serve` also runs the SFTP drop
     yield tmp_path, env
 
@@ -287,3 +288,29 @@ def test_simulate_payer_predicts_outcomes(workdir: tuple[Path, dict[str, str]]) 
         assert outcomes == [outcome_for(pcn, profiles[p].simulator) for p in header[1:]]
     assert [row[0] for row in rows] == ["PCN-2026-0004", "SIMT-0024"]
     assert not (cwd / "var").exists()  # a question, not a server: nothing is made
+
+
+def test_a_server_database_without_keys_refuses_to_start(tmp_path: Path) -> None:
+    """Two processes that each made up a development key could not open each other's rows."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARWAY_")}
+    env["CLEARWAY_DATABASE_URL"] = f"postgresql://clearway@127.0.0.1:{free_port()}/x"
+    for command in (["serve", "--port", str(free_port())], ["worker"]):
+        result = run(command, tmp_path, env)
+        assert result.returncode == 2, result.stderr
+        assert "CLEARWAY_CRYPTO_KEYS" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "var" / "data-keys").exists()
+    new_key = run(["keys", "new"], tmp_path, env)
+    assert new_key.returncode == 0 and new_key.stdout.count(":") == 1
+
+
+def test_commands_print_only_their_own_output(workdir: tuple[Path, dict[str, str]]) -> None:
+    """No library warnings before a command's output; the output ends its last line."""
+    cwd, env = workdir
+    created = run(["submitters", "create", "Dawn Clinic"], cwd, env)
+    assert created.returncode == 0, created.stderr
+    assert "Warning" not in created.stderr, created.stderr
+    assert created.stdout.endswith(
+        "Keep the API key now: it is stored only as a hash and cannot be shown again.\n"
+    )
+    listed = run(["submitters", "list"], cwd, env)
+    assert "Warning" not in listed.stderr and listed.stdout.endswith("\n")
