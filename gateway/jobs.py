@@ -1,7 +1,8 @@
 """The jobs table as outbox and work queue: enqueue inside a step's transaction, lease, finish.
 
-Leases expire, so a worker that dies mid-job (even by SIGKILL) only delays the job. On
-PostgreSQL, leasing uses FOR UPDATE SKIP LOCKED so many workers on many hosts share one queue.
+Leases are short and renewed while the job runs (`renew`), so a worker that dies mid-job (even
+by SIGKILL) delays its jobs by one lease at most. On PostgreSQL, leasing uses FOR UPDATE SKIP
+LOCKED so many workers on many hosts share one queue.
 """
 
 from __future__ import annotations
@@ -224,6 +225,41 @@ async def bury(conn: AsyncConnection, job: Job, worker_id: str, error: str) -> N
             state=DEAD, locked_until=None, last_error=error[:2000], updated_at=datetime.now(UTC)
         )
     )
+
+
+async def renew(
+    conn: AsyncConnection, pks: list[int], worker_id: str, *, lease_for: timedelta
+) -> int:
+    """Extend the leases `worker_id` holds on these running jobs (its heartbeat); returns how
+    many it still held."""
+    if not pks:
+        return 0
+    now = datetime.now(UTC)
+    result = await conn.execute(
+        update(jobs)
+        .where(
+            db.among(conn, jobs.c.pk, pks),
+            jobs.c.locked_by == worker_id,
+            jobs.c.state == RUNNING,
+        )
+        .values(locked_until=now + lease_for)
+    )
+    return int(result.rowcount or 0)
+
+
+async def queue_counts(conn: AsyncConnection) -> dict[str, int]:
+    """Jobs by state, and `lease_overdue`: running jobs whose lease ran out (their worker is
+    gone, or stuck) and that no worker has taken over yet."""
+    now = datetime.now(UTC)
+    rows = await conn.execute(
+        select(jobs.c.state, func.count())
+        .where(jobs.c.state.in_([READY, RUNNING, DEAD]))
+        .group_by(jobs.c.state)
+    )
+    counts = {READY: 0, RUNNING: 0, DEAD: 0} | {state: int(n) for state, n in rows}
+    overdue = select(func.count()).where(jobs.c.state == RUNNING, jobs.c.locked_until < now)
+    counts["lease_overdue"] = int((await conn.execute(overdue)).scalar_one())
+    return counts
 
 
 async def pending_count(conn: AsyncConnection, kind: str | None = None) -> int:

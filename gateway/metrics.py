@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
 class Metrics:
@@ -30,6 +30,15 @@ class Metrics:
             "clearway_intake_rejections",
             "Submissions refused at intake, by reason.",
             ["channel", "reason"],
+            registry=self.registry,
+        )
+
+        self.jobs = Gauge(
+            "clearway_jobs",
+            "Jobs in the queue by state (ready, running, dead) and lease_overdue: running jobs "
+            "whose lease ran out, not yet taken over (their worker died or is stuck). Read at "
+            "each scrape.",
+            ["state"],
             registry=self.registry,
         )
 

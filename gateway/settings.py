@@ -95,7 +95,8 @@ class WorkerSettings:
     batch_size: int = 20
     group_size: int = 100  # jobs leased at once when they are a grouped step's (scrub)
     poll_interval_seconds: float = 0.5
-    lease_seconds: float = 300.0
+    lease_seconds: float = 30.0  # renewed every third of it while the job runs
+    max_job_seconds: float = 900.0  # a job running longer is taken to be stuck: not renewed
     max_attempts: int = 8
     backoff_base_seconds: float = 2.0
     backoff_max_seconds: float = 600.0

@@ -2,8 +2,9 @@
 
 A step records its result, its next job and the completion of its own job in one transaction
 (`Step.finishing`; a grouped step, for all leased jobs of its kind at once), so a crash at any
-point either redoes the step or finds it done. Failures are retried with exponential backoff
-and jitter, then kept as dead jobs.
+point either redoes the step or finds it done. Leases are short and renewed while a job runs,
+so a dead worker's jobs are taken over within one lease. Failures are retried with exponential
+backoff and jitter, then kept as dead jobs.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ class Worker:
         self.settings = settings
         self.worker_id = worker_id or new_worker_id()
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self._in_flight: set[int] = set()  # pks of the jobs this worker is running
+        self._in_flight: dict[int, float] = {}  # pk -> when (monotonic) its run here began
         self._leased_again: set[int] = set()  # in-flight jobs a later lease took (see _lease)
         # One group of a kind at a time per process, as before two batches ran at once: two
         # scrub groups side by side could each see the other's twins still RECEIVED.
@@ -169,7 +170,8 @@ class Worker:
     async def _done(self, pks: list[int]) -> None:
         """These jobs' runs here are over. One that a lease took again meanwhile goes back
         to the queue now, due, instead of waiting here for its new lease to run out."""
-        self._in_flight.difference_update(pks)
+        for pk in pks:
+            self._in_flight.pop(pk, None)
         again = self._leased_again.intersection(pks)
         if not again:
             return
@@ -206,7 +208,8 @@ class Worker:
     async def _tracked(self, leased: list[jobs.Job], run: Awaitable[None]) -> None:
         """Run, counting the jobs as this worker's until they finish: a job that finished
         (a mailbox poll rescheduled itself) may be leased and run again at once."""
-        self._in_flight.update(job.pk for job in leased)
+        started = time.monotonic()
+        self._in_flight.update((job.pk, started) for job in leased)
         try:
             await run
         finally:
@@ -224,33 +227,67 @@ class Worker:
         log.info("worker_started", worker_id=self.worker_id, kinds=sorted(self.handlers))
         next_prune = 0.0
         running: set[asyncio.Task[None]] = set()
-        while not stop.is_set():
-            try:
-                if time.monotonic() >= next_prune:
-                    await self.prune()
-                    next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
-                batch = await self._lease()
-            except Exception as error:  # the database may be away; keep polling
-                log.warning("worker_poll_failed", error_type=type(error).__name__)
-                batch = []
-            if batch:
-                task = asyncio.create_task(self._run_leased(batch))
-                running.add(task)
-                task.add_done_callback(running.discard)
-            if len(running) >= BATCHES_IN_FLIGHT or (running and not batch):
-                # Wait for a batch to finish: both are running, or nothing is due yet and the
-                # running one may queue the next step's jobs.
-                await asyncio.wait(
-                    running,
-                    timeout=None if batch else self.settings.poll_interval_seconds,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-            elif not batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.poll_interval_seconds)
-        if running:  # the leased jobs are finished, not left to their leases running out
-            await asyncio.gather(*running, return_exceptions=True)
+        # Renews the leases of the running jobs until they are finished, stop or no stop.
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            while not stop.is_set():
+                try:
+                    if time.monotonic() >= next_prune:
+                        await self.prune()
+                        next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+                    batch = await self._lease()
+                except Exception as error:  # the database may be away; keep polling
+                    log.warning("worker_poll_failed", error_type=type(error).__name__)
+                    batch = []
+                if batch:
+                    task = asyncio.create_task(self._run_leased(batch))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                if len(running) >= BATCHES_IN_FLIGHT or (running and not batch):
+                    # Wait for a batch to finish: both are running, or nothing is due yet and the
+                    # running one may queue the next step's jobs.
+                    await asyncio.wait(
+                        running,
+                        timeout=None if batch else self.settings.poll_interval_seconds,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                elif not batch:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.settings.poll_interval_seconds)
+            if running:  # the leased jobs are finished, not left to their leases running out
+                await asyncio.gather(*running, return_exceptions=True)
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
         log.info("worker_stopped", worker_id=self.worker_id)
+
+    async def _heartbeat(self) -> None:
+        """Renew the leases of the jobs running here a few times per lease, so a live worker
+        keeps them and a dead one loses them within one lease. A job running for longer than
+        max_job_seconds is no longer renewed: it is taken to be stuck, and another worker may
+        take it over (this one's result then does not count, see LeaseLost)."""
+        interval = max(0.05, self.settings.lease_seconds / 3)
+        while True:
+            await asyncio.sleep(interval)
+            await self.renew_leases()
+
+    async def renew_leases(self) -> int:
+        """One heartbeat: renew the leases of the jobs running here; how many were renewed."""
+        limit = time.monotonic() - self.settings.max_job_seconds
+        pks = sorted(pk for pk, started in self._in_flight.items() if started >= limit)
+        if not pks:
+            return 0
+        try:
+            async with self.engine.begin() as conn:
+                return await jobs.renew(
+                    conn,
+                    pks,
+                    self.worker_id,
+                    lease_for=timedelta(seconds=self.settings.lease_seconds),
+                )
+        except Exception as error:  # the database may be away: the next beat tries again
+            log.warning("lease_renewal_failed", error_type=type(error).__name__)
+            return 0
 
     async def prune(self) -> int:
         keep = timedelta(hours=self.settings.keep_done_jobs_hours)

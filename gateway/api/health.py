@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 from sqlalchemy import text
 
+from gateway import jobs
 from gateway.context import METRICS, READER
 from gateway.errors import ServiceUnavailable
 
@@ -21,20 +22,37 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
+    """Ready when the database answers; also says how many jobs wait on an expired lease (a
+    worker died or is stuck), which does not make this process unready."""
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS):
             async with request.app[READER].connect() as conn:
                 await conn.execute(text("SELECT 1"))
+                queue = await jobs.queue_counts(conn)
     except Exception:  # any failure, timeout included, means "not ready"
         raise ServiceUnavailable(
             "The database cannot be reached.", checks={"database": "unavailable"}
         ) from None
-    return web.json_response({"status": "ready", "checks": {"database": "ok"}})
+    return web.json_response(
+        {
+            "status": "ready",
+            "checks": {"database": "ok"},
+            "jobs": {"lease_overdue": queue["lease_overdue"], "dead": queue[jobs.DEAD]},
+        }
+    )
 
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    response = web.Response(body=request.app[METRICS].render())
+    registry = request.app[METRICS]
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            async with request.app[READER].connect() as conn:
+                for state, count in (await jobs.queue_counts(conn)).items():
+                    registry.jobs.labels(state=state).set(count)
+    except Exception:  # the request metrics are still worth answering without the queue's
+        registry.jobs.clear()
+    response = web.Response(body=registry.render())
     response.content_type = "text/plain"
     response.charset = "utf-8"
     return response

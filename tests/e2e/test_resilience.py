@@ -196,3 +196,96 @@ def test_chaos_and_a_killed_worker_lose_nothing(cluster: Cluster, database_url: 
     logged = cluster.logged()
     assert "Traceback" not in logged
     assert "unhandled_error" not in logged
+
+
+class JobsTable:
+    """Reads the jobs table from the test, on one connection kept open (polled quickly)."""
+
+    def __init__(self, url: str) -> None:
+        import asyncio
+
+        from gateway import db
+        from gateway.settings import DatabaseSettings
+
+        self.loop = asyncio.new_event_loop()
+        self.engine = db.reader(db.create_engine(DatabaseSettings(url=url)))
+
+    def leased(self, kind: str, pid: int | None = None) -> int:
+        """Running jobs of `kind` (leased by the worker process `pid`, if given)."""
+        from sqlalchemy import func, select
+
+        from gateway.tables import jobs
+
+        query = select(func.count()).where(jobs.c.kind == kind, jobs.c.state == "running")
+        if pid is not None:
+            query = query.where(jobs.c.locked_by.like(f"%:{pid}:%"))
+
+        async def count() -> int:
+            async with self.engine.connect() as conn:
+                return int((await conn.execute(query)).scalar_one())
+
+        return self.loop.run_until_complete(count())
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.engine.dispose())
+        self.loop.close()
+
+
+def test_a_worker_killed_while_batching_is_taken_over_within_a_lease(
+    cluster: Cluster, database_url: str
+) -> None:
+    """SIGKILL a worker while it holds the lease of a batch job: after a restart its claims
+    reach their final status within a minute (leases are short and renewed while a job runs,
+    not 5 minutes long)."""
+    cluster.env.pop("CLEARWAY_WORKER_LEASE_SECONDS")  # the shipped default
+    cluster.env["CLEARWAY_SIMULATOR_CHAOS_PERCENT"] = "0"
+    profiles = Path(cluster.env["CLEARWAY_PAYERS_PROFILES_DIR"])
+    for profile in profiles.glob("*.toml"):  # batches wait to fill: large ones, many chances
+        text = profile.read_text()
+        profile.write_text(text.replace("[delivery]\n", "[delivery]\nbatch_max_wait_seconds = 2\n"))
+    key = key_from(cluster.run("submitters", "create", "Killed Billing"))
+    cluster.start("simulate-payer")
+    cluster.start("serve")
+    wait_until(lambda: http("GET", f"{cluster.api}/readyz")[0] == 200, 30, "the API")
+
+    claims = varied_claims(200, prefix="KILL")
+    ids = []
+    for start in (0, 100):
+        status, body = http(
+            "POST", f"{cluster.api}/v1/claims/batch", {"claims": claims[start : start + 100]}, key
+        )
+        assert status == 202 and body["claims"]["accepted"] == 100, body
+        ids += [r["id"] for r in body["claim_results"]]
+
+    def statuses() -> list[str]:
+        return [http("GET", f"{cluster.api}/v1/claims/{i}", key=key)[1]["status"] for i in ids]
+
+    table = JobsTable(database_url)
+    try:
+        worker = cluster.start("worker")
+        # Catch the worker holding a batch job: frozen first, so the lease seen is still its
+        # own when it dies; a batch finished meanwhile lets it go on to the next one.
+        deadline = time.monotonic() + 120
+        while True:
+            assert time.monotonic() < deadline, "no batch job was caught running"
+            if table.leased("batch", worker.pid):
+                worker.send_signal(signal.SIGSTOP)
+                if table.leased("batch", worker.pid):
+                    break
+                worker.send_signal(signal.SIGCONT)
+            time.sleep(0.005)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+        assert table.leased("batch") > 0  # left leased by the dead worker
+    finally:
+        table.close()
+    assert "scrubbed" in statuses()
+
+    cluster.start("worker")
+    wait_until(
+        lambda: all(s in FINAL for s in statuses()),
+        60,
+        "every claim to reach a final status within 60 s of the restart",
+    )
+    profiles_now = load_profiles(profiles)
+    assert statuses() == [predicted(claim, profiles_now) for claim in claims]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -271,7 +272,7 @@ async def test_a_job_still_running_here_is_not_handed_back_with_the_extra_jobs(
     settings = WorkerSettings(batch_size=1, lease_seconds=0.05)
     worker = Worker(engine, SEALER, {"slow": never, "deliver_file": never}, settings)
     (slow,) = await worker._lease()
-    worker._in_flight.add(slow.pk)  # as _tracked does while it runs
+    worker._in_flight[slow.pk] = time.monotonic()  # as _tracked does while it runs
     await asyncio.sleep(0.1)  # its lease runs out
     async with engine.begin() as conn:
         await jobs.enqueue(conn, "deliver_file")
@@ -316,7 +317,7 @@ async def test_a_job_leased_again_while_its_run_ends_goes_back_to_the_queue(
 
     worker = Worker(engine, SEALER, {"poll": never}, WorkerSettings())
     (job,) = await worker._lease()
-    worker._in_flight.add(job.pk)  # as _tracked does while it runs
+    worker._in_flight[job.pk] = time.monotonic()  # as _tracked does while it runs
     async with engine.begin() as conn:  # its run puts it back, due now
         await jobs.reschedule(conn, job, worker.worker_id, datetime.now(UTC))
     assert await worker._lease() == []  # taken again, not run beside itself
@@ -360,3 +361,48 @@ async def test_groups_of_one_kind_take_turns_in_a_process(engine: Any) -> None:
     await asyncio.wait_for(running, 10)
     assert at_once == [1, 1, 1]
     assert [state for state, _, _ in await states(engine)] == ["done"] * 3
+
+
+async def test_a_running_job_keeps_its_lease_and_a_dead_workers_job_is_taken_over(
+    engine: Any,
+) -> None:
+    """Leases are renewed while a job runs, so a second worker does not take a long job from
+    a live one; a job whose worker died (its lease not renewed) is taken over after one lease,
+    and meanwhile /readyz's count of overdue leases shows it."""
+    async with engine.begin() as conn:
+        await jobs.enqueue(conn, "slow")
+    release, started = asyncio.Event(), asyncio.Event()
+    runs: list[str] = []
+
+    async def slow(step: Step) -> None:
+        runs.append(step.worker_id)
+        started.set()
+        await release.wait()
+        async with step.finishing():
+            pass
+
+    settings = WorkerSettings(lease_seconds=0.3, poll_interval_seconds=0.02)
+    first = Worker(engine, SEALER, {"slow": slow}, settings, worker_id="first")
+    second = Worker(engine, SEALER, {"slow": slow}, settings, worker_id="second")
+    stop_first, stop_second = asyncio.Event(), asyncio.Event()  # the first is never set
+    running = asyncio.create_task(first.run_forever(stop_first))
+    await asyncio.wait_for(started.wait(), 10)
+    other = asyncio.create_task(second.run_forever(stop_second))
+    await asyncio.sleep(1.5)  # five leases long: renewed by the first worker's heartbeat
+    assert runs == ["first"]
+    async with engine.connect() as conn:
+        assert (await jobs.queue_counts(conn))["lease_overdue"] == 0
+
+    # The first worker dies without a word: its heartbeat stops, its job stays leased to it.
+    stop_second.set()
+    await asyncio.wait_for(other, 10)
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    await asyncio.sleep(0.5)
+    async with engine.connect() as conn:
+        assert (await jobs.queue_counts(conn))["lease_overdue"] == 1
+    third = Worker(engine, SEALER, {"slow": slow}, settings, worker_id="third")
+    release.set()
+    await third.run_until_idle()
+    assert runs == ["first", "third"]
+    assert [state for state, _, _ in await states(engine)] == ["done"]
