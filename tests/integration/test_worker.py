@@ -381,14 +381,14 @@ async def test_a_running_job_keeps_its_lease_and_a_dead_workers_job_is_taken_ove
         async with step.finishing():
             pass
 
-    settings = WorkerSettings(lease_seconds=0.3, poll_interval_seconds=0.02)
+    settings = WorkerSettings(lease_seconds=1.0, poll_interval_seconds=0.02)
     first = Worker(engine, SEALER, {"slow": slow}, settings, worker_id="first")
     second = Worker(engine, SEALER, {"slow": slow}, settings, worker_id="second")
     stop_first, stop_second = asyncio.Event(), asyncio.Event()  # the first is never set
     running = asyncio.create_task(first.run_forever(stop_first))
     await asyncio.wait_for(started.wait(), 10)
     other = asyncio.create_task(second.run_forever(stop_second))
-    await asyncio.sleep(1.5)  # five leases long: renewed by the first worker's heartbeat
+    await asyncio.sleep(3.5)  # over three leases long: renewed by the first worker's heartbeat
     assert runs == ["first"]
     async with engine.connect() as conn:
         assert (await jobs.queue_counts(conn))["lease_overdue"] == 0
@@ -398,7 +398,7 @@ async def test_a_running_job_keeps_its_lease_and_a_dead_workers_job_is_taken_ove
     await asyncio.wait_for(other, 10)
     running.cancel()
     await asyncio.gather(running, return_exceptions=True)
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(1.5)
     async with engine.connect() as conn:
         assert (await jobs.queue_counts(conn))["lease_overdue"] == 1
     third = Worker(engine, SEALER, {"slow": slow}, settings, worker_id="third")
