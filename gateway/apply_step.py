@@ -131,6 +131,7 @@ def apply_handler(x12: X12Settings | None = None) -> Handler:
                 _apply_277ca(work, claim_ack)
             for remittance in parsed.remittances:
                 _apply_835(work, remittance)
+            await work.end_voids()
             await work.write()
             # Each submitter gets its share of the payer's 277CA/835 in its outbox.
             await forward_responses(conn, step.sealer, x12, outcome.forward, inbound.id)
@@ -216,6 +217,7 @@ class Applying:
     changes: store.StatusChanges = field(default_factory=store.StatusChanges)
     payer_numbers: dict[str, str] = field(default_factory=dict)
     remittances: list[store.NewRemittance] = field(default_factory=list)
+    reversed: list[str] = field(default_factory=list)  # claims this file moved to REVERSED
 
     def move(
         self, claim_id: str, new_status: ClaimStatus, kind: str, detail: dict[str, Any]
@@ -228,6 +230,8 @@ class Applying:
         if record.status is not new_status and can_transition(record.status, new_status):
             self.changes.change(record, new_status, kind, detail)
             self.outcome.claims_updated += 1
+            if new_status is ClaimStatus.REVERSED:
+                self.reversed.append(claim_id)
         else:
             self.changes.note(record.id, kind, detail)
             self.outcome.events_only += 1
@@ -235,6 +239,16 @@ class Applying:
     def note(self, claim_id: str, kind: str, detail: dict[str, Any]) -> None:
         self.changes.note(claim_id, kind, detail)
         self.outcome.events_only += 1
+
+    async def end_voids(self) -> None:
+        """A void (frequency 8) is done when the payer takes back the payment of the claim it
+        voids: the original's reversal in this file moves the void to VOIDED."""
+        for void in await store.corrections_of(self.conn, self.reversed):
+            if void.frequency_code != "8":
+                continue
+            self.records.setdefault(void.id, void)
+            detail = {"response_id": self.inbound.id, "original_claim_id": void.corrects_claim_id}
+            self.move(void.id, ClaimStatus.VOIDED, "voided", detail)
 
     async def write(self) -> None:
         await self.changes.write(self.conn)
@@ -573,6 +587,10 @@ def _apply_835(work: Applying, remittance: Remittance) -> None:
             "remark_codes": _remarks(payment),
         }
         new_status = status_for_payment(payment)
+        if record.frequency_code == "8":
+            # A payer that answers a void under its own CLM01 (rather than, or beside, the
+            # original's reversal): the void has been carried out.
+            new_status = ClaimStatus.VOIDED
         if new_status is None:
             work.note(record.id, "835_other", detail)
         else:

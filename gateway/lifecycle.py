@@ -24,12 +24,15 @@ class ClaimStatus(StrEnum):
     PARTIALLY_PAID = "partially_paid"
     DENIED = "denied"
     REVERSED = "reversed"
+    VOIDED = "voided"  # a void (frequency 8) whose original the payer has taken back
 
 
 S = ClaimStatus
+# A void (frequency 8) is answered by the payer taking the original's payment back (835
+# CLP02 22 under the original's CLM01), or by an 835 line of its own: either ends it VOIDED.
 _ADJUDICATED = {S.PAID, S.PARTIALLY_PAID, S.DENIED}
 _PAYER_ANSWERS = {S.ACCEPTED, S.X12_REJECTED, S.ACKNOWLEDGED, S.PAYER_REJECTED, S.PENDED} | (
-    _ADJUDICATED
+    _ADJUDICATED | {S.VOIDED}
 )
 # Responses can arrive out of order (an 835 before its 277CA, a 277CA before the 999), so any
 # status the claim is "with the payer" in may move straight to a later payer answer.
@@ -44,15 +47,16 @@ TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
     S.TRANSLATED: frozenset({S.SUBMITTED, S.FAILED} | _PAYER_ANSWERS),
     S.SUBMITTED: frozenset(_PAYER_ANSWERS),
     S.FAILED: frozenset({S.TRANSLATED} | _PAYER_ANSWERS),  # TRANSLATED: re-driven
-    S.ACCEPTED: frozenset({S.ACKNOWLEDGED, S.PAYER_REJECTED, S.PENDED} | _ADJUDICATED),
+    S.ACCEPTED: frozenset({S.ACKNOWLEDGED, S.PAYER_REJECTED, S.PENDED, S.VOIDED} | _ADJUDICATED),
     S.X12_REJECTED: frozenset(),
-    S.ACKNOWLEDGED: frozenset({S.PAYER_REJECTED, S.PENDED} | _ADJUDICATED),
+    S.ACKNOWLEDGED: frozenset({S.PAYER_REJECTED, S.PENDED, S.VOIDED} | _ADJUDICATED),
     S.PAYER_REJECTED: frozenset(),
-    S.PENDED: frozenset({S.ACKNOWLEDGED, S.PAYER_REJECTED} | _ADJUDICATED),
+    S.PENDED: frozenset({S.ACKNOWLEDGED, S.PAYER_REJECTED, S.VOIDED} | _ADJUDICATED),
     S.PAID: frozenset({S.REVERSED}),
     S.PARTIALLY_PAID: frozenset({S.REVERSED}),
     S.DENIED: frozenset({S.REVERSED}),
     S.REVERSED: frozenset(_ADJUDICATED),  # a reversal is usually followed by a corrected payment
+    S.VOIDED: frozenset(),
 }
 
 TERMINAL: frozenset[ClaimStatus] = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)

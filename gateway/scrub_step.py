@@ -48,7 +48,23 @@ async def scrub_claim(
         duplicate_keys=[duplicate_key] if duplicate_key else [],
         received_since=since,
     )
-    return _scrub(payers, claim, earlier, duplicate_key=duplicate_key, now=now)
+    originals = await originals_of(conn, payers, claim, submitter_id)
+    return _scrub(payers, claim, earlier, originals=originals, duplicate_key=duplicate_key, now=now)
+
+
+async def originals_of(
+    conn: AsyncConnection, payers: PayerDirectory, claim: Claim, submitter_id: str
+) -> list[store.ClaimRecord] | None:
+    """For a replacement or void: the submitter's own claims to the same payer (under any of
+    its ids) that the payer knows by the number it names (REF*F8), most recent first; None for
+    any other claim. Only these may be corrected: never another submitter's claim."""
+    if claim.frequency_code not in ("7", "8") or not claim.payer_claim_number:
+        return None
+    profile = payers.get(claim.payer.payer_id)
+    payer_ids = (profile.payer_id, *profile.aliases) if profile else (claim.payer.payer_id,)
+    return await store.claims_by_payer_claim_number(
+        conn, submitter_id, payer_ids, claim.payer_claim_number
+    )
 
 
 def _lookback(payers: PayerDirectory, payer_id: str) -> int:
@@ -56,11 +72,22 @@ def _lookback(payers: PayerDirectory, payer_id: str) -> int:
     return profile.rules.duplicate_lookback_days if profile else DEFAULT_LOOKBACK_DAYS
 
 
+def _prior(record: store.ClaimRecord) -> PriorClaim:
+    return PriorClaim(
+        claim_id=record.id,
+        patient_control_number=record.patient_control_number,
+        status=record.status.name,
+        received_on=record.received_at.date(),
+        duplicate_key=record.duplicate_key or "",
+    )
+
+
 def _scrub(
     payers: PayerDirectory,
     claim: Claim,
     earlier: list[store.ClaimRecord],
     *,
+    originals: list[store.ClaimRecord] | None,
     duplicate_key: str | None,
     now: datetime,
 ) -> tuple[Finding, ...]:
@@ -69,13 +96,7 @@ def _scrub(
     profile = payers.get(claim.payer.payer_id)
     since = now - timedelta(days=_lookback(payers, claim.payer.payer_id))
     prior = [
-        PriorClaim(
-            claim_id=e.id,
-            patient_control_number=e.patient_control_number,
-            status=e.status.name,
-            received_on=e.received_at.date(),
-            duplicate_key=e.duplicate_key or "",
-        )
+        _prior(e)
         for e in earlier
         if e.patient_control_number == claim.patient_control_number
         or (duplicate_key and e.duplicate_key == duplicate_key and e.received_at >= since)
@@ -85,6 +106,7 @@ def _scrub(
         profile,
         today=now.date(),
         prior_claims=prior,
+        originals=None if originals is None else [_prior(o) for o in originals],
         duplicate_key=duplicate_key,
         payer_known=profile is not None,
     )
@@ -114,13 +136,20 @@ def scrub_handler(payers: PayerDirectory, x12: X12Settings | None = None) -> Gro
             earlier = await _earlier_claims(conn, payers, records, claims, now)
             changes = store.StatusChanges()
             batches: set[BatchKey] = set()
+            corrects: dict[str, str] = {}  # correction's claim id -> the claim it corrects
             scrubbed: list[tuple[str, int, int]] = []  # logged once committed
             for record in records:  # in arrival order: twins are judged against the first
                 claim = claims[record.id]
                 twins = earlier[record.submitter_id].of(record)
                 before = [changes.current(e) for e in twins if e.pk < record.pk]
+                originals = await originals_of(conn, payers, claim, record.submitter_id)
                 findings = _scrub(
-                    payers, claim, before, duplicate_key=record.duplicate_key, now=now
+                    payers,
+                    claim,
+                    before,
+                    originals=originals,
+                    duplicate_key=record.duplicate_key,
+                    now=now,
                 )
                 detail = findings_detail(findings)
                 if has_errors(findings):
@@ -128,8 +157,12 @@ def scrub_handler(payers: PayerDirectory, x12: X12Settings | None = None) -> Gro
                 else:
                     changes.change(record, ClaimStatus.SCRUBBED, "scrubbed", detail)
                     batches.add(batch_key(record))
+                    if originals:
+                        corrects[record.id] = originals[0].id
+                        detail["corrects_claim_id"] = originals[0].id
                 scrubbed.append((record.id, detail["errors"], detail["warnings"]))
             await changes.write(conn)
+            await store.link_corrections(conn, corrects)
             # Claims sent in an 837 file are answered in X12 too: once a file's last claim is
             # scrubbed, one 277CA in the outbox for those the scrubber rejected.
             await claims_scrubbed(conn, group.sealer, x12, records)

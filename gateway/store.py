@@ -73,6 +73,7 @@ class ClaimRecord:
     request_sha256: str
     duplicate_key: str | None  # keyed hash, see payers.duplicates
     payer_claim_number: str | None  # 277CA REF*1K / 835 CLP07, once the payer assigns one
+    corrects_claim_id: str | None  # a replacement or void: the claim it corrects (REF*F8)
     received_at: datetime
     updated_at: datetime
 
@@ -251,6 +252,7 @@ def _received_values(
         request_sha256=new.request_sha256,
         duplicate_key=new.duplicate_key,
         payer_claim_number=None,
+        corrects_claim_id=None,
         received_at=now,
         updated_at=now,
     )
@@ -510,6 +512,48 @@ async def earlier_claims(
         .order_by(claims.c.pk)
     )
     return [_record(r) for r in await conn.execute(query)]
+
+
+async def claims_by_payer_claim_number(
+    conn: AsyncConnection, submitter_id: str, payer_ids: Sequence[str], payer_claim_number: str
+) -> list[ClaimRecord]:
+    """The submitter's claims sent to one of `payer_ids` (a payer and its aliases) that the
+    payer knows by this number (277CA REF*1K, 835 CLP07), most recent first: what a
+    correction naming it in REF*F8 may correct. Never another submitter's claims."""
+    rows = await conn.execute(
+        select(*_RECORD_COLUMNS)
+        .where(
+            claims.c.submitter_id == submitter_id,
+            claims.c.payer_claim_number == payer_claim_number[:50],
+            claims.c.payer_id.in_(list(payer_ids)),
+        )
+        .order_by(claims.c.pk.desc())
+    )
+    return [_record(r) for r in rows]
+
+
+async def link_corrections(conn: AsyncConnection, links: Mapping[str, str]) -> None:
+    """Record, for each correction's claim id, the id of the claim it corrects."""
+    if not links:
+        return
+    await conn.execute(
+        update(claims)
+        .where(claims.c.id == bindparam("claim_id"))
+        .values(corrects_claim_id=bindparam("original_id")),
+        [{"claim_id": c, "original_id": o} for c, o in sorted(links.items())],
+    )
+
+
+async def corrections_of(conn: AsyncConnection, claim_ids: Sequence[str]) -> list[ClaimRecord]:
+    """The claims that correct any of these (replacements and voids), oldest first."""
+    if not claim_ids:
+        return []
+    rows = await conn.execute(
+        select(*_RECORD_COLUMNS)
+        .where(db.among(conn, claims.c.corrects_claim_id, sorted(set(claim_ids))))
+        .order_by(claims.c.pk)
+    )
+    return [_record(r) for r in rows]
 
 
 async def claims_for_batch(

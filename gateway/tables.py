@@ -120,6 +120,8 @@ claims = Table(
     # Keyed hash of the claim's duplicate fingerprint (patient, payer, dates, procedures).
     Column("duplicate_key", String(64)),
     Column("payer_claim_number", String(50)),  # 277CA REF*1K or 835 CLP07
+    # A replacement or void: the submitter's claim whose payer claim number it names (REF*F8).
+    Column("corrects_claim_id", String(36), ForeignKey("claims.id"), index=True),
     Column("idempotency_key", String(255)),
     Column("request_sha256", String(64), nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
@@ -130,6 +132,7 @@ claims = Table(
     Index(None, "submitter_id", "payer_id"),
     Index(None, "submitter_id", "duplicate_key"),
     Index(None, "payer_id", "patient_control_number"),  # how 277CA and 835 answers find claims
+    Index(None, "submitter_id", "payer_claim_number"),  # how a correction finds its original
 )
 
 claim_events = Table(

@@ -29,6 +29,9 @@ class ScrubContext:
     today: date
     profile: PayerProfile | None = None
     prior_claims: tuple[PriorClaim, ...] = ()
+    # For a replacement or void: the submitter's own claims to this payer that the payer knows
+    # by its payer_claim_number (REF*F8); None when the caller did not look them up.
+    originals: tuple[PriorClaim, ...] | None = None
     duplicate_key: str | None = None  # the stored form of this claim's duplicate fingerprint
     # False when the caller looked the claim's payer id up and found no profile (so the claim
     # cannot be routed); None when the caller did not look.

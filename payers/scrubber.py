@@ -35,13 +35,16 @@ def scrub(
     *,
     today: date,
     prior_claims: Iterable[PriorClaim] = (),
+    originals: Iterable[PriorClaim] | None = None,
     duplicate_key: str | None = None,
     payer_known: bool | None = None,
 ) -> tuple[Finding, ...]:
     """All findings for a claim: baseline edits, then the profile's payer edits.
 
     today is the scrub date (no clock is read here). prior_claims are the submitter's earlier
-    claims; duplicate_key is the stored form of duplicate_fingerprint(claim) (e.g. its keyed
+    claims; originals, for a replacement or void, are the submitter's claims to this payer
+    that the payer knows by its payer_claim_number (None: not looked up); duplicate_key is the
+    stored form of duplicate_fingerprint(claim) (e.g. its keyed
     hash) to compare with theirs, and defaults to the fingerprint itself. Without a profile
     only the baseline edits run; payer_known=False says the caller has no profile for the
     claim's payer id at all, which is itself an error (the claim cannot be routed).
@@ -50,6 +53,7 @@ def scrub(
         today=today,
         profile=profile,
         prior_claims=tuple(prior_claims),
+        originals=None if originals is None else tuple(originals),
         duplicate_key=duplicate_key,
         payer_known=payer_known,
     )

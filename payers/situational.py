@@ -94,6 +94,32 @@ def correction_without_payer_claim_number(claim: Claim, ctx: ScrubContext) -> It
 
 
 @rule(
+    "CORRECTION_ORIGINAL_UNKNOWN",
+    snip_type=7,
+    severity="error",
+    description=(
+        "A replacement (frequency_code 7) or void (8) names, in payer_claim_number, the payer's "
+        "number of one of the submitter's own claims to the same payer (as its 277CA or 835 "
+        "gave it). Any other number would change a claim that is not the submitter's. SNIP has "
+        "no type for cross-claim edits; filed under 7 as the submitter's agreement with the "
+        "clearinghouse."
+    ),
+    failing_example='frequency_code "8" naming another practice\'s payer claim number',
+)
+def correction_original_unknown(claim: Claim, ctx: ScrubContext) -> Iterator[Violation]:
+    if claim.frequency_code not in ("7", "8") or not claim.payer_claim_number:
+        return
+    if ctx.originals is not None and not ctx.originals:
+        kind = "replacement" if claim.frequency_code == "7" else "void"
+        yield (
+            "/payer_claim_number",
+            f"no claim of yours sent to {claim.payer.payer_id} has the payer claim number "
+            f"{claim.payer_claim_number}; a {kind} names the number the payer gave one of your "
+            "own claims (GET /v1/claims/{id} shows it as payer_claim_number).",
+        )
+
+
+@rule(
     "STATEMENT_DATES_MISSING",
     snip_type=2,
     severity="error",

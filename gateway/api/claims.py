@@ -160,8 +160,20 @@ async def get_claim(request: web.Request) -> web.Response:
             raise _no_such_claim(claim_id)
         record, payload = found
         scrubbed = await store.latest_event(conn, record.id, SCRUB_EVENTS)
+        corrections = await store.corrections_of(conn, [record.id])
     findings = scrubbed.detail["findings"] if scrubbed else None
-    return web.json_response({**claim_summary(record), "findings": findings, "claim": payload})
+    return web.json_response(
+        {
+            **claim_summary(record),
+            # Replacements and voids of this claim (always the same submitter's).
+            "corrected_by": [
+                {"id": c.id, "frequency_code": c.frequency_code, "status": c.status.value}
+                for c in corrections
+            ],
+            "findings": findings,
+            "claim": payload,
+        }
+    )
 
 
 @routes.post("/v1/claims/validate")
@@ -369,6 +381,7 @@ def claim_summary(record: store.ClaimRecord) -> dict[str, Any]:
         "patient_control_number": record.patient_control_number,
         "frequency_code": record.frequency_code,
         "payer_claim_number": record.payer_claim_number,
+        "corrects_claim_id": record.corrects_claim_id,
         "total_charge": money(record.total_charge),
         "service_date_start": record.service_date_start.isoformat(),
         "service_date_end": record.service_date_end.isoformat(),

@@ -27,11 +27,11 @@ from aiohttp import web
 
 from edi.ack import ImplementationAck, InterchangeAck, TransactionSetAck
 from edi.claim import Claim
-from edi.claim_json import claim_from_json, claim_to_json
 from edi.envelope import EnvelopeParams
 from edi.errors import EdiError
 from edi.read_837 import read_837
 from edi.read_envelope import single_set_interchanges
+from edi.remittance import ClaimPayment
 from edi.validate import AckControl, validate
 from edi.write_ack import ack_from_report, build_999, build_ta1
 from edi.x12 import SegmentReader, isa_elements
@@ -150,12 +150,7 @@ def _process(config: SimulatorConfig, profile: PayerProfile, folder: Path, body:
     mailbox = Mailbox(folder / "outbound")
     chaos_files = config.chaos_percent > 0 and random.randrange(100) < config.chaos_percent
     adjudicated = Adjudicated(folder / "adjudicated.jsonl")
-    newly: list[tuple[str, dict[str, object] | None]] = []
-
-    def original(number: str) -> Claim | None:
-        found = adjudicated.find(number)
-        return claim_from_json(found) if found is not None else None
-
+    newly: list[tuple[str, Claim | None, ClaimPayment | None]] = []
     for name, content, delay in plan_responses(
         profile,
         claims,
@@ -163,10 +158,8 @@ def _process(config: SimulatorConfig, profile: PayerProfile, folder: Path, body:
         receiver_id=sender,
         now=now,
         next_control_number=ledger.next_control_number,
-        original=original,
-        accepted=lambda number, claim: newly.append(
-            (number, claim_to_json(claim) if claim is not None else None)
-        ),
+        original=adjudicated.find,
+        accepted=lambda number, claim, payment: newly.append((number, claim, payment)),
     ):
         ready_at = time.time() + delay
         if chaos_files:

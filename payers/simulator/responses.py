@@ -47,24 +47,25 @@ def plan_responses(
     receiver_id: str,
     now: datetime,
     next_control_number: Callable[[], int],
-    original: Callable[[str], Claim | None] = lambda number: None,
-    accepted: Callable[[str, Claim | None], None] = lambda number, claim: None,
+    original: Callable[[str, Claim], ClaimPayment | None] = lambda number, claim: None,
+    accepted: Callable[[str, Claim | None, ClaimPayment | None], None] = lambda n, c, p: None,
 ) -> Iterator[Planned]:
     """The 277CA and 835s that answer these claims. A replacement (frequency 7) or void (8)
-    names its original by the payer claim number in REF*F8 (`original` finds it): the 835
-    takes the original's payment back (CLP02 22, under the original's CLM01) and, for a
-    replacement, pays the new claim; one naming no claim of this payer is rejected. Each
-    claim accepted (but a void) is told to `accepted` with its payer claim number, and each
-    corrected original with None (a claim is corrected once)."""
+    names its original by the payer claim number in REF*F8; `original` gives that claim's
+    payment when the number is one of this payer's claims for the same billing provider and
+    patient. The 835 takes that payment back (CLP02 22, under the original's CLM01) and, for
+    a replacement, pays the new claim; a correction naming no such claim is rejected. Each
+    claim accepted (but a void) is told to `accepted` with its payer claim number and its
+    payment, and each corrected original with None (a claim is corrected once)."""
     if not claims:
         return
     sim = profile.simulator
-    corrected: dict[str, Claim] = {}  # CLM01 of a correction -> its original
+    corrected: dict[str, ClaimPayment] = {}  # CLM01 of a correction -> its original's payment
     decided: list[tuple[Claim, Outcome]] = []
     for claim in claims:
         outcome = outcome_for(claim.patient_control_number, sim)
         if claim.frequency_code in ("7", "8"):
-            first = original(claim.payer_claim_number or "")
+            first = original(claim.payer_claim_number or "", claim)
             if first is None:
                 outcome = "rejected"
             else:
@@ -101,24 +102,19 @@ def plan_responses(
     for claim, outcome in decided:
         if outcome == "rejected":
             continue
-        replaced = corrected.get(claim.patient_control_number)
-        if replaced is not None:
-            # The original's payment as it stands, taken back.
+        paid_before = corrected.get(claim.patient_control_number)
+        if paid_before is not None:
+            # The original's payment as it stands, taken back. Its patient and payee are the
+            # correction's: the same provider and patient, as `original` checked.
             assert claim.payer_claim_number is not None
-            paid_before = adjudicate(
-                replaced,
-                sim,
-                outcome_for(replaced.patient_control_number, sim),
-                payer_claim_control_number=claim.payer_claim_number,
-            )
             first.append(reversal_of(paid_before))
-            payees[replaced.patient_control_number] = replaced
-            accepted(claim.payer_claim_number, None)
+            payees[paid_before.patient_control_number] = claim
+            accepted(claim.payer_claim_number, None, None)
             if claim.frequency_code == "8":
                 continue
         number = payer_claim_number(profile.payer_id, claim.patient_control_number, control_number)
-        accepted(number, claim)
         payment = adjudicate(claim, sim, outcome, payer_claim_control_number=number)
+        accepted(number, claim, payment)
         if outcome == "pended":
             later.append(payment)
         elif outcome == "reversed":

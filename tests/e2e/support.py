@@ -22,6 +22,7 @@ FINAL = {
     "x12_rejected",
     "scrub_rejected",
     "failed",
+    "voided",
 }
 
 

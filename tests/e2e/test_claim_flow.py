@@ -268,6 +268,69 @@ async def test_a_void_takes_the_payment_back_and_a_replacement_is_paid_instead(
         remittance = await get(gateway, api_key, f"/v1/claims/{claim_id}/remittance")
         assert remittance["paid"] == "0.00"  # paid, then taken back
     void = await get(gateway, api_key, f"/v1/claims/{corrections[0]}")
-    assert void["status"] == "acknowledged"  # the payer has it; it pays nothing of its own
+    # The payer took the original's payment back: the void is done, and says so.
+    assert void["status"] == "voided"
+    events = await get(gateway, api_key, f"/v1/claims/{corrections[0]}/events")
+    assert events["items"][-1]["kind"] == "voided"
+    assert events["items"][-1]["detail"]["original_claim_id"] == originals[0][1]
     replacement = await get(gateway, api_key, f"/v1/claims/{corrections[1]}")
     assert replacement["status"] in ("paid", "partially_paid", "denied")
+    # Each correction and its original lead to each other.
+    for (_, original_id), correction_id, frequency in zip(
+        originals, corrections, ("8", "7"), strict=True
+    ):
+        view = await get(gateway, api_key, f"/v1/claims/{correction_id}")
+        assert view["corrects_claim_id"] == original_id
+        original = await get(gateway, api_key, f"/v1/claims/{original_id}")
+        assert original["corrected_by"] == [
+            {"id": correction_id, "frequency_code": frequency, "status": view["status"]}
+        ]
+
+
+async def test_a_correction_naming_another_submitters_claim_is_refused(gateway: Any) -> None:
+    """Practice B learns the payer's claim number of practice A's paid claim and sends a void
+    (and a replacement) naming it: the gateway refuses both at the scrub, pointing at
+    payer_claim_number, and A's payment stays where it is."""
+    _, key_a = await new_submitter(gateway, "Practice A")
+    _, key_b = await new_submitter(gateway, "Practice B")
+    claim = example("professional-office-visit.json")
+    paid_id = await submit(gateway, key_a, claim)
+    await drive(gateway, lambda: all_final(gateway, key_a, [paid_id]))
+    paid = await get(gateway, key_a, f"/v1/claims/{paid_id}")
+    assert paid["status"] == "paid" and paid["payer_claim_number"]
+    attempts = []
+    for suffix, frequency in (("V", "8"), ("R", "7")):
+        attack = {
+            **claim,
+            "patient_control_number": "PCN-2026-0004" + suffix,
+            "frequency_code": frequency,
+            "payer_claim_number": paid["payer_claim_number"],
+        }
+        attempts.append(await submit(gateway, key_b, attack))
+    await drive(gateway, lambda: all_final(gateway, key_b, attempts))
+    for attempt in attempts:
+        view = await get(gateway, key_b, f"/v1/claims/{attempt}")
+        assert view["status"] == "scrub_rejected"
+        assert view["corrects_claim_id"] is None
+        (finding,) = [f for f in view["findings"] if f["code"] == "CORRECTION_ORIGINAL_UNKNOWN"]
+        assert finding["pointer"] == "/payer_claim_number"
+    after = await get(gateway, key_a, f"/v1/claims/{paid_id}")
+    assert after["status"] == "paid" and after["corrected_by"] == []
+    remittance = await get(gateway, key_a, f"/v1/claims/{paid_id}/remittance")
+    assert remittance["paid"] == "104.00"
+    # Checking it first (POST /v1/claims/validate) says the same, storing nothing.
+    response = await gateway.post(
+        "/v1/claims/validate",
+        data=json.dumps(
+            {
+                **claim,
+                "frequency_code": "8",
+                "payer_claim_number": paid["payer_claim_number"],
+                "patient_control_number": "PCN-2026-0004X",
+            }
+        ),
+        headers=auth(key_b, **{"Content-Type": "application/json"}),
+    )
+    checked = await response.json()
+    assert checked["valid"] is False
+    assert "CORRECTION_ORIGINAL_UNKNOWN" in [f["code"] for f in checked["findings"]]

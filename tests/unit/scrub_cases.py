@@ -154,6 +154,7 @@ class Case:
     prior: tuple[PriorClaim, ...] = ()  # prior claims when firing
     silent_prior: tuple[PriorClaim, ...] = ()  # prior claims for the silent run on the base
     payer_known: bool | None = None  # what the caller found when looking the payer up
+    originals: tuple[PriorClaim, ...] | None = None  # a correction's originals when firing
 
 
 CASES: dict[str, Case] = {
@@ -233,6 +234,11 @@ CASES: dict[str, Case] = {
         prior=(_prior("PCN-2026-0004B", "PAID", date(2026, 11, 5), OFFICE_KEY),),
         # outside SIMCOM01's 90-day look-back
         silent_prior=(_prior("PCN-2026-0004B", "PAID", date(2026, 8, 1), OFFICE_KEY),),
+    ),
+    "CORRECTION_ORIGINAL_UNKNOWN": Case(
+        "office",
+        lambda c: replace(c, frequency_code="8", payer_claim_number="SIM000000000042"),
+        originals=(),
     ),
     # payer rules
     "PAYER_ID_MISMATCH": Case("office", lambda c: payer(c, payer_id="SIMCOM09")),

@@ -42,6 +42,11 @@ ALLOWED = {
         for s in (S.ACKNOWLEDGED, S.PAYER_REJECTED, S.PAID, S.PARTIALLY_PAID, S.DENIED)
     ),
     *((s, S.REVERSED) for s in (S.PAID, S.PARTIALLY_PAID, S.DENIED)),
+    # A void ends when the payer takes its original back, from wherever it was with the payer.
+    *(
+        (s, S.VOIDED)
+        for s in (S.TRANSLATED, S.SUBMITTED, S.FAILED, S.ACCEPTED, S.ACKNOWLEDGED, S.PENDED)
+    ),
     *((S.REVERSED, s) for s in (S.PAID, S.PARTIALLY_PAID, S.DENIED)),
 }
 
@@ -56,7 +61,7 @@ def test_every_pair_exhaustively() -> None:
 
 
 def test_terminal_statuses_are_never_left() -> None:
-    assert {S.SCRUB_REJECTED, S.X12_REJECTED, S.PAYER_REJECTED} == TERMINAL
+    assert {S.SCRUB_REJECTED, S.X12_REJECTED, S.PAYER_REJECTED, S.VOIDED} == TERMINAL
     for status in TERMINAL:
         assert not any(can_transition(status, other) for other in ClaimStatus)
 

@@ -31,6 +31,7 @@ def _run(case: Case, *, broken: bool) -> tuple[Finding, ...]:
         today=case.today if broken else TODAY,
         prior_claims=case.prior if broken else case.silent_prior,
         payer_known=case.payer_known if broken else True,
+        originals=case.originals if broken else None,
     )
 
 

@@ -111,7 +111,7 @@ def _answers(claims: list[object], original: object) -> tuple[list[object], list
         receiver_id="CLEARWAY",
         now=datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
         next_control_number=lambda: next(numbers),
-        original=lambda number: original if number == "SIM-ORIGINAL" else None,  # type: ignore[arg-type,return-value]
+        original=lambda number, claim: original if number == "SIM-ORIGINAL" else None,  # type: ignore[arg-type,return-value]
     ):
         if name.startswith("277CA"):
             acks += [c for ack in read_277ca(content.decode()) for _, c in ack.claims()]
@@ -123,6 +123,18 @@ def _answers(claims: list[object], original: object) -> tuple[list[object], list
 ORIGINAL = claim_from_json(example("professional-office-visit.json"))  # PCN-2026-0004
 
 
+def _paid(claim: Any) -> Any:
+    """The payment SIMCOM01 made for `claim`, as the simulator keeps it."""
+    from payers.simulator.adjudication import adjudicate, outcome_for
+
+    sim = PROFILES["SIMCOM01"].simulator
+    outcome = outcome_for(claim.patient_control_number, sim)
+    return adjudicate(claim, sim, outcome, payer_claim_control_number="SIM-ORIGINAL")
+
+
+ORIGINAL_PAYMENT = _paid(ORIGINAL)
+
+
 def test_a_void_takes_the_original_payment_back() -> None:
     void = replace(
         ORIGINAL,
@@ -130,7 +142,7 @@ def test_a_void_takes_the_original_payment_back() -> None:
         frequency_code="8",
         payer_claim_number="SIM-ORIGINAL",
     )
-    acks, payments = _answers([void], ORIGINAL)
+    acks, payments = _answers([void], ORIGINAL_PAYMENT)
     assert [(a.patient_control_number, a.category) for a in acks] == [("PCN-2026-0004V", "A2")]
     (reversal,) = payments
     assert (reversal.patient_control_number, reversal.status) == ("PCN-2026-0004", "22")
@@ -145,7 +157,7 @@ def test_a_replacement_reverses_the_original_and_is_paid() -> None:
         frequency_code="7",
         payer_claim_number="SIM-ORIGINAL",
     )
-    _, payments = _answers([replacement], ORIGINAL)
+    _, payments = _answers([replacement], ORIGINAL_PAYMENT)
     assert [(p.patient_control_number, p.status) for p in payments] == [
         ("PCN-2026-0004", "22"),
         ("PCN-2026-0004R", "1"),
@@ -154,17 +166,38 @@ def test_a_replacement_reverses_the_original_and_is_paid() -> None:
 
 def test_a_correction_naming_no_claim_of_the_payer_is_rejected() -> None:
     void = replace(ORIGINAL, frequency_code="8", payer_claim_number="DOESNOTEXIST")
-    acks, payments = _answers([void], ORIGINAL)
+    acks, payments = _answers([void], ORIGINAL_PAYMENT)
     assert [a.category for a in acks] == ["A7"] and payments == []
 
 
-def test_a_claim_is_corrected_once(tmp_path: Any) -> None:
-    from edi.claim_json import claim_to_json
+def test_a_claim_is_corrected_once_and_only_for_its_own_provider_and_patient(
+    tmp_path: Any,
+) -> None:
+    import os
+    import stat
+
     from payers.simulator.mailbox import Adjudicated
 
-    store = Adjudicated(tmp_path / "adjudicated.jsonl")
-    assert store.find("SIM-ORIGINAL") is None
-    store.add([("SIM-ORIGINAL", claim_to_json(ORIGINAL))])
-    assert claim_from_json(store.find("SIM-ORIGINAL")) == ORIGINAL  # type: ignore[arg-type]
-    store.add([("SIM-ORIGINAL", None)])  # voided or replaced
-    assert store.find("SIM-ORIGINAL") is None
+    store = Adjudicated(tmp_path / "payer" / "adjudicated.jsonl")
+    void = replace(ORIGINAL, frequency_code="8", payer_claim_number="SIM-ORIGINAL")
+    assert store.find("SIM-ORIGINAL", void) is None
+    store.add([("SIM-ORIGINAL", ORIGINAL, ORIGINAL_PAYMENT)])
+    assert store.find("SIM-ORIGINAL", void) == ORIGINAL_PAYMENT
+    # Another practice (billing NPI) or another patient naming the same number finds nothing.
+    other_practice = replace(
+        void, billing_provider=replace(ORIGINAL.billing_provider, npi="1497758544")
+    )
+    other_member = replace(void, subscriber=replace(ORIGINAL.subscriber, member_id="SIMC9999999"))
+    assert store.find("SIM-ORIGINAL", other_practice) is None
+    assert store.find("SIM-ORIGINAL", other_member) is None
+    store.add([("SIM-ORIGINAL", None, None)])  # voided or replaced
+    assert store.find("SIM-ORIGINAL", void) is None
+    # What is kept names nobody, and only its owner may read it.
+    kept = store.path.read_text()
+    person = ORIGINAL.patient or ORIGINAL.subscriber
+    for phi in (person.last_name, person.first_name, ORIGINAL.subscriber.member_id):
+        assert phi not in kept
+    assert str(person.birth_date) not in kept
+    for path in (store.path, store.path.with_name("identity-key")):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(store.path.parent).st_mode) == 0o700
