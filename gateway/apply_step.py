@@ -8,7 +8,7 @@ claim only where the state machine allows. A file that matches nothing is kept a
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -29,7 +29,9 @@ from edi.x12 import SegmentReader, head_segments
 from gateway import interchange_store as ix
 from gateway import store
 from gateway.amounts import money
+from gateway.crypto import Sealer
 from gateway.lifecycle import ClaimStatus, can_transition
+from gateway.matching import Evidence, Sent, group_sent, match
 from gateway.outbox_files import Forward, forward_responses
 from gateway.settings import X12Settings
 from gateway.tables import interchanges
@@ -58,6 +60,10 @@ class Outcome:
             "events_only": self.events_only,
             "unmatched": self.unmatched[:200],
         }
+
+    def logged(self) -> dict[str, Any]:
+        """What the log says of it: counts, never a patient account number (CLM01)."""
+        return {**self.detail(), "unmatched": len(self.unmatched)}
 
 
 _ANSWER_KINDS = {"999": "999", "277": "277CA", "835": "835"}  # ST01 -> kind
@@ -122,7 +128,7 @@ def apply_handler(x12: X12Settings | None = None) -> Handler:
         kinds = parsed.kinds
         outcome = Outcome(kinds)
         async with step.finishing() as conn:
-            work = await _load(conn, inbound, parsed, outcome)
+            work = await _load(conn, step.sealer, inbound, parsed, outcome)
             for ta1 in parsed.acks.interchange_acks:
                 await _apply_ta1(work, ta1)
             for ack in parsed.acks.implementation_acks:
@@ -143,7 +149,7 @@ def apply_handler(x12: X12Settings | None = None) -> Handler:
                 detail={**inbound.detail, **outcome.detail()},
                 kind="+".join(kinds)[:12],
             )
-        log.info("response_applied", interchange_id=inbound.id, **outcome.detail())
+        log.info("response_applied", interchange_id=inbound.id, **outcome.logged())
 
     return run
 
@@ -212,12 +218,13 @@ class Applying:
     outcome: Outcome
     sent: dict[int, tuple[ix.Interchange, list[tuple[str, str]]]]  # ISA13 -> 837, claims
     records: dict[str, store.ClaimRecord]
-    by_pcn: dict[str, list[tuple[store.ClaimRecord, int | None]]]
+    by_pcn: dict[str, list[Sent]]  # CLM01 -> the claims sent to this payer under it
     paid_before: set[store.RemittanceKey]
     changes: store.StatusChanges = field(default_factory=store.StatusChanges)
     payer_numbers: dict[str, str] = field(default_factory=dict)
     remittances: list[store.NewRemittance] = field(default_factory=list)
     reversed: list[str] = field(default_factory=list)  # claims this file moved to REVERSED
+    answers_read: dict[str, int] = field(default_factory=dict)  # kind -> claims read so far
 
     def move(
         self, claim_id: str, new_status: ClaimStatus, kind: str, detail: dict[str, Any]
@@ -257,7 +264,11 @@ class Applying:
 
 
 async def _load(
-    conn: AsyncConnection, inbound: ix.Interchange, parsed: Parsed, outcome: Outcome
+    conn: AsyncConnection,
+    sealer: Sealer,
+    inbound: ix.Interchange,
+    parsed: Parsed,
+    outcome: Outcome,
 ) -> Applying:
     """Lock (on PostgreSQL, in id order) and read every claim the file may speak of."""
     payer_id = inbound.payer_id
@@ -280,10 +291,19 @@ async def _load(
         | {payment.patient_control_number for r in parsed.remittances for payment in r.claims}
     )
     await store.lock_claims(conn, ids=ids, payer_id=payer_id, pcns=pcns)
-    by_pcn = await store.sent_claims_by_pcns(conn, payer_id, pcns)
+    by_pcn = {
+        pcn: group_sent(rows)
+        for pcn, rows in (await store.sent_claims_by_pcns(conn, payer_id, pcns)).items()
+    }
+    # Where a CLM01 was sent by more than one claim (two practices, or a resend), the billing
+    # provider of each tells them apart: read from their sealed payloads, only then.
+    shared = [s.record.id for sent in by_pcn.values() if len(sent) > 1 for s in sent]
+    payloads = await store.claim_payloads(conn, sealer, shared)
+    for pcn, sent in by_pcn.items():
+        by_pcn[pcn] = [_with_provider(s, payloads.get(s.record.id)) for s in sent]
     records = {r.id: r for r in await store.get_claims(conn, ids)}
     for candidates in by_pcn.values():
-        records.update((r.id, r) for r, _ in candidates)
+        records.update((s.record.id, s.record) for s in candidates)
     paid_before = (
         await store.remittances_seen(conn, sorted(records)) if parsed.remittances else set()
     )
@@ -372,31 +392,30 @@ def _apply_999(work: Applying, ack: ImplementationAck) -> None:
             work.move(claim_id, new_status, kind, detail)
 
 
-def _find_claim(
-    work: Applying,
-    patient_control_number: str,
-    *,
-    payer_claim_number: str | None = None,
-    batch_reference: str | None = None,
-) -> store.ClaimRecord | None:
-    """The claim a payer's answer is about: by CLM01 among the claims sent to that payer,
-    narrowed by the payer's claim number or the batch reference when CLM01 is not unique."""
-    candidates = work.by_pcn.get(patient_control_number, [])
-    if len(candidates) <= 1:
-        return candidates[0][0] if candidates else None
-    if payer_claim_number:
-        same = [
-            c
-            for c, _ in candidates
-            if work.payer_numbers.get(c.id, c.payer_claim_number) == payer_claim_number
-        ]
-        if same:
-            return same[0]
-    if batch_reference and batch_reference.isdigit():
-        same = [c for c, control in candidates if control == int(batch_reference)]
-        if same:
-            return same[0]
-    return candidates[0][0]  # the most recently sent
+def _with_provider(sent: Sent, payload: dict[str, Any] | None) -> Sent:
+    if payload is None:
+        return sent
+    provider = payload.get("billing_provider") or {}
+    return replace(sent, billing_npi=provider.get("npi"), billing_tax_id=provider.get("tax_id"))
+
+
+def _find_claim(work: Applying, evidence: Evidence, what: str) -> store.ClaimRecord | None:
+    """The one sent claim the answer is about, or None (recorded as unmatched, for a person)."""
+    candidates = work.by_pcn.get(evidence.patient_control_number, [])
+    found = match(candidates, evidence, work.payer_numbers)
+    work.answers_read[what] = number = work.answers_read.get(what, 0) + 1
+    if found.record is None:
+        # Where in the file, and our claim ids: the patient's account number (CLM01) is for
+        # whoever opens the file, not for this detail, which is kept in clear.
+        noun = "claim status" if what == "277CA" else "claim payment"
+        work.outcome.unmatched.append(f"{what} {noun} {number} in the file: {found.why_not}")
+    return found.record
+
+
+def _party_ids(party: Any) -> tuple[str | None, str | None]:
+    """(NPI, tax id) of a 277CA 2100C provider."""
+    qualifier, identifier = party.identifier_qualifier, party.identifier or None
+    return (identifier if qualifier == "XX" else None), (identifier if qualifier == "FI" else None)
 
 
 # 277CA STC01-1 category -> claim status. A0 (forwarded), A5 (split), E (errors in the
@@ -414,14 +433,19 @@ def status_for_category(category: str) -> ClaimStatus | None:
 def _apply_277ca(work: Applying, ack: ClaimAcknowledgment) -> None:
     for provider in ack.providers:
         for status in provider.claims:
-            record = _find_claim(
-                work,
-                status.patient_control_number,
+            npi, tax_id = _party_ids(provider.provider)
+            evidence = Evidence(
+                patient_control_number=status.patient_control_number,
                 payer_claim_number=status.payer_claim_control_number,
                 batch_reference=ack.receiver_trace,
+                total_charge=status.total_charge,
+                service_start=status.service_date,
+                service_end=status.service_end_date,
+                provider_npi=npi,
+                provider_tax_id=tax_id,
             )
+            record = _find_claim(work, evidence, "277CA")
             if record is None:
-                work.outcome.unmatched.append(f"277CA for CLM01 {status.patient_control_number}")
                 continue
             detail = {
                 "response_id": work.inbound.id,
@@ -544,13 +568,19 @@ def payment_detail(payment: ClaimPayment) -> dict[str, Any]:
 
 def _apply_835(work: Applying, remittance: Remittance) -> None:
     for payment in remittance.claims:
-        record = _find_claim(
-            work,
-            payment.patient_control_number,
+        dates = [line.service_date for line in payment.lines if line.service_date]
+        ends = [line.service_end_date or line.service_date for line in payment.lines]
+        evidence = Evidence(
+            patient_control_number=payment.patient_control_number,
             payer_claim_number=payment.payer_claim_control_number,
+            total_charge=payment.total_charge,
+            service_start=payment.statement_start or min(dates, default=None),
+            service_end=payment.statement_end or max(filter(None, ends), default=None),
+            provider_npi=remittance.payee.npi,
+            provider_tax_id=remittance.payee.tax_id,
         )
+        record = _find_claim(work, evidence, "835")
         if record is None:
-            work.outcome.unmatched.append(f"835 for CLM01 {payment.patient_control_number}")
             continue
         # The same claim, trace number, CLP02 and amount, re-sent in another file.
         seen = store.remittance_key(record.id, remittance.trace_number, payment)

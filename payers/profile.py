@@ -97,6 +97,9 @@ class Simulation:
     deductible: str = "25.00"  # PR-1 taken first from the allowed amount
     ack_delay_seconds: int = 1  # 999 at once; 277CA after this
     remit_delay_seconds: int = 2  # 835 after this (after the 277CA)
+    # 277CA 2200B TRN02: the sender's batch reference (its BHT03), or a trace of the payer's
+    # own, as some payers send
+    echo_batch_reference: bool = True
 
 
 @dataclass(frozen=True, slots=True)

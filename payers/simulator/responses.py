@@ -89,7 +89,13 @@ def plan_responses(
         )
 
     ack_params = params()
-    ack = claim_acknowledgment(profile, decided, control_number=control_number, now=now)
+    ack = claim_acknowledgment(
+        profile,
+        decided,
+        control_number=control_number,
+        now=now,
+        trace=f"{ack_params.interchange_control_number:09d}",
+    )
     yield (
         f"277CA-{ack_params.interchange_control_number:09d}.x12",
         build_277ca([ack], ack_params).encode(),
@@ -149,8 +155,11 @@ def claim_acknowledgment(
     *,
     control_number: int,
     now: datetime,
+    trace: str | None = None,
 ) -> ClaimAcknowledgment:
-    """One 277CA for the file: every claim's status under its billing provider."""
+    """One 277CA for the file: every claim's status under its billing provider. Its batch
+    reference (2200B TRN02) echoes the file's (our BHT03, which is its ISA13), unless the
+    payer's profile says not to: then it is the payer's own trace, `trace`."""
     sim = profile.simulator
     today = now.date()
     verdicts: list[tuple[Party, ClaimStatus]] = []
@@ -178,7 +187,9 @@ def claim_acknowledgment(
         source=Party(profile.name, profile.payer_id, "PI"),
         source_trace=f"{control_number:09d}",
         receiver=Party("CLEARINGHOUSE", "CLEARWAY", "46"),
-        receiver_trace=f"{control_number:09d}",
+        receiver_trace=f"{control_number:09d}"
+        if sim.echo_batch_reference or trace is None
+        else f"SIM{trace}",
     )
 
 

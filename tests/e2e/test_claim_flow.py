@@ -26,7 +26,7 @@ from gateway.context import DELIVERY, ENGINE, PAYERS, SEALER, SETTINGS
 from gateway.pipeline import step_handlers
 from gateway.poll_step import ensure_polls
 from gateway.settings import PayersSettings, Settings, SimulatorSettings
-from gateway.tables import interchanges
+from gateway.tables import interchanges, submitters
 from gateway.tables import jobs as jobs_table
 from gateway.worker import Worker
 from tests.conftest import auth, example, new_submitter
@@ -334,3 +334,114 @@ async def test_a_correction_naming_another_submitters_claim_is_refused(gateway: 
     checked = await response.json()
     assert checked["valid"] is False
     assert "CORRECTION_ORIGINAL_UNKNOWN" in [f["code"] for f in checked["findings"]]
+
+
+async def test_two_practices_with_the_same_account_number_get_their_own_answers(
+    aiohttp_client: Any, flow_settings: Settings, fast_profiles: Path
+) -> None:
+    """Two submitters send the same CLM01 to the same payer at the same time; the payer does
+    not echo the batch reference in its 277CA and gives its claim numbers only there. Each
+    practice's claim gets its own 277CA status, its own payment (different amounts) and its
+    own answer files; nothing is applied to the wrong claim or held as unmatched."""
+    profile = fast_profiles / "SIMCOM01.toml"
+    profile.write_text(
+        profile.read_text().replace("[simulator]\n", "[simulator]\necho_batch_reference = false\n")
+    )
+    gateway = await aiohttp_client(create_app(flow_settings))
+    gateway.app[DELIVERY].simulator_url = str(gateway.make_url("/simulator"))
+    a, key_a = await new_submitter(gateway, "Maple Street")
+    b, key_b = await new_submitter(gateway, "Oak Avenue")
+    claim_a = example("professional-office-visit.json")
+    claim_b = example("professional-office-visit.json")  # same CLM01 PCN-2026-0004
+    claim_b["billing_provider"] = {
+        **claim_b["billing_provider"],
+        "organization_name": "OAK AVENUE PEDIATRICS",
+        "npi": "1544332210",
+        "tax_id": "222334444",
+    }
+    claim_b["service_lines"] = claim_b["service_lines"][:1]  # one line: a different payment
+    claim_b["total_charge"] = claim_b["service_lines"][0]["charge"]
+    id_a = await submit(gateway, key_a, claim_a)
+    id_b = await submit(gateway, key_b, claim_b)
+    await drive(
+        gateway,
+        lambda: _both_final(gateway, [(key_a, id_a), (key_b, id_b)]),
+    )
+    view_a = await get(gateway, key_a, f"/v1/claims/{id_a}")
+    view_b = await get(gateway, key_b, f"/v1/claims/{id_b}")
+    assert view_a["status"] == view_b["status"] == "paid"
+    assert view_a["payer_claim_number"] != view_b["payer_claim_number"]
+    paid_a = await get(gateway, key_a, f"/v1/claims/{id_a}/remittance")
+    paid_b = await get(gateway, key_b, f"/v1/claims/{id_b}/remittance")
+    assert (paid_a["paid"], paid_a["patient_responsibility"]["total"]) == ("104.00", "76.00")
+    assert paid_b["total_charge"] == claim_b["total_charge"]
+    assert paid_b["paid"] != paid_a["paid"] and len(paid_b["payments"]) == 1
+    for key, claim_id in ((key_a, id_a), (key_b, id_b)):
+        kinds = [
+            e["kind"] for e in (await get(gateway, key, f"/v1/claims/{claim_id}/events"))["items"]
+        ]
+        assert kinds.count("277ca_a2") == 1 and kinds.count("835_paid") == 1, kinds
+    # Each practice's outbox holds the payer's answers for its own claim only.
+    for submitter, key, npi in ((a, key_a, "1234567893"), (b, key_b, "1544332210")):
+        files = (await get(gateway, key, "/v1/files?direction=outbound"))["items"]
+        remits = [f for f in files if f["kind"] == "835"]
+        assert remits, submitter.name
+        for f in remits:
+            body = await gateway.get(f"/v1/files/{f['id']}/content", headers=auth(key))
+            (remittance,) = read_835(await body.text())
+            assert remittance.payee.npi == npi
+    async with gateway.app[ENGINE].connect() as conn:
+        states = (
+            await conn.execute(
+                select(interchanges.c.state).where(interchanges.c.direction == ix.INBOUND)
+            )
+        ).scalars()
+        assert ix.UNMATCHED not in set(states)
+
+
+async def _both_final(gateway: Any, claims: list[tuple[str, str]]) -> bool:
+    return all([await all_final(gateway, key, [claim_id]) for key, claim_id in claims])
+
+
+async def test_an_answer_that_fits_two_practices_claims_is_held_for_a_person(
+    aiohttp_client: Any, flow_settings: Settings, fast_profiles: Path
+) -> None:
+    """Two submitters send the very same claim (same CLM01, provider, charge and dates) to a
+    payer that does not echo the batch reference: its 277CA and 835 fit both, so neither is
+    applied to a guess; they wait, unmatched, where an operator sees them."""
+    profile = fast_profiles / "SIMCOM01.toml"
+    profile.write_text(
+        profile.read_text().replace("[simulator]\n", "[simulator]\necho_batch_reference = false\n")
+    )
+    gateway = await aiohttp_client(create_app(flow_settings))
+    gateway.app[DELIVERY].simulator_url = str(gateway.make_url("/simulator"))
+    _, key_a = await new_submitter(gateway, "Billing Office One")
+    _, key_b = await new_submitter(gateway, "Billing Office Two")
+    _, operator = await new_submitter(gateway)
+    async with gateway.app[ENGINE].begin() as conn:
+        await conn.execute(
+            submitters.update().where(submitters.c.name.like("submitter-%")).values(operator=True)
+        )
+    claim = example("professional-office-visit.json")
+    ids = [await submit(gateway, key_a, claim), await submit(gateway, key_b, claim)]
+
+    async def held() -> bool:
+        listed = await get(gateway, operator, "/v1/interchanges?unmatched=true")
+        return {i["kind"] for i in listed["items"]} >= {"277CA", "835"}
+
+    await drive(gateway, held)
+    listed = (await get(gateway, operator, "/v1/interchanges?unmatched=true"))["items"]
+    for item in listed:
+        (reason,) = item["detail"]["unmatched"]
+        assert "claim 1 in the file: it fits 2 claims equally" in reason.replace(
+            "status ", ""
+        ).replace("payment ", "")
+        assert all(claim_id in reason for claim_id in ids)
+        assert "PCN-2026-0004" not in reason  # our ids, not the patient's account number
+    for key, claim_id in zip((key_a, key_b), ids, strict=True):
+        view = await get(gateway, key, f"/v1/claims/{claim_id}")
+        assert view["status"] == "accepted"  # the 999 is ours alone; the rest waits
+        kinds = [
+            e["kind"] for e in (await get(gateway, key, f"/v1/claims/{claim_id}/events"))["items"]
+        ]
+        assert not [k for k in kinds if k.startswith(("277ca", "835"))]
