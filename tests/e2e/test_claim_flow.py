@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from structlog.testing import capture_logs
 
 from edi.read_835 import read_835
 from edi.validate import AckControl, validate
@@ -429,7 +430,10 @@ async def test_an_answer_that_fits_two_practices_claims_is_held_for_a_person(
         listed = await get(gateway, operator, "/v1/interchanges?unmatched=true")
         return {i["kind"] for i in listed["items"]} >= {"277CA", "835"}
 
-    await drive(gateway, held)
+    with capture_logs() as logged:
+        await drive(gateway, held)
+    applied = [e for e in logged if e["event"] == "response_applied" and e["unmatched"]]
+    assert applied and "PCN-2026-0004" not in repr(logged)  # counts, not account numbers
     listed = (await get(gateway, operator, "/v1/interchanges?unmatched=true"))["items"]
     for item in listed:
         (reason,) = item["detail"]["unmatched"]
