@@ -23,6 +23,33 @@ from edi.x12 import DEFAULT_DELIMITERS, Delimiters, SegmentWriter, check_value
 
 MAX_CONTROL_NUMBER = 999_999_999
 
+# ISA01..ISA16 are fixed width, and a receiver reads the ISA by position: an element of the
+# wrong width moves every later one. Each width with the TA1 note code (TA105) that rejects it.
+ISA_WIDTHS: tuple[tuple[int, str], ...] = (
+    (2, "010"), (10, "011"), (2, "012"), (10, "013"),  # ISA01-04 authorization, security
+    (2, "005"), (15, "006"), (2, "007"), (15, "008"),  # ISA05-08 sender and receiver
+    (6, "014"), (4, "015"), (1, "016"), (5, "017"),  # ISA09-12 date, time, ISA11, version
+    (9, "018"), (1, "019"), (1, "020"), (1, "027"),  # ISA13-16 control number, ack, usage
+)  # fmt: skip
+
+
+def isa_width_errors(isa: Sequence[str]) -> list[tuple[int, str, str]]:
+    """(position, TA105 note code, message) for each ISA element (as read, blanks kept; [0] is
+    "ISA") whose width is not the fixed one, in order; [] when all are right."""
+    errors = []
+    for position, (width, note) in enumerate(ISA_WIDTHS, start=1):
+        value = isa[position] if position < len(isa) else ""
+        if len(value) != width:
+            errors.append(
+                (
+                    position,
+                    note,
+                    f"ISA{position:02d} is {len(value)} characters long; the ISA is fixed-width "
+                    f"and ISA{position:02d} takes exactly {width} (pad with spaces)",
+                )
+            )
+    return errors
+
 
 @dataclass(frozen=True, slots=True)
 class EnvelopeParams:

@@ -302,12 +302,12 @@ def ta1_from_report(
     out = []
     for i, (start, isa) in enumerate(isas):
         end = isas[i + 1][0] if i + 1 < len(isas) else 1 << 62
+        # An issue located nowhere (pyx12 could not read the file at all) rejects every one.
         codes = [
-            x.code
+            x.code or "024"
             for x in report.issues
             if x.level == "interchange"
-            and x.segment_number is not None
-            and start <= x.segment_number < end
+            and (x.segment_number is None or start <= x.segment_number < end)
         ]
         out.append(
             InterchangeAck(

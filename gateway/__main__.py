@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import dataclasses
 import errno
+import os
+import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -30,6 +32,7 @@ from gateway.pipeline import (
     make_delivery,
     run_worker,
     simulator_config,
+    simulator_token,
     step_handlers,
 )
 from gateway.settings import Settings, SettingsError, load_settings
@@ -51,6 +54,9 @@ class DatabaseUnusable(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything this process creates on disk (the SQLite database and its journals, uploads,
+    # answer files, keys) is its owner's alone: files 600, folders 700.
+    os.umask(0o077)
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -143,6 +149,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     new_api_key.add_argument("name", help="the submitter's name")
     new_api_key.set_defaults(run=_submitters_new_api_key)
+    senders = sub.add_parser(
+        "sender-ids",
+        help="list, add or remove the interchange sender ids (ISA06/GS02) a submitter's X12 "
+        "files may come from (none set: the first file's ISA06 is taken)",
+    )
+    senders.add_argument("name", help="the submitter's name")
+    senders.add_argument("--add", action="append", default=[], metavar="ID")
+    senders.add_argument("--remove", action="append", default=[], metavar="ID")
+    senders.set_defaults(run=_submitters_sender_ids)
     revoke_key = sub.add_parser("revoke-key", help="revoke an API key or an SFTP key at once")
     revoke_key.add_argument("name", help="the submitter's name")
     revoke_key.add_argument(
@@ -179,7 +194,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work() -> None:
         engine = db.create_engine(settings.database)
-        delivery = make_delivery(settings, payers)
+        delivery = make_delivery(settings, payers, sealer)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -204,7 +219,9 @@ def _simulate_payer(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.simulator.host
     port = args.port or settings.simulator.port
     root = web.Application()
-    root.add_subapp("/simulator", create_simulator_app(simulator_config(settings, payers)))
+    token = simulator_token(settings, make_sealer(settings.crypto, settings.database))
+    config = simulator_config(settings, payers, token)
+    root.add_subapp("/simulator", create_simulator_app(config))
     log.info("simulating_payers", url=f"http://{host}:{port}/simulator", payers=sorted(payers))
     web.run_app(root, host=host, port=port, access_log=None, print=None)
     return 0
@@ -466,6 +483,44 @@ def _submitters_new_api_key(settings: Settings, args: argparse.Namespace) -> int
     print(f"api key:   {api_key}")
     print("Keep the API key now: it is stored only as a hash and cannot be shown again.")
     return 0
+
+
+def _submitters_sender_ids(settings: Settings, args: argparse.Namespace) -> int:
+    for sender_id in args.add:
+        if not _SENDER_ID.fullmatch(sender_id):
+            print(
+                f"clearway: {sender_id!r} cannot be an interchange sender id (ISA06): 1 to 15 "
+                "letters, digits, spaces or . - _ , not starting with a space",
+                file=sys.stderr,
+            )
+            return 1
+
+    async def change(conn: AsyncConnection, submitter: store.Submitter) -> list[str] | str:
+        """The submitter's ids after the change, or an id another submitter has."""
+        owners = await store.owners_of_sender_ids(conn, args.add)
+        for sender_id in args.add:
+            if owners.get(sender_id, submitter.id) != submitter.id:
+                return sender_id
+            if sender_id not in owners:
+                await store.add_sender_id(conn, submitter.id, sender_id)
+        for sender_id in args.remove:
+            await store.remove_sender_id(conn, submitter.id, sender_id)
+        return await store.sender_ids_of(conn, submitter.id)
+
+    result = _with_submitter(settings, args.name, change)
+    if result is None:
+        return _no_submitter(args.name)
+    if isinstance(result, str):
+        print(f"clearway: {result!r} is another submitter's sender id", file=sys.stderr)
+        return 1
+    for sender_id in result:
+        print(f"sender id: {sender_id}")
+    if not result:
+        print("sender ids: none yet (the ISA06 of the first X12 file will be taken)")
+    return 0
+
+
+_SENDER_ID = re.compile(r"[A-Za-z0-9._-][A-Za-z0-9 ._-]{0,14}")
 
 
 def _submitters_revoke_key(settings: Settings, args: argparse.Namespace) -> int:

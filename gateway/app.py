@@ -19,7 +19,14 @@ from gateway.crypto import Sealer, SealError, load_or_create_key_file, parse_key
 from gateway.drop import drop_folders, x12_uploads
 from gateway.metrics import Metrics
 from gateway.middleware import request_context
-from gateway.pipeline import in_process_worker, load_payers, make_delivery, simulator_config
+from gateway.pipeline import (
+    in_process_worker,
+    load_payers,
+    make_delivery,
+    simulator_config,
+    uses_simulator,
+)
+from gateway.private import tighten
 from gateway.settings import CryptoSettings, DatabaseSettings, Settings
 from gateway.sftp_server import sftp_drop
 from payers import icd10
@@ -34,13 +41,14 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    tighten(*data_folders(settings))
     app[SEALER] = make_sealer(settings.crypto, settings.database)
     app[PAYERS] = load_payers(settings.payers)
     if settings.worker.in_process:
         # Load ICD-10-CM now (about 2 s and 180 MiB), not inside the first scrub. An API
         # without workers needs it only for /v1/claims/validate, which loads it on first use.
         icd10.warm_up()
-    app[DELIVERY] = make_delivery(settings, app[PAYERS])
+    app[DELIVERY] = make_delivery(settings, app[PAYERS], app[SEALER])
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(in_process_worker)
     app.cleanup_ctx.append(sftp_drop)
@@ -52,9 +60,30 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(payers.routes)
     app.add_routes(interchanges.routes)
     app.add_routes(files.routes)
-    if settings.simulator.in_process:
-        app.add_subapp("/simulator", create_simulator_app(simulator_config(settings, app[PAYERS])))
+    if settings.simulator.in_process and uses_simulator(app[PAYERS]):
+        # For the simulated payers only, and only to this host and the gateway's token: its
+        # mailboxes hold answers full of PHI.
+        token = app[DELIVERY].simulator_token
+        config = simulator_config(settings, app[PAYERS], token, loopback_only=True)
+        app.add_subapp("/simulator", create_simulator_app(config))
     return app
+
+
+def data_folders(settings: Settings) -> list[Path]:
+    """The folders the gateway keeps data in (PHI, keys), as the settings place them."""
+    folders = [
+        Path(settings.crypto.key_file).parent,
+        Path(settings.sftp.root),
+        Path(settings.sftp.host_key_file).parent,
+        Path(settings.x12.upload_dir),
+        Path(settings.simulator.data_dir),
+    ]
+    if settings.drop.root:
+        folders.append(Path(settings.drop.root))
+    url = settings.database.url
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        folders.append(Path(url.removeprefix("sqlite:///")).parent)
+    return folders
 
 
 def make_sealer(settings: CryptoSettings, database: DatabaseSettings) -> Sealer:

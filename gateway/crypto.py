@@ -101,7 +101,7 @@ def load_or_create_key_file(path: Path) -> tuple[list[DataKey], bool]:
     """Keys from a key file, creating one with a fresh key when absent; True when created."""
     created = False
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write("# Development data-encryption key. Use CLEARWAY_CRYPTO_KEYS in production.\n")

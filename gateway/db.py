@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from gateway.private import private_folder
 from gateway.settings import DatabaseSettings
 
 
@@ -66,7 +67,7 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     timeout = settings.connect_timeout_seconds
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            private_folder(Path(url.database).parent)
         engine = create_async_engine(url, connect_args={"timeout": timeout}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)

@@ -73,6 +73,7 @@ class Delivery:
 
     simulator_url: str
     credentials: Mapping[str, Credential] = field(default_factory=dict)
+    simulator_token: str = field(default="", repr=False)  # shown to the payer simulator
     _session: aiohttp.ClientSession | None = None
     _breakers: dict[str, Breaker] = field(default_factory=dict)
     _sftp: dict[str, SftpMailbox] = field(default_factory=dict)
@@ -107,11 +108,14 @@ class Delivery:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         url = delivery.url or f"{self.simulator_url.rstrip('/')}/{profile.payer_id}"
+        headers = authorization(credential)
+        if delivery.transport == "simulator" and not headers and self.simulator_token:
+            headers = {"Authorization": f"Bearer {self.simulator_token}"}
         return HttpMailbox(
             self._session,
             url,
             timeout=float(delivery.timeout_seconds),
-            headers=authorization(credential),
+            headers=headers,
             tls=self._tls_for(credential) if url.startswith("https:") else None,
         )
 

@@ -24,6 +24,7 @@ from gateway import file_store as fs
 from gateway.context import ENGINE, SEALER, SETTINGS
 from gateway.crypto import Sealer
 from gateway.outbox import INBOUND_DIR, sftp_user_names, submitter_folder
+from gateway.private import private_folder
 from gateway.settings import X12Settings
 from gateway.tables import submitters
 from gateway.x12_intake import UnreadableFile, receive_x12
@@ -49,8 +50,10 @@ class Intake:
         *,
         root: Path,
         channel: str,
+        refused_quota: int,
     ) -> None:
         self.engine = engine
+        self.refused_quota = refused_quota
         self.sealer = sealer
         self.x12 = x12
         self.root = root
@@ -64,8 +67,7 @@ class Intake:
     def accept(self, upload: Path, submitter_id: str) -> Path:
         """Move a finished upload out of the submitter's folder (an atomic rename on the same
         file system) and queue it. Returns where it now waits."""
-        folder = self.spool / submitter_id
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_folder(self.spool / submitter_id)
         spooled = folder / f"{uuid.uuid4().hex}-{upload_name(upload.name)}"
         os.rename(upload, spooled)
         self._enqueue(spooled)
@@ -117,6 +119,7 @@ class Intake:
                 path=spooled,
                 name=name,
                 channel=self.channel,
+                refused_quota=self.refused_quota,
             )
             resent = 0
             if received.replayed:
@@ -197,7 +200,12 @@ async def drop_folders(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     intake = Intake(
-        app[ENGINE], app[SEALER], settings.x12, root=Path(settings.drop.root), channel="folder"
+        app[ENGINE],
+        app[SEALER],
+        settings.x12,
+        root=Path(settings.drop.root),
+        channel="folder",
+        refused_quota=settings.server.refused_kept_bytes,
     )
     folders = DropFolders(intake, settings.sftp.max_file_bytes, settings.drop.poll_interval_seconds)
     app[DROP_INTAKE] = intake
@@ -215,7 +223,12 @@ async def x12_uploads(app: web.Application) -> AsyncIterator[None]:
     """Cleanup context: the background intake of large POST /v1/x12 files (x12.upload_dir)."""
     settings = app[SETTINGS]
     intake = Intake(
-        app[ENGINE], app[SEALER], settings.x12, root=Path(settings.x12.upload_dir), channel="api"
+        app[ENGINE],
+        app[SEALER],
+        settings.x12,
+        root=Path(settings.x12.upload_dir),
+        channel="api",
+        refused_quota=settings.server.refused_kept_bytes,
     )
     app[UPLOAD_INTAKE] = intake
     stop = asyncio.Event()

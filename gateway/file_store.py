@@ -5,6 +5,7 @@ so neither storing nor reading one holds it whole in memory."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway import jobs
@@ -45,6 +46,7 @@ class File:
     detail: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    kept_bytes: int | None = None  # a refused file past its submitter's quota: its head only
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -56,6 +58,8 @@ class File:
             "state": self.state,
             "sha256": self.sha256,
             "size": self.size,
+            # Refused past the submitter's quota: the content download gives this much of it.
+            **({"kept_bytes": self.kept_bytes} if self.kept_bytes is not None else {}),
             "claims": {
                 "read": self.claims_read,
                 "accepted": self.claims_accepted,
@@ -197,6 +201,24 @@ async def add_file_from_path(
     return File(**values)
 
 
+async def keep_head(conn: AsyncConnection, sealer: Sealer, file_id: str, head: int) -> int:
+    """Keep only the first `head` bytes of a stored file (a refused one past its submitter's
+    quota), sealed whole; its size and sha256 stay the original's. Returns the bytes kept."""
+    kept = b""
+    async with contextlib.aclosing(file_parts(conn, sealer, file_id)) as parts:
+        async for part in parts:
+            kept += part[: head - len(kept)]
+            if len(kept) >= head:
+                break
+    await conn.execute(delete(file_chunks).where(file_chunks.c.file_id == file_id))
+    await conn.execute(
+        update(files)
+        .where(files.c.id == file_id)
+        .values(body=sealer.seal(kept, _aad(file_id)), chunks=0, kept_bytes=len(kept))
+    )
+    return len(kept)
+
+
 async def get_file(conn: AsyncConnection, file_id: str, submitter_id: str | None) -> File | None:
     """The file, if it belongs to `submitter_id` (None: whoever it belongs to)."""
     query = select(*_COLUMNS).where(files.c.id == file_id)
@@ -251,13 +273,12 @@ async def inbound_twin(conn: AsyncConnection, submitter_id: str, sha256: str) ->
     return File(**row._asdict()) if row else None
 
 
-async def deliver_answers_again(conn: AsyncConnection, answered: File, *, scan: int = 1000) -> int:
-    """Queue the delivery of the files that answered `answered` (TA1, 999, a note, our 277CAs)
-    once more, for a submitter who sends the same file again because an answer went missing
-    from its folder. Looks among the submitter's next `scan` outbound files, where they are."""
+async def answers_of(conn: AsyncConnection, answered: File, *, scan: int = 1000) -> list[File]:
+    """The files that answered `answered` (TA1, 999, a note, our 277CAs), in the order they
+    were made. Looks among the submitter's next `scan` outbound files, where they are."""
     after = select(files.c.pk).where(files.c.id == answered.id).scalar_subquery()
     rows = await conn.execute(
-        select(files.c.id, files.c.detail)
+        select(*_COLUMNS)
         .where(
             files.c.submitter_id == answered.submitter_id,
             files.c.direction == OUTBOUND,
@@ -266,10 +287,17 @@ async def deliver_answers_again(conn: AsyncConnection, answered: File, *, scan: 
         .order_by(files.c.pk)
         .limit(scan)
     )
-    ids = [row.id for row in rows if (row.detail or {}).get("answers") == answered.id]
-    for file_id in ids:
-        await jobs.enqueue(conn, DELIVER_JOB, payload={"file_id": file_id})
-    return len(ids)
+    found = [File(**row._asdict()) for row in rows]
+    return [f for f in found if (f.detail or {}).get("answers") == answered.id]
+
+
+async def deliver_answers_again(conn: AsyncConnection, answered: File) -> int:
+    """Queue the delivery of the files that answered `answered` once more, for a submitter who
+    sends the same file again because an answer went missing from its folder."""
+    answers = await answers_of(conn, answered)
+    for answer in answers:
+        await jobs.enqueue(conn, DELIVER_JOB, payload={"file_id": answer.id})
+    return len(answers)
 
 
 async def update_file(conn: AsyncConnection, file_id: str, **values: Any) -> None:

@@ -164,12 +164,15 @@ async def receive_claim(
     body: bytes,
     content_type: str | None,
     idempotency_key: str | None,
+    refused_quota: int,
     channel: str = "api",
 ) -> Received:
     try:
         data = parse_claim_body(body, content_type)
     except ProblemError as error:
-        await _reject(engine, sealer, submitter_id, channel, error, content_type, body)
+        await _reject(
+            engine, sealer, submitter_id, channel, error, content_type, body, refused_quota
+        )
         raise
     digest = request_digest(data)
     new = _new_claim(sealer, data, digest, idempotency_key)
@@ -192,6 +195,7 @@ async def receive_claim(
             body=body,
             idempotency_key=idempotency_key,
             digest=digest,
+            refused_quota=refused_quota,
         )
         if earlier is None:
             raise
@@ -208,6 +212,7 @@ async def receive_batch(
     content_type: str | None,
     idempotency_key: str | None,
     max_claims: int,
+    refused_quota: int,
 ) -> BatchReceived:
     """Check each claim of a batch on its own; record the valid ones, their scrub jobs and
     the batch as received (with the answer for every claim) in one transaction."""
@@ -216,7 +221,9 @@ async def receive_batch(
         data = parse_json_body(body, content_type, "batch")
         items = batch_claims(data, max_claims)
     except ProblemError as error:
-        await _reject(engine, sealer, submitter_id, channel, error, content_type, body)
+        await _reject(
+            engine, sealer, submitter_id, channel, error, content_type, body, refused_quota
+        )
         raise
     batch_id = store.new_id()
     results: list[dict[str, Any]] = []
@@ -282,6 +289,7 @@ async def receive_batch(
             body=body,
             idempotency_key=idempotency_key,
             digest=digest,
+            refused_quota=refused_quota,
         )
         if earlier_batch is None:
             raise
@@ -306,6 +314,7 @@ async def _replayed(
     body: bytes,
     idempotency_key: str | None,
     digest: str,
+    refused_quota: int,
 ) -> _K | None:
     """The earlier claim or batch (`what`) stored under this Idempotency-Key, found by `find`
     once the insert met the key taken; Conflict (recorded as a rejection) when that request
@@ -320,7 +329,9 @@ async def _replayed(
             f"for a new {what}.",
             **{f"{what}_id": earlier.id},
         )
-        await _reject(engine, sealer, submitter_id, channel, error, content_type, body)
+        await _reject(
+            engine, sealer, submitter_id, channel, error, content_type, body, refused_quota
+        )
         raise error
     return earlier
 
@@ -333,6 +344,7 @@ async def _reject(
     error: ProblemError,
     content_type: str | None,
     body: bytes,
+    refused_quota: int,
 ) -> None:
     async with engine.begin() as conn:
         rejection_id = await store.record_rejection(
@@ -346,5 +358,6 @@ async def _reject(
             body=body,
             body_size=len(body),
             body_sha256=hashlib.sha256(body).hexdigest(),
+            quota=refused_quota,
         )
     error.extra["rejection_id"] = rejection_id

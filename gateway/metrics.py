@@ -42,5 +42,18 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.refused_bodies = Gauge(
+            "clearway_refused_bodies",
+            "Refused submissions kept (bad JSON, unreadable X12): whole, or cut to their first "
+            "64 KB once their submitter passed server.refused_kept_bytes. Read at each scrape.",
+            ["kept"],
+            registry=self.registry,
+        )
+        self.refused_bytes = Gauge(
+            "clearway_refused_body_bytes",
+            "Bytes of refused submissions kept, all submitters. Read at each scrape.",
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway import file_store as fs
+from gateway.private import open_private, private_folder
 from gateway.settings import Settings
 from gateway.tables import submitters
 from gateway.worker import Handler, Step
@@ -84,7 +85,7 @@ def submitter_folder(root: Path, user: str) -> Path:
         raise ValueError(f"SFTP user name {user!r} cannot name a folder")
     folder = root / user
     for sub in (INBOUND_DIR, OUTBOUND_DIR):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
+        private_folder(folder / sub)
     return folder
 
 
@@ -107,7 +108,7 @@ def write_atomically(folder: Path, name: str, body: bytes) -> Path:
     elif target.exists():
         return target  # delivered before (the step is running again after a crash)
     temporary = folder / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
-    with temporary.open("wb") as out:
+    with os.fdopen(open_private(temporary, exclusive=True), "wb") as out:
         out.write(body)
         out.flush()
         os.fsync(out.fileno())

@@ -15,6 +15,7 @@ from gateway.apply_step import apply_handler
 from gateway.batch_step import batch_handler
 from gateway.context import DELIVERY, ENGINE, PAYERS, SEALER, SETTINGS
 from gateway.credentials import load_credentials
+from gateway.crypto import Sealer
 from gateway.delivery import Delivery
 from gateway.outbox import deliver_handler
 from gateway.poll_step import ensure_polls, poll_handler
@@ -41,10 +42,24 @@ def simulator_url(settings: Settings) -> str:
     return f"http://{settings.server.host}:{settings.server.port}/simulator"
 
 
-def make_delivery(settings: Settings, payers: PayerDirectory) -> Delivery:
+def simulator_token(settings: Settings, sealer: Sealer) -> str:
+    """What the simulator asks of every request: simulator.token, or one derived from the
+    data keys (the same in every process holding them; never stored)."""
+    return settings.simulator.token or sealer.lookup_hash("clearway payer simulator token")
+
+
+def uses_simulator(payers: PayerDirectory) -> bool:
+    return any(p.delivery.transport == "simulator" for p in payers.values())
+
+
+def make_delivery(settings: Settings, payers: PayerDirectory, sealer: Sealer) -> Delivery:
     """Delivery with the credentials file read and checked against the payer profiles; raises
     gateway.credentials.CredentialsError naming the file, payer or key at fault."""
-    delivery = Delivery(simulator_url(settings), load_credentials(settings.credentials.file))
+    delivery = Delivery(
+        simulator_url(settings),
+        load_credentials(settings.credentials.file),
+        simulator_token=simulator_token(settings, sealer),
+    )
     delivery.check(payers.values())
     return delivery
 
@@ -115,11 +130,15 @@ async def _pause(stop: asyncio.Event, seconds: float) -> bool:
     return stop.is_set()
 
 
-def simulator_config(settings: Settings, payers: PayerDirectory) -> SimulatorConfig:
+def simulator_config(
+    settings: Settings, payers: PayerDirectory, token: str, *, loopback_only: bool = False
+) -> SimulatorConfig:
     sim = settings.simulator
     return SimulatorConfig(
         data_dir=Path(sim.data_dir),
         payers=payers,
+        token=token,
+        loopback_only=loopback_only,
         validate=sim.validate,
         validate_sample_percent=sim.validate_sample_percent,
         chaos_percent=sim.chaos_percent,

@@ -31,6 +31,9 @@ class ServerSettings:
     port: int = 8080
     max_body_bytes: int = 5_242_880
     max_batch_claims: int = 1000  # claims in one POST /v1/claims/batch
+    # Refused bodies (invalid JSON, unreadable X12) are kept whole up to this many bytes per
+    # submitter; past it, the first 64 KB of each with its size and sha256.
+    refused_kept_bytes: int = 104_857_600
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,9 @@ class X12Settings:
 @dataclass(frozen=True)
 class SimulatorSettings:
     in_process: bool = True  # serve the payer simulator at /simulator under `clearway serve`
+    # What the gateway shows the simulator (Authorization: Bearer); empty: derived from the
+    # data keys, so every process holding them agrees without another secret to share.
+    token: str = field(default="", repr=False)
     url: str = ""  # where a separately run simulator is (empty: the in-process one)
     data_dir: str = "var/simulator"  # its mailboxes and what it has received
     host: str = "127.0.0.1"  # `clearway simulate-payer` listens here

@@ -40,6 +40,7 @@ from gateway import store
 from gateway.context import ENGINE, SEALER, SETTINGS
 from gateway.drop import Intake, run_intake
 from gateway.outbox import INBOUND_DIR, OUTBOUND_DIR, sftp_user_name_of, submitter_folder
+from gateway.private import open_private, private_folder
 from gateway.settings import SftpSettings
 
 log = structlog.get_logger("gateway.sftp")
@@ -67,9 +68,8 @@ def load_or_create_host_key(path: Path) -> tuple[asyncssh.SSHKey, bool]:
     if path.is_file():
         return asyncssh.read_private_key(str(path)), False
     key = asyncssh.generate_private_key("ssh-ed25519")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as out:
+    private_folder(path.parent)
+    with os.fdopen(open_private(path, exclusive=True), "wb") as out:
         out.write(key.export_private_key())
     return key, True
 
@@ -338,7 +338,7 @@ class SftpDrop:
                 key_file=self.settings.host_key_file,
                 advice="keep this file: clients pin the host key on first connection",
             )
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_folder(self.root)
         self.server = await asyncssh.listen(
             self.settings.host,
             self.settings.port,
@@ -370,7 +370,12 @@ async def sftp_drop(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     intake = Intake(
-        app[ENGINE], app[SEALER], settings.x12, root=Path(settings.sftp.root), channel="sftp"
+        app[ENGINE],
+        app[SEALER],
+        settings.x12,
+        root=Path(settings.sftp.root),
+        channel="sftp",
+        refused_quota=settings.server.refused_kept_bytes,
     )
     drop = SftpDrop(settings.sftp, app[ENGINE], intake)
     await drop.start()

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Row, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edi.claim import Claim
@@ -29,10 +29,12 @@ from gateway.tables import (
     claim_batches,
     claim_events,
     claims,
+    files,
     intake_rejections,
     interchange_claims,
     interchanges,
     remittances,
+    sender_ids,
     sftp_keys,
     submitters,
 )
@@ -209,6 +211,46 @@ async def submitter_by_sftp_key(conn: AsyncConnection, fingerprint: str) -> Subm
         )
     ).first()
     return Submitter(row.id, row.name, row.operator) if row else None
+
+
+async def sender_ids_of(conn: AsyncConnection, submitter_id: str) -> list[str]:
+    """The interchange sender ids (ISA06/GS02) the submitter's X12 files may come from."""
+    rows = await conn.execute(
+        select(sender_ids.c.sender_id)
+        .where(sender_ids.c.submitter_id == submitter_id)
+        .order_by(sender_ids.c.sender_id)
+    )
+    return list(rows.scalars())
+
+
+async def owners_of_sender_ids(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, str]:
+    """sender id -> the submitter it is registered to, for those of `ids` that are."""
+    if not ids:
+        return {}
+    rows = await conn.execute(
+        select(sender_ids.c.sender_id, sender_ids.c.submitter_id).where(
+            sender_ids.c.sender_id.in_(sorted(set(ids)))
+        )
+    )
+    return {r.sender_id: r.submitter_id for r in rows}
+
+
+async def add_sender_id(conn: AsyncConnection, submitter_id: str, sender_id: str) -> None:
+    """Register an interchange sender id; IntegrityError when some submitter already has it."""
+    await conn.execute(
+        insert(sender_ids).values(
+            sender_id=sender_id, submitter_id=submitter_id, created_at=utcnow()
+        )
+    )
+
+
+async def remove_sender_id(conn: AsyncConnection, submitter_id: str, sender_id: str) -> bool:
+    result = await conn.execute(
+        delete(sender_ids).where(
+            sender_ids.c.submitter_id == submitter_id, sender_ids.c.sender_id == sender_id
+        )
+    )
+    return bool(result.rowcount)
 
 
 # Claims -------------------------------------------------------------------------------------
@@ -739,9 +781,20 @@ async def record_rejection(
     body: bytes | None,
     body_size: int,
     body_sha256: str | None,
+    quota: int,
 ) -> str:
-    """Keep what was received and why it was refused, so nothing sent is ever lost."""
+    """Keep what was received and why it was refused, so nothing sent is ever lost: whole
+    while the submitter's refused bodies kept stay within `quota` bytes, else its first
+    REFUSED_HEAD_BYTES (its size and sha256 always)."""
     rejection_id = new_id()
+    kept = None
+    if (
+        body is not None
+        and len(body) > REFUSED_HEAD_BYTES
+        and await refused_bytes_kept(conn, submitter_id) + len(body) > quota
+    ):
+        body = body[:REFUSED_HEAD_BYTES]
+        kept = len(body)
     await conn.execute(
         insert(intake_rejections).values(
             id=rejection_id,
@@ -756,9 +809,55 @@ async def record_rejection(
             body=None
             if body is None
             else sealer.seal(body, f"intake_rejections.body:{rejection_id}".encode()),
+            kept_bytes=kept,
         )
     )
     return rejection_id
+
+
+REFUSED_HEAD_BYTES = 65_536  # what is kept of a refused body past its submitter's quota
+
+
+def _kept(size: Any, kept: Any) -> Any:
+    return func.coalesce(func.sum(func.coalesce(kept, size)), 0)
+
+
+async def refused_bytes_kept(conn: AsyncConnection, submitter_id: str) -> int:
+    """Bytes of refused bodies kept for the submitter: its intake rejections and its 837
+    files refused whole (what counts against server.refused_kept_bytes)."""
+    rejected = select(_kept(intake_rejections.c.body_size, intake_rejections.c.kept_bytes)).where(
+        intake_rejections.c.submitter_id == submitter_id, intake_rejections.c.body.is_not(None)
+    )
+    refused_files = select(_kept(files.c.size, files.c.kept_bytes)).where(
+        files.c.submitter_id == submitter_id,
+        files.c.direction == "inbound",
+        files.c.state == "rejected",
+    )
+    return int((await conn.execute(rejected)).scalar_one()) + int(
+        (await conn.execute(refused_files)).scalar_one()
+    )
+
+
+async def refused_totals(conn: AsyncConnection) -> dict[str, int]:
+    """For /metrics: refused bodies kept whole and cut to their head, and the bytes kept."""
+    out = {"whole": 0, "head": 0, "bytes": 0}
+    for table, size, wanted in (
+        (intake_rejections, intake_rejections.c.body_size, intake_rejections.c.body.is_not(None)),
+        (files, files.c.size, and_(files.c.direction == "inbound", files.c.state == "rejected")),
+    ):
+        row = (
+            await conn.execute(
+                select(
+                    func.count().filter(table.c.kept_bytes.is_(None)),
+                    func.count().filter(table.c.kept_bytes.is_not(None)),
+                    _kept(size, table.c.kept_bytes),
+                ).where(wanted)
+            )
+        ).one()
+        out["whole"] += int(row[0])
+        out["head"] += int(row[1])
+        out["bytes"] += int(row[2])
+    return out
 
 
 async def rejection_body(conn: AsyncConnection, sealer: Sealer, rejection_id: str) -> bytes | None:

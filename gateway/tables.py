@@ -182,6 +182,9 @@ intake_rejections = Table(
     Column("body_size", BigInteger, nullable=False),
     Column("body_sha256", String(64)),
     Column("body", LargeBinary),  # sealed; absent when the body was too large to read
+    # Bytes of the body kept: its first 64 KB once the submitter's refused bodies pass their
+    # quota; NULL: whole.
+    Column("kept_bytes", BigInteger),
 )
 
 claim_batches = Table(
@@ -299,6 +302,8 @@ files = Table(
     # Accepted claims the scrubber has judged: when all have, the file's one 277CA is made.
     Column("claims_scrubbed", Integer, nullable=False, server_default="0"),
     Column("detail", JSON, nullable=False),  # the acknowledgment summary; no PHI
+    # A refused file past the submitter's quota keeps its first 64 KB only; NULL: whole.
+    Column("kept_bytes", BigInteger),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "submitter_id", "direction", "sha256"),
@@ -324,4 +329,14 @@ sftp_keys = Table(
     Column("public_key", Text, nullable=False),  # OpenSSH one-line form, comment dropped
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
+)
+
+sender_ids = Table(
+    "sender_ids",
+    metadata,
+    # The interchange sender ids (ISA06, and GS02 where it differs) a submitter's X12 files come
+    # from, as its trading partner agreement names them; one id belongs to one submitter.
+    Column("sender_id", String(15), primary_key=True),
+    Column("submitter_id", String(36), ForeignKey("submitters.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
 )

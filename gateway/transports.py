@@ -28,6 +28,8 @@ from urllib.parse import quote
 
 import aiohttp
 
+from gateway.private import write_private
+
 
 class TransportError(Exception):
     """The payer could not be reached or failed (5xx, timeout, dropped connection): retry."""
@@ -146,8 +148,7 @@ class DirectoryMailbox:
     def _write(self, name: str, body: bytes) -> None:
         temporary = self.outgoing / f".{name}.part"
         with _folder_fault("write to the drop folder"):
-            self.outgoing.mkdir(parents=True, exist_ok=True)
-            temporary.write_bytes(body)
+            write_private(temporary, body)
             os.replace(temporary, self.outgoing / name)
 
     async def list_files(self) -> list[str]:

@@ -29,7 +29,7 @@ from edi import codes
 from edi.ack import ImplementationAck, InterchangeAck, TransactionSetAck
 from edi.claim import Claim
 from edi.claim_json import claim_to_json
-from edi.envelope import EnvelopeParams
+from edi.envelope import EnvelopeParams, isa_width_errors
 from edi.errors import EdiError
 from edi.read_837 import UnreadableClaim, read_837
 from edi.read_envelope import single_set_interchanges
@@ -247,13 +247,15 @@ async def receive_x12(
     path: Path,
     name: str,
     channel: str,
+    refused_quota: int,
 ) -> X12Received:
-    """Store, acknowledge and admit the 837 file at `path`, read as a stream from disk."""
+    """Store, acknowledge and admit the 837 file at `path`, read as a stream from disk. A file
+    refused whole is kept whole within the submitter's `refused_quota`, else its first 64 KB."""
     received, answered = await store_x12(
         engine, sealer, submitter_id=submitter_id, path=path, name=name, channel=channel
     )
     if answered:
-        return X12Received(received, received.detail.get("response", {}), replayed=True)
+        return X12Received(received, await _replayed(engine, sealer, received), replayed=True)
     head = await asyncio.to_thread(_head, path)
     isa = _isa(head)
     sender = (isa.get("sender") or "SUBMITTER")[:15]
@@ -272,6 +274,7 @@ async def receive_x12(
                 state=fs.REJECTED,
                 detail={"error": error[:2000], "answer": answer},
             )
+            await _within_quota(conn, sealer, received, refused_quota)
         return UnreadableFile(error[:500], file_id=received.id)
 
     if not head.strip() and len(head) < _HEAD_CHARS:
@@ -279,11 +282,13 @@ async def receive_x12(
         raise await refuse("the file is empty")
     try:
         report = await asyncio.to_thread(validate, path, AckControl(control, control, 1, now))
+        headers = await asyncio.to_thread(_interchange_headers, path)
     except EdiError as error:
         raise await refuse(str(error)) from None
+    turned_away = await _refused_interchanges(engine, submitter_id, headers)
 
     params = _answer_envelope(x12, isa, control, now)
-    ta1s, acks = await asyncio.to_thread(_acknowledgments, path, report, params)
+    ta1s, acks = await asyncio.to_thread(_acknowledgments, path, report, params, turned_away)
     interchange_rejected = any(t.status == "R" for t in ta1s)
     every_interchange_rejected = interchange_rejected and not acks
     response, refused = await _admit_claims(
@@ -311,6 +316,13 @@ async def receive_x12(
             "pyx12_issues": len(report.issues),
         }
     )
+    if turned_away:
+        # What the TA1 says by code, in words: which element, why.
+        response["interchange_errors"] = [
+            {"control_number": number, "note_code": code, **error}
+            for number, (code, errors) in sorted(turned_away.items())
+            for error in errors
+        ]
     async with engine.begin() as conn:
         for kind, content in outbox:
             await fs.add_file(
@@ -339,6 +351,8 @@ async def receive_x12(
                 **({"bht03": isa["bht03"]} if "bht03" in isa else {}),
             },
         )
+        if every_interchange_rejected:
+            await _within_quota(conn, sealer, received, refused_quota)
         await intake_refusals_277ca(
             conn, sealer, x12, submitter_id, received.id, refused, isa.get("bht03")
         )
@@ -350,18 +364,136 @@ async def receive_x12(
     return X12Received(stored, response, replayed=False)
 
 
+async def _replayed(engine: AsyncEngine, sealer: Sealer, received: fs.File) -> dict[str, Any]:
+    """The first answer to a file sent again, as it was (its TA1/999 as X12 too), with each
+    admitted claim's status of today beside the one it was answered with."""
+    response = dict(received.detail.get("response", {}))
+    async with engine.connect() as conn:
+        answers = [a for a in await fs.answers_of(conn, received) if a.kind in ("TA1", "999")]
+        response["x12"] = {
+            a.kind: (await fs.file_body(conn, sealer, a.id)).decode() for a in answers
+        }
+        results = response.get("claim_results", [])
+        ids = [r["id"] for r in results if r.get("id")]
+        now = {r.id: r.status.value for r in await store.get_claims(conn, ids)}
+    # "status" stays what the first answer said; "current_status" is where the claim is now.
+    response["claim_results"] = [
+        {**r, "current_status": now[r["id"]]} if r.get("id") in now else r for r in results
+    ]
+    response["received_at"] = received.created_at.isoformat()  # when the first answer was made
+    response["current_status_at"] = datetime.now(UTC).isoformat()
+    return response
+
+
+async def _within_quota(
+    conn: AsyncConnection, sealer: Sealer, refused: fs.File, quota: int
+) -> None:
+    """A refused file past its submitter's quota of refused bytes keeps its first 64 KB."""
+    if refused.size <= store.REFUSED_HEAD_BYTES:
+        return
+    if await store.refused_bytes_kept(conn, refused.submitter_id) > quota:
+        kept = await fs.keep_head(conn, sealer, refused.id, store.REFUSED_HEAD_BYTES)
+        log.info("refused_file_cut_to_its_head", file_id=refused.id, kept_bytes=kept)
+
+
 def _open_text(path: Path) -> Any:
     return path.open(encoding="utf-8", errors="replace", newline="")
 
 
+@dataclass(frozen=True)
+class _Header:
+    """An interchange's ISA as written (blanks kept) and its groups' application senders."""
+
+    isa: list[str]
+    application_senders: list[str]  # GS02 of each group
+
+    @property
+    def control_number(self) -> int:
+        return int(self.isa[13]) if len(self.isa) > 13 and self.isa[13].isdigit() else 0
+
+    @property
+    def sender(self) -> str:
+        return self.isa[6].strip() if len(self.isa) > 6 else ""
+
+
+def _interchange_headers(path: Path) -> list[_Header]:
+    """Every interchange's ISA and GS02s, from one pass over the file."""
+    headers: list[_Header] = []
+    with _open_text(path) as f:
+        for segment in SegmentReader(f):
+            if segment[0] == "ISA":
+                headers.append(_Header(segment, []))
+            elif segment[0] == "GS" and headers and len(segment) > 2:
+                headers[-1].application_senders.append(segment[2].strip())
+    return headers
+
+
+Refusals = dict[int, tuple[str, list[dict[str, str]]]]  # ISA13 -> TA105 code, errors named
+
+
+async def _refused_interchanges(
+    engine: AsyncEngine, submitter_id: str, headers: list[_Header]
+) -> Refusals:
+    """The interchanges to reject before their content is read: an ISA element of the wrong
+    width (the ISA is fixed-width), or a sender that is not this submitter. A submitter's
+    interchange sender ids are set with `clearway submitters sender-ids`; one that has none
+    yet is given the ISA06 of its first file, unless another submitter has that id. A group
+    whose GS02 is another submitter's id rejects its interchange too."""
+    refused: Refusals = {}
+    for header in headers:
+        widths = isa_width_errors(header.isa)
+        if widths:
+            refused[header.control_number] = (
+                widths[0][1],
+                [{"element": f"ISA{pos:02d}", "message": text} for pos, _, text in widths],
+            )
+    named = {h.sender for h in headers} | {g for h in headers for g in h.application_senders}
+    async with engine.begin() as conn:
+        mine = set(await store.sender_ids_of(conn, submitter_id))
+        owners = await store.owners_of_sender_ids(conn, sorted(named - {""}))
+        first = next((h.sender for h in headers if h.control_number not in refused), "")
+        if not mine and first and first not in owners:
+            await store.add_sender_id(conn, submitter_id, first[:15])
+            mine, owners = {first}, {**owners, first: submitter_id}
+    for header in headers:
+        if header.control_number in refused:
+            continue
+        errors = []
+        if header.sender not in mine:
+            errors.append(
+                {
+                    "element": "ISA06",
+                    "message": f"the interchange sender id {header.sender!r} is not one of "
+                    "yours (`clearway submitters sender-ids` lists and adds them)",
+                }
+            )
+        for gs02 in header.application_senders:
+            if owners.get(gs02, submitter_id) != submitter_id:
+                errors.append(
+                    {
+                        "element": "GS02",
+                        "message": f"the application sender {gs02!r} is another submitter's "
+                        "interchange sender id",
+                    }
+                )
+        if errors:
+            refused[header.control_number] = ("006", errors)
+    return refused
+
+
 def _acknowledgments(
-    path: Path, report: ValidationReport, params: EnvelopeParams
+    path: Path, report: ValidationReport, params: EnvelopeParams, refused: Refusals
 ) -> tuple[tuple[InterchangeAck, ...], tuple[ImplementationAck, ...]]:
     """The TA1s and the 999's acknowledgments, each from one more pass over the file. The
-    groups of an interchange its TA1 rejects are not acknowledged (nothing of them is
-    admitted); the other interchanges of the file go on."""
+    groups of an interchange its TA1 rejects (pyx12's verdict, or `refused` here) are not
+    acknowledged (nothing of them is admitted); the other interchanges of the file go on."""
     with _open_text(path) as f:
-        ta1s = ta1_from_report(f, report)
+        ta1s = tuple(
+            dataclasses.replace(t, status="R", note_code=refused[t.control_number][0])
+            if t.control_number in refused  # the more telling reason
+            else t
+            for t in ta1_from_report(f, report)
+        )
     rejected = {t.control_number for t in ta1s if t.status == "R"}
     if rejected and all(t.status == "R" for t in ta1s):
         return ta1s, ()

@@ -45,6 +45,7 @@ async def create_claim(request: web.Request) -> web.Response:
         body=body,
         content_type=request.headers.get("Content-Type"),
         idempotency_key=idempotency_key,
+        refused_quota=request.app[SETTINGS].server.refused_kept_bytes,
     )
     record = received.record
     structlog.contextvars.bind_contextvars(claim_id=record.id)
@@ -73,6 +74,7 @@ async def create_claim_batch(request: web.Request) -> web.Response:
         content_type=request.headers.get("Content-Type"),
         idempotency_key=idempotency_key,
         max_claims=request.app[SETTINGS].server.max_batch_claims,
+        refused_quota=request.app[SETTINGS].server.refused_kept_bytes,
     )
     batch = received.batch
     structlog.contextvars.bind_contextvars(batch_id=batch.id)
@@ -146,6 +148,7 @@ async def _record_refused(
             body=body,
             body_size=size,
             body_sha256=None if body is None else hashlib.sha256(body).hexdigest(),
+            quota=request.app[SETTINGS].server.refused_kept_bytes,
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from gateway.auth import authenticate, reading_as_submitter
 from gateway.context import ENGINE, READER, SEALER, SETTINGS
 from gateway.drop import UPLOAD_INTAKE
 from gateway.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
+from gateway.private import open_private, private_folder
 from gateway.x12_intake import receive_x12, store_x12
 
 routes = web.RouteTableDef()
@@ -73,6 +75,7 @@ async def post_x12(request: web.Request) -> web.Response:
             path=upload.path,
             name=name,
             channel="api",
+            refused_quota=request.app[SETTINGS].server.refused_kept_bytes,
         )
     finally:
         upload.path.unlink(missing_ok=True)
@@ -98,12 +101,13 @@ class _Upload:
 
 async def _spool_body(request: web.Request, folder: Path, limit: int) -> _Upload:
     """Write the request body to a file as it arrives (never whole in memory), hashing it."""
-    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    await asyncio.to_thread(private_folder, folder)
     path = folder / uuid.uuid4().hex
     digest = hashlib.sha256()
     size, blank = 0, True
     try:
-        with await asyncio.to_thread(path.open, "wb") as out:
+        descriptor = await asyncio.to_thread(open_private, path, exclusive=True)
+        with os.fdopen(descriptor, "wb") as out:
             async for block in request.content.iter_chunked(1 << 20):
                 size += len(block)
                 if size > limit:
@@ -163,13 +167,15 @@ async def get_file_content(request: web.Request) -> web.StreamResponse:
         # The first part is opened before answering, so a file that does not open is a
         # problem answer, not a cut-off download.
         first = await anext(parts)
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "application/edi-x12",
-                "Content-Disposition": f'attachment; filename="{found.name}"',
-            }
-        )
-        response.content_length = found.size
+        headers = {
+            "Content-Type": "application/edi-x12",
+            "Content-Disposition": f'attachment; filename="{found.name}"',
+        }
+        if found.kept_bytes is not None:
+            # A refused file past its submitter's quota: only its head was kept.
+            headers["Clearway-Kept-Bytes"] = f"{found.kept_bytes} of {found.size}"
+        response = web.StreamResponse(headers=headers)
+        response.content_length = found.size if found.kept_bytes is None else found.kept_bytes
         await response.prepare(request)
         await response.write(first)
         async for part in parts:

@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 from sqlalchemy import text
 
-from gateway import jobs
+from gateway import jobs, store
 from gateway.context import METRICS, READER
 from gateway.errors import ServiceUnavailable
 
@@ -50,8 +50,13 @@ async def metrics(request: web.Request) -> web.Response:
             async with request.app[READER].connect() as conn:
                 for state, count in (await jobs.queue_counts(conn)).items():
                     registry.jobs.labels(state=state).set(count)
-    except Exception:  # the request metrics are still worth answering without the queue's
+                refused = await store.refused_totals(conn)
+                registry.refused_bodies.labels(kept="whole").set(refused["whole"])
+                registry.refused_bodies.labels(kept="head").set(refused["head"])
+                registry.refused_bytes.set(refused["bytes"])
+    except Exception:  # the request metrics are still worth answering without these
         registry.jobs.clear()
+        registry.refused_bodies.clear()
     response = web.Response(body=registry.render())
     response.content_type = "text/plain"
     response.charset = "utf-8"

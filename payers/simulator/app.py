@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from edi.ack import ImplementationAck, InterchangeAck, TransactionSetAck
 from edi.claim import Claim
@@ -47,6 +49,8 @@ LOCKS = web.AppKey("locks", dict)
 class SimulatorConfig:
     data_dir: Path
     payers: PayerDirectory
+    token: str = field(default="", repr=False)  # required as Authorization: Bearer, when set
+    loopback_only: bool = False  # answer only requests from this host (mounted in a gateway)
     validate: str = "all"  # all, sample (validate_sample_percent of files) or none
     validate_sample_percent: int = 10
     chaos_percent: int = 0  # share of requests disturbed (0 in normal use)
@@ -54,7 +58,7 @@ class SimulatorConfig:
 
 
 def create_simulator_app(config: SimulatorConfig) -> web.Application:
-    app = web.Application(client_max_size=512 * 1024 * 1024)
+    app = web.Application(client_max_size=512 * 1024 * 1024, middlewares=[_guard])
     app[SIMULATOR_CONFIG] = config
     app[LOCKS] = {}  # one per payer: the ledger's duplicate check and record go together
     app.router.add_post("/{payer_id}/inbound", receive)
@@ -62,7 +66,24 @@ def create_simulator_app(config: SimulatorConfig) -> web.Application:
     app.router.add_get("/{payer_id}/outbound/{name}", read_outbound)
     app.router.add_delete("/{payer_id}/outbound/{name}", remove_outbound)
     app.router.add_get("/{payer_id}/ledger", ledger)
+    app.router.add_get("/healthz", healthz)
     return app
+
+
+_LOOPBACK = ("127.", "::1", "::ffff:127.")
+
+
+@web.middleware
+async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Its mailboxes hold answers full of PHI: only the gateway may read or delete them."""
+    config = request.app[SIMULATOR_CONFIG]
+    if config.loopback_only and not (request.remote or "").startswith(_LOOPBACK):
+        raise web.HTTPNotFound()
+    if config.token and request.match_info.route.handler is not healthz:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), config.token.encode()):
+            raise web.HTTPUnauthorized(text="the simulator's token is required")
+    return await handler(request)
 
 
 def _payer(request: web.Request) -> PayerProfile:
@@ -243,6 +264,11 @@ async def remove_outbound(request: web.Request) -> web.Response:
     if path is not None:
         await asyncio.to_thread(path.unlink, True)
     return web.Response(status=204)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """For health checks: up, and how many payers it answers; no token needed, nothing shown."""
+    return web.json_response({"status": "ok", "payers": len(request.app[SIMULATOR_CONFIG].payers)})
 
 
 async def ledger(request: web.Request) -> web.Response:

@@ -8,6 +8,7 @@ delays set to zero, so outcomes come as fast as the worker can poll.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -449,3 +450,37 @@ async def test_an_answer_that_fits_two_practices_claims_is_held_for_a_person(
             e["kind"] for e in (await get(gateway, key, f"/v1/claims/{claim_id}/events"))["items"]
         ]
         assert not [k for k in kinds if k.startswith(("277ca", "835"))]
+
+
+async def test_the_simulator_answers_only_the_gateway(
+    aiohttp_client: Any, flow_settings: Settings, tmp_path: Path
+) -> None:
+    """Its mailboxes hold answers full of PHI: without the gateway's token a request is refused,
+    and a gateway whose payers are all real does not mount it at all."""
+    gateway = await aiohttp_client(create_app(flow_settings))
+    for path in ("/simulator/SIMCOM01/outbound", "/simulator/SIMCOM01/ledger"):
+        assert (await gateway.get(path)).status == 401
+        wrong = await gateway.get(path, headers={"Authorization": "Bearer guessed"})
+        assert wrong.status == 401
+        token = gateway.app[DELIVERY].simulator_token
+        right = await gateway.get(path, headers={"Authorization": f"Bearer {token}"})
+        assert right.status == 200
+    deleted = await gateway.delete("/simulator/SIMCOM01/outbound/0000000000000-x.x12")
+    assert deleted.status == 401
+    # Its health check needs no token and shows nothing of anyone's.
+    health = await gateway.get("/simulator/healthz")
+    assert health.status == 200 and (await health.json())["status"] == "ok"
+
+    real = _delivered_by_directory(Path(flow_settings.payers.profiles_dir), tmp_path / "real")
+    settings = dataclasses.replace(flow_settings, payers=PayersSettings(profiles_dir=str(real)))
+    without = await aiohttp_client(create_app(settings))
+    assert (await without.get("/simulator/SIMCOM01/outbound")).status == 404
+
+
+def _delivered_by_directory(profiles: Path, into: Path) -> Path:
+    """The profiles, each payer reached through a drop folder instead of the simulator."""
+    into.mkdir()
+    for profile in profiles.glob("*.toml"):
+        text = profile.read_text().replace('transport = "simulator"', 'transport = "directory"')
+        (into / profile.name).write_text(text)
+    return into

@@ -314,3 +314,82 @@ def test_commands_print_only_their_own_output(workdir: tuple[Path, dict[str, str
     )
     listed = run(["submitters", "list"], cwd, env)
     assert "Warning" not in listed.stderr and listed.stdout.endswith("\n")
+
+
+def test_submitters_sender_ids(workdir: tuple[Path, dict[str, str]]) -> None:
+    cwd, env = workdir
+    for name in ("Sender One", "Sender Two"):
+        assert run(["submitters", "create", name], cwd, env).returncode == 0
+    listed = run(["submitters", "sender-ids", "Sender One"], cwd, env)
+    assert listed.returncode == 0 and "none yet" in listed.stdout
+    added = run(
+        ["submitters", "sender-ids", "Sender One", "--add", "ONE01", "--add", "ONE02"], cwd, env
+    )
+    assert added.stdout.splitlines() == ["sender id: ONE01", "sender id: ONE02"]
+    taken = run(["submitters", "sender-ids", "Sender Two", "--add", "ONE01"], cwd, env)
+    assert taken.returncode == 1 and "another submitter's" in taken.stderr
+    bad = run(["submitters", "sender-ids", "Sender Two", "--add", "X" * 16], cwd, env)
+    assert bad.returncode == 1 and "ISA06" in bad.stderr
+    removed = run(["submitters", "sender-ids", "Sender One", "--remove", "ONE01"], cwd, env)
+    assert removed.stdout.splitlines() == ["sender id: ONE02"]
+
+
+def test_everything_under_var_is_its_owners_alone(workdir: tuple[Path, dict[str, str]]) -> None:
+    """After a whole run as the README gives it (claims in by JSON and as an 837 file, answered
+    by the simulator into the SFTP outbox), every file under var/ is 600 and every folder 700:
+    the database, keys, uploads, answer files and the simulator's records hold PHI."""
+    import stat
+
+    cwd, env = workdir
+    created = run(["submitters", "create", "Sunrise Billing"], cwd, env)
+    api_key = api_key_of(created.stdout)
+    port = free_port()
+    server = subprocess.Popen(
+        [CLEARWAY, "serve", "--port", str(port)], cwd=cwd, env=env, stderr=subprocess.PIPE
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(OSError):
+                if http("GET", f"{base}/readyz")[0] == 200:
+                    break
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.2)
+        headers = {"Authorization": f"Bearer {api_key}"}
+        status, claim = http(
+            "POST",
+            f"{base}/v1/claims",
+            (EXAMPLES / "professional-office-visit.json").read_bytes(),
+            **headers,
+            **{"Content-Type": "application/json"},
+        )
+        assert status == 202
+        status, answer = http(
+            "POST",
+            f"{base}/v1/x12?name=professional-batch.x12",
+            (EXAMPLES / "professional-batch.x12").read_bytes(),
+            **headers,
+            **{"Content-Type": "application/edi-x12"},
+        )
+        assert status == 200 and answer["claims"]["accepted"] == 3, answer
+        outbound = cwd / "var" / "sftp" / "sunrise-billing" / "outbound"
+        deadline = time.monotonic() + 120
+        while True:  # the 999, our 277CA, and the payers' 277CAs and 835s, forwarded
+            kinds = {p.name.split("-")[0] for p in outbound.glob("*.x12")}
+            status, view = http("GET", f"{base}/v1/claims/{claim['id']}", **headers)
+            if {"999", "277CA", "835"} <= kinds and view["status"] == "paid":
+                break
+            assert time.monotonic() < deadline, f"answers did not arrive: {kinds}"
+            time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.communicate(timeout=20)
+    loose = []
+    for path in [cwd / "var", *(cwd / "var").rglob("*")]:
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        wanted = 0o700 if path.is_dir() else 0o600
+        if mode != wanted:
+            loose.append(f"{path.relative_to(cwd)} {mode:o}")
+    assert not loose, loose
+    assert any((cwd / "var" / "simulator").rglob("adjudicated.jsonl"))

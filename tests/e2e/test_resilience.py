@@ -20,12 +20,15 @@ from typing import Any
 
 import pytest
 
+from gateway.crypto import Sealer, parse_keys
 from payers.profile import load_profiles
 from tests.conftest import TEST_KEYS
 from tests.e2e.support import FINAL, free_port, predicted, varied_claims, write_fast_profiles
 
 CLEARWAY = str(Path(sys.executable).with_name("clearway"))
 CLAIMS = 100
+# What the gateway processes show the simulator, derived from the data keys they share.
+SIMULATOR_TOKEN = Sealer(parse_keys(TEST_KEYS)).lookup_hash("clearway payer simulator token")
 
 
 def http(method: str, url: str, body: Any = None, key: str | None = None) -> tuple[int, Any]:
@@ -181,7 +184,7 @@ def test_chaos_and_a_killed_worker_lose_nothing(cluster: Cluster, database_url: 
     assert sum(claims_per_control.values()) == CLAIMS
     resent = 0
     for payer_id in profiles:
-        _, ledger = http("GET", f"{cluster.simulator}/{payer_id}/ledger")
+        _, ledger = http("GET", f"{cluster.simulator}/{payer_id}/ledger", key=SIMULATOR_TOKEN)
         for entry_key, entry in ledger.items():
             control = int(entry_key.rsplit(":", 1)[1])
             assert entry["claims"] == claims_per_control[(payer_id, control)], (

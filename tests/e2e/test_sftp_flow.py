@@ -99,7 +99,11 @@ async def test_claims_reach_their_final_status_through_sftp(
 
     received: list[str] = []
     async with aiohttp.ClientSession() as session:
-        simulator = HttpMailbox(session, str(client.make_url(f"/simulator/{SFTP_PAYER}")))
+        simulator = HttpMailbox(
+            session,
+            str(client.make_url(f"/simulator/{SFTP_PAYER}")),
+            headers={"Authorization": f"Bearer {client.app[DELIVERY].simulator_token}"},
+        )
         relay = asyncio.create_task(fake_payer(payer, simulator, received))
         try:
             await drive(client, lambda: all_final(client, api_key, ids), seconds=90)

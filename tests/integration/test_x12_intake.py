@@ -252,3 +252,102 @@ async def test_one_rejected_interchange_does_not_hold_back_the_others(
     listed = await (await client.get("/v1/files", headers=auth(api_key))).json()
     inbound = [f for f in listed["items"] if f["direction"] == "inbound"]
     assert [f["state"] for f in inbound] == ["processed"]
+
+
+def _from(text: str, sender: str, application_sender: str | None = None) -> str:
+    """The file as sent by another interchange sender id (ISA06 padded to 15, and GS02)."""
+    isa = text[:106].split("*")
+    old = isa[6].strip()
+    isa[6] = sender.ljust(15)
+    gs = f"GS*HC*{old}*"
+    return "*".join(isa) + text[106:].replace(gs, f"GS*HC*{application_sender or sender}*", 1)
+
+
+async def test_a_file_is_taken_only_from_its_submitters_own_sender_ids(client: Any) -> None:
+    from gateway import store
+    from tests.conftest import new_submitter
+
+    a, key_a = await new_submitter(client, "Sender A")
+    _, key_b = await new_submitter(client, "Sender B")
+    first = await (
+        await post_x12(client, key_a, x12_file("professional-office-visit.json", 31))
+    ).json()
+    assert first["claims"]["accepted"] == 1  # A's first file: its ISA06 becomes A's sender id
+    async with client.app[ENGINE].connect() as conn:
+        assert await store.sender_ids_of(conn, a.id) == ["SUB000101"]
+
+    # B sends a file under A's sender id: rejected by its TA1, nothing admitted.
+    stolen = await (
+        await post_x12(client, key_b, x12_file("professional-office-visit.json", 32, "PCN-B-1"))
+    ).json()
+    assert stolen["ta1"] == [
+        {
+            "control_number": 32,
+            "status": "R",
+            "note_code": "006",
+            "note": "Invalid interchange sender id",
+        }
+    ]
+    assert stolen["claims"] == {"read": 0, "accepted": 0, "rejected": 0}
+    assert [e["element"] for e in stolen["interchange_errors"]] == ["ISA06", "GS02"]
+    assert "TA1" in stolen["x12"] and "999" not in stolen["x12"]
+
+    # B under its own ISA06 but naming A's id as the group's application sender (GS02).
+    own_isa = _from(x12_file("professional-office-visit.json", 33, "PCN-B-2"), "SUBB", "SUB000101")
+    mixed = await (await post_x12(client, key_b, own_isa)).json()
+    assert mixed["ta1"][0]["status"] == "R"
+    assert [e["element"] for e in mixed["interchange_errors"]] == ["GS02"]
+
+    # B's first accepted file makes SUBB its id; A cannot use it, and A's other ids need adding.
+    good_b = _from(x12_file("professional-office-visit.json", 34, "PCN-B-3"), "SUBB")
+    assert (await (await post_x12(client, key_b, good_b)).json())["claims"]["accepted"] == 1
+    other = _from(x12_file("professional-office-visit.json", 35, "PCN-A-2"), "SUBA2")
+    refused = await (await post_x12(client, key_a, other)).json()
+    assert refused["ta1"][0]["note_code"] == "006"
+    async with client.app[ENGINE].begin() as conn:
+        await store.add_sender_id(conn, a.id, "SUBA2")
+    again = _from(x12_file("professional-office-visit.json", 36, "PCN-A-3"), "SUBA2")
+    assert (await (await post_x12(client, key_a, again)).json())["claims"]["accepted"] == 1
+    assert await count(client, claims) == 3
+
+
+async def test_an_isa_element_of_the_wrong_width_is_refused_by_its_ta1(
+    client: Any, api_key: str
+) -> None:
+    text = x12_file("professional-office-visit.json", 41)
+    isa = text[:106].split("*")
+    isa[6] = "SUB000101"  # 9 characters, not 15: every later element moves
+    body = await (await post_x12(client, api_key, "*".join(isa) + text[106:])).json()
+    assert body["ta1"][0]["status"] == "R" and body["ta1"][0]["note_code"] == "006"
+    (error,) = body["interchange_errors"]
+    assert error["element"] == "ISA06" and "9 characters" in error["message"]
+    assert body["claims"] == {"read": 0, "accepted": 0, "rejected": 0}
+    assert await count(client, claims) == 0
+
+
+async def test_a_file_sent_again_is_answered_as_the_first_time_with_todays_statuses(
+    client: Any, api_key: str
+) -> None:
+    from gateway.context import DELIVERY, PAYERS, SEALER, SETTINGS
+    from gateway.pipeline import step_handlers
+    from gateway.worker import Worker
+
+    text = x12_file("professional-office-visit.json", 51)
+    first = await (await post_x12(client, api_key, text)).json()
+    (result,) = first["claim_results"]
+    assert result["status"] == "received"
+    app = client.app
+    handlers = step_handlers(app[SETTINGS], app[PAYERS], app[DELIVERY])
+    scrub = Worker(app[ENGINE], app[SEALER], {"scrub": handlers["scrub"]}, app[SETTINGS].worker)
+    await scrub.run_until_idle()  # the claim moves on: scrubbed
+
+    again = await post_x12(client, api_key, text)
+    assert again.status == 200 and again.headers["Idempotent-Replayed"] == "true"
+    body = await again.json()
+    assert body["replayed"] is True
+    assert body["x12"] == first["x12"]  # the same 999, byte for byte
+    assert body["ack_999"] == first["ack_999"] and body["claims"] == first["claims"]
+    (replayed,) = body["claim_results"]
+    assert replayed["status"] == "received"  # what the first answer said
+    assert replayed["current_status"] == "scrubbed"  # where the claim is now, labelled so
+    assert body["current_status_at"] > body["received_at"]

@@ -21,12 +21,14 @@ from edi.write_837 import build_837
 from gateway import x12_intake
 from gateway.app import create_app
 from gateway.context import ENGINE, SEALER, SETTINGS
-from gateway.settings import Settings
+from gateway.settings import ServerSettings, Settings
 from gateway.tables import claims, files
 from tests.conftest import auth, example
 
 CLAIMS = 23  # five chunks of five claims, the last one short
 CHUNK = 5
+
+QUOTA = ServerSettings().refused_kept_bytes
 
 
 def many_claims_file(count: int = CLAIMS, control: int = 41) -> str:
@@ -190,6 +192,7 @@ async def test_an_interrupted_run_resumes_without_a_claim_twice(
             path=path,
             name="big.x12",
             channel="sftp",
+            refused_quota=QUOTA,
         )
     async with engine.connect() as conn:
         (row,) = (await conn.execute(select(files).where(files.c.direction == "inbound"))).all()
@@ -198,7 +201,14 @@ async def test_an_interrupted_run_resumes_without_a_claim_twice(
 
     monkeypatch.undo()
     again = await x12_intake.receive_x12(
-        engine, sealer, x12, submitter_id=submitter.id, path=path, name="big.x12", channel="sftp"
+        engine,
+        sealer,
+        x12,
+        submitter_id=submitter.id,
+        path=path,
+        name="big.x12",
+        channel="sftp",
+        refused_quota=QUOTA,
     )
     assert again.file.id == row.id and not again.replayed
     assert again.file.state == "processed"
@@ -209,7 +219,14 @@ async def test_an_interrupted_run_resumes_without_a_claim_twice(
     assert len(set(keys)) == CLAIMS
     # A third run is a replay of the stored answer.
     third = await x12_intake.receive_x12(
-        engine, sealer, x12, submitter_id=submitter.id, path=path, name="big.x12", channel="sftp"
+        engine,
+        sealer,
+        x12,
+        submitter_id=submitter.id,
+        path=path,
+        name="big.x12",
+        channel="sftp",
+        refused_quota=QUOTA,
     )
     assert third.replayed and third.file.id == row.id
     assert await claim_count(client) == CLAIMS
@@ -232,6 +249,7 @@ async def test_claim_results_are_capped_but_counts_cover_every_claim(
         path=path,
         name="big.x12",
         channel="folder",
+        refused_quota=QUOTA,
     )
     assert received.response["claims"]["read"] == CLAIMS
     assert len(received.response["claim_results"]) == 7

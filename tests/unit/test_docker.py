@@ -7,6 +7,7 @@ the real settings loader and its commands by the real `clearway` argument parser
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,67 @@ def test_dockerfile_is_pinned_non_root_and_serves_by_default() -> None:
     copied = set(re.findall(r"(?m)^COPY (?!--)(\w+) ", text))
     for folder in copied:
         assert (ROOT / folder).exists(), folder
+
+
+WORKDIR = Path("/srv/clearway")  # the image's WORKDIR: relative settings paths start here
+
+
+def settings_of(name: str) -> Any:
+    service = clearway_services()[name]
+    return load_settings({k: interpolate(str(v)) for k, v in service["environment"].items()})
+
+
+def mounted(name: str, path: str) -> str | None:
+    """The named volume that holds `path` (relative to the working directory) in `name`."""
+    target = WORKDIR / path
+    for volume in clearway_services()[name].get("volumes", []):
+        source, _, mount = volume.partition(":")
+        if target == Path(mount) or Path(mount) in target.parents:
+            return source
+    return None
+
+
+def test_what_two_services_exchange_is_on_one_shared_volume() -> None:
+    """Workers write answer files into the SFTP folders the API's SFTP server serves."""
+    api, worker = settings_of("api"), settings_of("worker")
+    assert api.sftp.root == worker.sftp.root
+    shared = mounted("api", api.sftp.root)
+    assert shared is not None and shared == mounted("worker", worker.sftp.root)
+    assert shared in compose()["volumes"]
+
+
+def test_what_must_outlive_a_container_is_on_a_volume() -> None:
+    api = settings_of("api")
+    # The SFTP host key: a new one on every re-create would break clients' known_hosts.
+    assert mounted("api", api.sftp.host_key_file)
+    assert mounted("api", api.x12.upload_dir)  # large uploads resume after a re-create
+    assert mounted("simulator", settings_of("simulator").simulator.data_dir)
+
+
+def test_what_clients_reach_is_listened_for_and_published() -> None:
+    api = settings_of("api")
+    published = {p.rsplit(":", 1)[-1] for p in clearway_services()["api"]["ports"]}
+    assert str(api.server.port) in published
+    assert api.sftp.enabled and api.sftp.host == "0.0.0.0" and str(api.sftp.port) in published
+
+
+def test_the_image_is_built_once() -> None:
+    built = [name for name, s in compose()["services"].items() if "build" in s]
+    assert built == ["migrate"]
+    for name, service in clearway_services().items():
+        assert service["image"] == clearway_services()["migrate"]["image"], name
+        if name != "migrate":
+            assert service["pull_policy"] == "never", name
+
+
+def test_the_simulator_health_check_names_no_payer_and_needs_no_token() -> None:
+    check = " ".join(compose()["services"]["simulator"]["healthcheck"]["test"])
+    assert "/simulator/healthz" in check
+    assert not re.search(r"SIM[A-Z]{2,3}\d\d", check)
+
+
+def test_operators_secrets_stay_out_of_git() -> None:
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "docker/.env"], cwd=ROOT, capture_output=True
+    )
+    assert ignored.returncode == 0, "docker/.env is not in .gitignore"
