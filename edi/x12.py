@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import codecs
 import functools
+import io
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -461,6 +462,13 @@ class SegmentReader:
         """The current batch of segment texts (line breaks stripped, elements not split)."""
         return self._batch
 
+    def tidied(self) -> Iterator[str]:
+        """The stream as X12 in its plainest form, a piece per batch: each segment as read (no
+        byte-order mark, no blanks between segments) and its terminator, the last one too."""
+        for batch in self.batches():
+            term = self.delimiters.segment  # type: ignore[union-attr]
+            yield term.join(batch) + term
+
     def next_batch(self) -> bool:
         """Make the next batch current, `index` -1; False at the end of the stream."""
         if self._stream is None:
@@ -567,6 +575,34 @@ class SegmentReader:
                 buf = buf[pos:] + more
                 base += pos
                 pos = 0
+
+
+class TextStream(io.TextIOBase):
+    """Texts from an iterator read as one text stream: each is taken only as the reader asks
+    for more, so a stream of any size is never held whole (a re-enveloped transaction set, a
+    file handed to pyx12 tidied)."""
+
+    def __init__(self, parts: Iterator[str]) -> None:
+        super().__init__()
+        self._parts = parts
+        self._rest = ""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> str:
+        want = (1 << 62) if size is None or size < 0 else size
+        taken = [self._rest]
+        have = len(self._rest)
+        while have < want:
+            part = next(self._parts, None)
+            if part is None:
+                break
+            taken.append(part)
+            have += len(part)
+        text = "".join(taken)
+        self._rest = text[want:]
+        return text[:want]
 
 
 _BLANK = re.compile("[\ufeff\r\n\t ]*").match  # what may stand between interchanges
