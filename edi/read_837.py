@@ -50,7 +50,7 @@ from edi.claim import (
 from edi.errors import UnsupportedVersionError, X12SyntaxError
 from edi.fastbuild import Memo as _Memo
 from edi.fastbuild import constructor as _constructor
-from edi.x12 import Mark, SegmentReader
+from edi.x12 import Mark, SegmentReader, stray_id
 
 # Earlier guides some systems still send: the professional guide before its addenda and the
 # institutional guide's first addenda. They are read (and validated, pyx12 having no map for
@@ -370,6 +370,14 @@ class _Reader:
                 handler = handlers.get(seg_id)
                 if handler is None:
                     if seg_id not in finishing:
+                        if stray_id(seg_id, "CLM"):
+                            # A claim all the same: it comes out unreadable, naming this
+                            # segment, rather than not at all.
+                            if self.claim is not None:
+                                yield self.finish()
+                            self.claim = _ClaimParts(seg, (k, layout))
+                            self.claim.error = self.error(f"segment id {seg_id!r} is not CLM")
+                            self.entity = self.line = self.other = self.svd = None
                         continue  # a segment the model has no field for
                     if self.claim is not None:
                         yield self.finish()
