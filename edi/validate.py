@@ -92,7 +92,7 @@ _ErrHandler = pyx12.error_handler.err_handler
 @functools.cache
 def _map_index() -> pyx12.map_index.map_index:
     # The class itself, not the module attribute: first called while _cached_maps has put
-    # _cached_map_index there (a file with no GS for _check_versions to look up), the attribute
+    # _cached_map_index there (a file with no GS for _scan to look up first), the attribute
     # would call back into this function, again and again (a RecursionError).
     return _MapIndex(None)
 
@@ -229,7 +229,7 @@ def _tidied(source: Source, scan: _Scan) -> Iterator[str]:
             for text in batch:
                 if text[:3] in heads:
                     seg = text.split(sep)
-                    at = 8 if seg[0] == "GS" else 3
+                    at = 8 if seg[0] == "GS" else 3  # GS08, ST03; only of claims (HC, 837)
                     if len(seg) > at and seg[at] in EARLIER_VERSIONS and seg[1] in ("HC", "837"):
                         seg[at] = EARLIER_VERSIONS[seg[at]]
                         text = sep.join(seg)

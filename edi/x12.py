@@ -368,7 +368,7 @@ class SegmentReader:
         self.delimiters: Delimiters | None = None
         self.unterminated = False  # the stream ended in an IEA without its terminator
         self.index = -1  # position in the current batch of the segment last yielded
-        self._batch: list[str] = []  # segment texts, line breaks stripped, none empty
+        self._batch: list[str] = []  # segment texts, blanks around them skipped, none empty
         self._layout = _Layout([], None, 0, 0)
         self._number = 0  # segments before the batch
         self._sep = "*"
@@ -471,7 +471,7 @@ class SegmentReader:
 
     @property
     def batch(self) -> list[str]:
-        """The current batch of segment texts (line breaks stripped, elements not split)."""
+        """The current batch of segment texts (blanks skipped, elements not split)."""
         return self._batch
 
     def tidied(self) -> Iterator[str]:
@@ -524,7 +524,7 @@ class SegmentReader:
         breaks = ""  # CR and LF, unless one is the terminator
         while True:
             if delims is None:
-                # Between interchanges: skip line breaks (and a BOM), then read the next ISA.
+                # Between interchanges: skip blanks (and a BOM), then read the next ISA.
                 while True:
                     pos = _BLANK(buf, pos).end()
                     if len(buf) - pos >= ISA_LENGTH + 64 or eof:
