@@ -9,7 +9,9 @@
     SE
 
 A claim is with the payer once its status category is A2 (ideally with REF*1K); A3-A8 are
-rejections the biller must fix and resend.
+rejections the biller must fix and resend. A date the sender wrote wrongly is read as None and
+reported as a finding (the 835's Finding, rule "unreadable"), so one bad date does not hide
+the other claims of the file.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from decimal import Decimal
 from edi.claim import Procedure
 from edi.codes import describe
 from edi.read_envelope import Envelope
+from edi.remittance import Finding
 
 CLAIM_ACK_VERSION = "005010X214"
 
@@ -159,6 +162,7 @@ class ClaimAcknowledgment:
     rejected_amount: Decimal | None = None  # 2200B AMT*YY
     envelope: Envelope | None = field(default=None, compare=False)  # where this set came from
     source_is_clearinghouse: bool = False  # 2100A NM101 AY (a clearinghouse), else PR (payer)
+    findings: tuple[Finding, ...] = ()  # filled by the reader: dates it could not read
 
     def claims(self) -> Iterator[tuple[ProviderStatus, ClaimStatus]]:
         """Every claim with its billing provider, in file order."""

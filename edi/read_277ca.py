@@ -9,7 +9,9 @@
 
 The loops are told apart by HL03, not by position, so any number of providers and claims
 nest correctly. The 277 claim status response (005010X212) shares ST01 277 but not this shape:
-it is refused as an unsupported version.
+it is refused as an unsupported version. A status or service date that cannot be read is
+read as None and reported as a located finding, as read_835 does, not as an error: one bad
+date must not hold back every other claim's status.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from edi.claim_ack import (
     Status,
     StatusCode,
 )
+from edi.errors import X12SyntaxError
 from edi.read_envelope import Envelope, Source, TransactionSets
+from edi.remittance import Finding
 from edi.x12 import SegmentReader
 from edi.x12_values import element, optional, parse_amount, parse_date
 
@@ -41,7 +45,8 @@ def iter_277ca(source: Source) -> Iterator[ClaimAcknowledgment]:
 
     Raises UnsupportedVersionError for a 277 whose GS08 is not 005010X214 (a 005010X212 claim
     status response, a 4010 file) and X12SyntaxError, naming the segment, for text that is not
-    X12 or a value that cannot be read.
+    X12 or a value that cannot be read, but for dates: STC02 and DTP03 dates that cannot be
+    read are None, each with a Finding (rule "unreadable") on its acknowledgment.
     """
     sets = TransactionSets(source, "277", VERSIONS)
     for envelope, body in sets:
@@ -80,8 +85,31 @@ class _Reader:
         self.line: dict[str, Any] | None = None
         self.level = ""
         self.done: list[ClaimAcknowledgment] = []
+        self.findings: list[Finding] = []  # of the receiver loop being read
 
     # -- values ---------------------------------------------------------------------------
+
+    def _day(self, text: str, name: str) -> date | None:
+        """A date the model may go without: one that cannot be read is None and a finding
+        naming the element, the segment and the claim (and line) it is in."""
+        try:
+            return parse_date(text, self.reader, name)
+        except X12SyntaxError:
+            pcn = line = None
+            if self.claim is not None:
+                pcn = self.claim["patient_control_number"] or None  # 2200D TRN02
+                if self.line is not None:
+                    line = len(self.claim["lines"]) + 1
+            self.findings.append(
+                Finding(
+                    "unreadable",
+                    patient_control_number=pcn,
+                    line_number=line,
+                    segment_number=self.reader.segment_number,
+                    detail=f"{name}={text!r}",
+                )
+            )
+            return None
 
     def _date(self, text: str, name: str) -> date:
         return parse_date(text, self.reader, name)
@@ -99,7 +127,7 @@ class _Reader:
         charge = optional(seg, 4)
         return Status(
             status=self._code(element(seg, 1)),
-            date=self._date(when, "STC02") if when else None,
+            date=self._day(when, "STC02") if when else None,
             action=optional(seg, 3),
             charge=parse_amount(charge, self.reader, "STC04") if charge else None,
             additional=tuple(self._code(c) for c in seg[10:12] if c),
@@ -121,10 +149,10 @@ class _Reader:
         text = element(seg, 3)
         if element(seg, 2) == "RD8":
             start, _, end = text.partition("-")
-            target["service_date"] = self._date(start, "DTP03")
-            target["service_end_date"] = self._date(end, "DTP03")
+            target["service_date"] = self._day(start, "DTP03")
+            target["service_end_date"] = self._day(end, "DTP03")
         else:
-            target["service_date"] = self._date(text, "DTP03")
+            target["service_date"] = self._day(text, "DTP03")
 
     # -- loops ----------------------------------------------------------------------------
 
@@ -177,8 +205,10 @@ class _Reader:
                     rejected_amount=r["rejected_amount"],
                     envelope=self.envelope,
                     source_is_clearinghouse=s.get("clearinghouse", False),
+                    findings=tuple(self.findings),
                 )
             )
+            self.findings = []
         self.receiver = None
 
     def _hl(self, seg: list[str]) -> None:
@@ -270,9 +300,9 @@ class _Reader:
                 elif tag == "TRN":
                     s["trace"] = element(seg, 2)
                 elif tag == "DTP" and element(seg, 1) == "050":
-                    s["received"] = self._date(element(seg, 3), "DTP03")
+                    s["received"] = self._day(element(seg, 3), "DTP03")
                 elif tag == "DTP" and element(seg, 1) == "009":
-                    s["processed"] = self._date(element(seg, 3), "DTP03")
+                    s["processed"] = self._day(element(seg, 3), "DTP03")
             else:
                 raise reader.error(f"segment {tag} before the first HL of a 277CA")
         self._close_receiver()

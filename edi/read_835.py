@@ -37,7 +37,7 @@ from edi.remittance import (
     Remittance,
     ServicePayment,
 )
-from edi.x12 import Delimiters, SegmentReader
+from edi.x12 import Delimiters, SegmentReader, stray_id
 from edi.x12_values import DATE_CACHE, parse_date
 
 VERSIONS = frozenset((REMITTANCE_VERSION,))
@@ -483,6 +483,9 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
                         claim_adjusted = zero
                         if tag == "PLB":
                             _provider_adjustments(seg, comp, day(seg[2], "PLB02", k, claim), plb)
+                    elif stray_id(tag, "CLP"):
+                        reader.index = k
+                        raise reader.error(f"segment id {tag!r} is not CLP")
                     # REF, AMT, QTY, PER, MIA and other NM1s of a claim are not in the model.
                 elif tag == "DTM":
                     # Outside a claim only DTM*405 is read.
@@ -528,6 +531,11 @@ def _read_set(envelope: Envelope, reader: SegmentReader, memos: _Memos) -> Remit
                 elif tag in _ENVELOPE:
                     reader.index = k
                     raise reader.error(f"{tag} inside a transaction set (its SE is missing)")
+                elif stray_id(tag, "CLP"):
+                    # A claim payment passed over would leave its amounts to no one (or, inside
+                    # a claim, to the one before): the set is refused, naming the segment.
+                    reader.index = k
+                    raise reader.error(f"segment id {tag!r} is not CLP")
                 # LX, TS3, TS2, CUR, REF*EV and others outside a claim are not in the model.
             else:
                 # The batch is used up: carry on in the next one.

@@ -50,14 +50,22 @@ from edi.claim import (
 from edi.errors import UnsupportedVersionError, X12SyntaxError
 from edi.fastbuild import Memo as _Memo
 from edi.fastbuild import constructor as _constructor
-from edi.x12 import Mark, SegmentReader
+from edi.x12 import Mark, SegmentReader, stray_id
+
+# Earlier guides some systems still send: the professional guide before its addenda and the
+# institutional guide's first addenda. They are read (and validated, pyx12 having no map for
+# them) with the rules of the version HIPAA names, which carry the same segments for every
+# field the model has; validate() warns that it did so.
+EARLIER_VERSIONS = {"005010X222": "005010X222A1", "005010X223A1": "005010X223A2"}
 
 # GS08 values read as each claim type. The later errata (X222A2, X223A3) change guide notes
 # and code lists, not the segments this reader uses, so intake accepts them; outbound 837s are
 # always written as X222A1 / X223A2, the versions HIPAA names and pyx12 validates.
 SUPPORTED_VERSIONS = {
+    "005010X222": "professional",
     "005010X222A1": "professional",
     "005010X222A2": "professional",
+    "005010X223A1": "institutional",
     "005010X223A2": "institutional",
     "005010X223A3": "institutional",
 }
@@ -362,6 +370,14 @@ class _Reader:
                 handler = handlers.get(seg_id)
                 if handler is None:
                     if seg_id not in finishing:
+                        if stray_id(seg_id, "CLM"):
+                            # A claim all the same: it comes out unreadable, naming this
+                            # segment, rather than not at all.
+                            if self.claim is not None:
+                                yield self.finish()
+                            self.claim = _ClaimParts(seg, (k, layout))
+                            self.claim.error = self.error(f"segment id {seg_id!r} is not CLM")
+                            self.entity = self.line = self.other = self.svd = None
                         continue  # a segment the model has no field for
                     if self.claim is not None:
                         yield self.finish()

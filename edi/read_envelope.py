@@ -12,13 +12,12 @@ batch them. Streaming throughout, so a large file never needs to fit in memory.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
 from edi.errors import UnsupportedVersionError
-from edi.x12 import Mark, SegmentReader
+from edi.x12 import Mark, SegmentReader, TextStream
 
 Source = str | bytes | IO[str] | IO[bytes]
 
@@ -167,33 +166,6 @@ class TransactionSets:
             pass
 
 
-class _SetText(io.TextIOBase):
-    """A re-enveloped transaction set read as a text stream: its segments are joined only as
-    the reader asks for them, so a set of any size is never held whole."""
-
-    def __init__(self, parts: Iterator[str]) -> None:
-        super().__init__()
-        self._parts = parts
-        self._rest = ""
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> str:
-        want = (1 << 62) if size is None or size < 0 else size
-        taken = [self._rest]
-        have = len(self._rest)
-        while have < want:
-            part = next(self._parts, None)
-            if part is None:
-                break
-            taken.append(part)
-            have += len(part)
-        text = "".join(taken)
-        self._rest = text[want:]
-        return text[:want]
-
-
 def single_set_interchanges(source: Source) -> Iterator[tuple[str, str, str, IO[str]]]:
     """(GS06, ST01, ST02, text) per transaction set: each set re-enveloped alone in its own ISA/GS,
     so that the sets of one file can be read, accepted or rejected one by one (a 999 may
@@ -217,7 +189,7 @@ def single_set_interchanges(source: Source) -> Iterator[tuple[str, str, str, IO[
             if d is None or not isa or not gs:
                 raise reader.error("ST outside an interchange or group")
             body = _set_body(reader, segments, segment, isa, gs)
-            yield _get(gs, 6), _get(segment, 1), _get(segment, 2), _SetText(body)
+            yield _get(gs, 6), _get(segment, 1), _get(segment, 2), TextStream(body)
             for _ in body:  # the caller stopped early, or skipped the set: on to its SE
                 pass
 

@@ -173,18 +173,19 @@ Rule = Literal["claim", "line", "transaction", "unreadable"]
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """Something wrong in an 835 that did not stop it being read.
+    """Something wrong in an 835 (or a 277CA) that did not stop it being read.
 
     Balancing rules: claim CLP03 - claim CAS - line CAS = CLP04; line SVC02 - line CAS = SVC03;
     transaction BPR02 = sum(CLP04) - sum(PLB). `expected` is what the identity gives, `actual`
     the amount sent. Rule "unreadable": a date the payer wrote wrongly, read as None (`detail`
-    holds the element and text), so one bad date does not hide a payment.
+    holds the element and text), so one bad date does not hide a payment (or, in a 277CA, the
+    other claims' statuses).
     """
 
     rule: Rule
     expected: Decimal | None = None
     actual: Decimal | None = None
-    patient_control_number: str | None = None  # CLP01 of the claim concerned
+    patient_control_number: str | None = None  # CLP01 (277CA: 2200D TRN02) of the claim
     line_number: int | None = None  # 1-based service line within the claim
     segment_number: int | None = None  # CLP, SVC, BPR (or bad segment) position in the file
     detail: str | None = None  # for "unreadable": which element held what

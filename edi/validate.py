@@ -1,8 +1,10 @@
 """validate: the one adapter over pyx12 (the only module importing it) -> our frozen report + 999.
 
 pyx12 checks X12 syntax, the implementation guide's structure and its code lists; it does not
-check business rules (NPI check digits, ICD-10 validity, claim balancing). Synchronous and
-CPU-bound: callers on an event loop run it in a worker thread.
+check business rules (NPI check digits, ICD-10 validity, claim balancing). It is given the
+file as our tokenizer reads it (no byte-order mark or blanks between segments, the last
+terminator in place), so it judges what our readers read. Synchronous and CPU-bound: callers
+on an event loop run it in a worker thread.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -28,7 +30,8 @@ import pyx12.x12n_document
 
 from edi.envelope import EnvelopeParams, wrap
 from edi.errors import UnsupportedVersionError, X12SyntaxError, X12ValueError
-from edi.x12 import SegmentReader, SegmentWriter
+from edi.read_837 import EARLIER_VERSIONS
+from edi.x12 import SegmentReader, SegmentWriter, TextStream
 
 ACK_VERSION = "005010X231A1"
 
@@ -61,6 +64,9 @@ class ValidationReport:
     ok: bool
     issues: tuple[ValidationIssue, ...]
     ack_999: str  # the 999 for this file, under the control numbers given to validate()
+    # What was accepted but is not as the guide has it (a last segment without terminator, an
+    # earlier guide's GS08 read with a later one's rules); they do not make the file invalid.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +84,17 @@ def _params() -> pyx12.params.ParamsBase:
     return pyx12.params.params()
 
 
+# pyx12's own classes, kept before _cached_maps swaps its module attributes for ours.
+_MapIndex = pyx12.map_index.map_index
+_ErrHandler = pyx12.error_handler.err_handler
+
+
 @functools.cache
 def _map_index() -> pyx12.map_index.map_index:
-    return pyx12.map_index.map_index(None)
+    # The class itself, not the module attribute: first called while _cached_maps has put
+    # _cached_map_index there (a file with no GS for _scan to look up first), the attribute
+    # would call back into this function, again and again (a RecursionError).
+    return _MapIndex(None)
 
 
 # Maps are immutable once loaded (pyx12 keeps walk state in its walker, not the map), so one
@@ -137,9 +151,6 @@ def _cached_maps(errors: _ErrorLines) -> Iterator[None]:
             pyx12.error_handler.err_handler = _ErrHandler  # type: ignore[misc]
 
 
-_MapIndex = pyx12.map_index.map_index
-_ErrHandler = pyx12.error_handler.err_handler
-
 Source = str | os.PathLike[str]  # X12 text, or the path of a file holding it
 
 
@@ -151,34 +162,90 @@ def _open(source: Source) -> io.TextIOBase:
     return open(source, encoding="utf-8", errors="replace", newline="")
 
 
-def _check_versions(source: Source) -> None:
-    """Name the GS whose version pyx12 cannot validate, before pyx12 fails without a position."""
-    with _open(source) as stream:
-        _check_stream_versions(SegmentReader(stream))
+@dataclass
+class _Scan:
+    """What one pass of our tokenizer over the file tells validate before pyx12 runs."""
+
+    warnings: list[str] = field(default_factory=list)
+    # The GS08 (by group) and ST03 (by set, 0-based in file order) that pyx12 is given as the
+    # later version they are read as, so the 999 can echo what the file said.
+    earlier_groups: dict[int, str] = field(default_factory=dict)
+    earlier_sets: dict[int, str] = field(default_factory=dict)
 
 
-def _check_stream_versions(reader: SegmentReader) -> None:
+def _scan(source: Source) -> _Scan:
+    """Name the GS whose version pyx12 cannot validate, before pyx12 fails without a position,
+    and note what the report warns about."""
+    scan = _Scan()
     icvn = ""
-    for seg in reader:
-        if seg[0] == "ISA":
-            icvn = seg[12] if len(seg) > 12 else ""  # pyx12 picks maps by ISA12, not GS08
-        elif seg[0] == "GS":
-            version = seg[8] if len(seg) > 8 else ""
-            fic = seg[1]
-            if _map_index().get_filename(icvn, version, fic) is None:
-                raise UnsupportedVersionError(
-                    version, segment_number=reader.segment_number, offset=reader.offset
-                )
+    groups = sets = 0
+    with _open(source) as stream:
+        reader = SegmentReader(stream)
+        for seg in reader:
+            tag = seg[0]
+            if tag == "ISA":
+                icvn = seg[12] if len(seg) > 12 else ""  # pyx12 picks maps by ISA12, not GS08
+            elif tag == "GS":
+                version = seg[8] if len(seg) > 8 else ""
+                fic = seg[1]
+                later = EARLIER_VERSIONS.get(version) if fic == "HC" else None
+                if later is not None:
+                    scan.earlier_groups[groups] = version
+                    scan.warnings.append(
+                        f"GS08 {version!r} (segment GS #{reader.segment_number}) is an earlier "
+                        f"guide: read and validated with the {later} rules"
+                    )
+                elif _map_index().get_filename(icvn, version, fic) is None:
+                    raise UnsupportedVersionError(
+                        version, segment_number=reader.segment_number, offset=reader.offset
+                    )
+                groups += 1
+            elif tag == "ST":
+                if len(seg) > 3 and seg[3] in EARLIER_VERSIONS:
+                    scan.earlier_sets[sets] = seg[3]
+                sets += 1
+        if reader.unterminated:
+            scan.warnings.append(
+                f"the last segment (IEA #{reader.segment_number}) has no segment terminator: "
+                "the end of the file ended it"
+            )
+    return scan
+
+
+def _tidied(source: Source, scan: _Scan) -> Iterator[str]:
+    """The file as pyx12 can read it (see SegmentReader.tidied), an earlier guide's GS08 and
+    ST03 given as the version it is read as."""
+    with _open(source) as stream:
+        reader = SegmentReader(stream)
+        if not (scan.earlier_groups or scan.earlier_sets):
+            yield from reader.tidied()
+            return
+        for batch in reader.batches():
+            delims = reader.delimiters
+            assert delims is not None
+            sep = delims.element
+            heads = ("GS" + sep, "ST" + sep)
+            out = []
+            for text in batch:
+                if text[:3] in heads:
+                    seg = text.split(sep)
+                    at = 8 if seg[0] == "GS" else 3  # GS08, ST03; only of claims (HC, 837)
+                    if len(seg) > at and seg[at] in EARLIER_VERSIONS and seg[1] in ("HC", "837"):
+                        seg[at] = EARLIER_VERSIONS[seg[at]]
+                        text = sep.join(seg)
+                out.append(text)
+            yield delims.segment.join(out) + delims.segment
 
 
 def validate(x12: Source, ack: AckControl) -> ValidationReport:
     """Validate an interchange (its text, or a file read as a stream) with pyx12, build its 999.
 
-    Raises UnsupportedVersionError when a group's GS08 has no pyx12 map, X12SyntaxError when
-    the text is not X12 at all (no ISA). Memory follows the number of sets and errors, not the
-    size of the file.
+    Raises UnsupportedVersionError when a group's GS08 has no pyx12 map (but for the earlier
+    guides read as later ones, see read_837.EARLIER_VERSIONS, which are warned about),
+    X12SyntaxError when the text is not X12 at all (no ISA). Memory follows the number of sets
+    and errors, not the size of the file.
     """
-    _check_versions(x12)
+    scan = _scan(x12)
     loops: dict[int, str] = {}
     errors = _ErrorLines()
 
@@ -191,10 +258,10 @@ def validate(x12: Source, ack: AckControl) -> ValidationReport:
     fd_999 = io.StringIO()
     fd_json = io.StringIO()
     try:
-        with _cached_maps(errors), _open(x12) as source:
+        with _cached_maps(errors):
             ok = pyx12.x12n_document.x12n_document(
                 param=_params(),
-                src_file=source,
+                src_file=TextStream(_tidied(x12, scan)),
                 fd_997=fd_999,
                 fd_html=None,
                 fd_xmldoc=None,
@@ -203,7 +270,7 @@ def validate(x12: Source, ack: AckControl) -> ValidationReport:
                 callback=note_loop,
             )
     except pyx12.errors.EngineError as exc:
-        if "Map not found" in str(exc):  # _check_versions should have caught it first
+        if "Map not found" in str(exc):  # _scan should have caught it first
             version = str(exc).rpartition("vriic=")[2].split(",")[0]
             raise UnsupportedVersionError(version, segment_number=0, offset=0) from None
         raise X12SyntaxError(
@@ -216,7 +283,8 @@ def validate(x12: Source, ack: AckControl) -> ValidationReport:
     return ValidationReport(
         ok=bool(ok) and not issues,
         issues=issues,
-        ack_999=_renumber_999(fd_999.getvalue(), x12, ack),
+        ack_999=_renumber_999(fd_999.getvalue(), x12, ack, scan),
+        warnings=tuple(scan.warnings),
     )
 
 
@@ -269,8 +337,9 @@ def _issues(report_json: str, loops: dict[int, str]) -> Iterator[ValidationIssue
                             )
 
 
-def _renumber_999(pyx12_999: str, original: Source, ack: AckControl) -> str:
-    """Keep pyx12's 999 sets (AK1..AK9) and put them in our own envelope and control numbers."""
+def _renumber_999(pyx12_999: str, original: Source, ack: AckControl, scan: _Scan) -> str:
+    """Keep pyx12's 999 sets (AK1..AK9) and put them in our own envelope and control numbers;
+    AK103 and AK203 echo an earlier guide's version as the file gave it."""
     if not pyx12_999.strip():
         return ""
     isa = gs = None
@@ -287,6 +356,7 @@ def _renumber_999(pyx12_999: str, original: Source, ack: AckControl) -> str:
     bodies: list[list[str]] = []
     body: list[str] | None = None
     w = SegmentWriter()
+    groups = sets = 0
     for seg in reader:
         if seg[0] == "ST":
             body = []
@@ -295,6 +365,16 @@ def _renumber_999(pyx12_999: str, original: Source, ack: AckControl) -> str:
                 bodies.append(body)
             body = None
         elif body is not None:
+            if seg[0] in ("AK1", "AK2") and len(seg) > 3:
+                given = (scan.earlier_groups if seg[0] == "AK1" else scan.earlier_sets).get(
+                    groups if seg[0] == "AK1" else sets
+                )
+                if given is not None and EARLIER_VERSIONS[given] == seg[3]:
+                    seg[3] = given
+                if seg[0] == "AK1":
+                    groups += 1
+                else:
+                    sets += 1
             # pyx12 writes ":" components; rewrite element by element with our writer.
             d = reader.delimiters
             assert d is not None

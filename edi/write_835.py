@@ -8,8 +8,9 @@
 
 Used by the payer simulator. Adjustments are grouped back into CAS segments (consecutive
 adjustments of one group, six per segment) and PLB segments (six pairs each), which is how the
-reader flattens them, so build -> read gives the same value. Findings are not written: a reader
-recomputes them from the amounts.
+reader flattens them, so build -> read gives the same value, but for a description on a line's
+`procedure`: SVC01-7 is not used in the 835, so it is not written (and reads back as None).
+Findings are not written: a reader recomputes them from the amounts.
 """
 
 from __future__ import annotations
@@ -197,11 +198,15 @@ def _cas(w: SegmentWriter, adjustments: Sequence[Adjustment], prefix: str) -> No
         i = j
 
 
-def _procedure(p: Procedure) -> tuple[str, ...]:
+def _procedure(p: Procedure, *, description: bool) -> tuple[str, ...]:
+    """A C003 composite. SVC01-7 (the adjudicated procedure's description) is marked not used
+    by the 835 guide, and pyx12 refuses a file that has it, so a description there is never
+    written (it is the claim's, which the payer need not echo); SVC06-7, the submitted
+    procedure's, may be."""
     if len(p.modifiers) > 4:
         raise X12ValueError("procedure.modifiers", p.modifiers, "at most 4 modifiers")
     modifiers = (*p.modifiers, "", "", "", "")[:4]
-    return (p.qualifier, p.code, *modifiers, p.description or "")
+    return (p.qualifier, p.code, *modifiers, (p.description or "") if description else "")
 
 
 def _claim(w: SegmentWriter, c: ClaimPayment) -> None:
@@ -263,12 +268,12 @@ def _line(w: SegmentWriter, s: ServicePayment) -> None:
     w.seg(
         (
             "SVC",
-            _procedure(s.procedure),
+            _procedure(s.procedure, description=False),
             format_amount(s.charge),
             format_amount(s.paid),
             s.revenue_code or "",
             _opt_amount(s.units),
-            _procedure(s.submitted_procedure) if s.submitted_procedure else "",
+            _procedure(s.submitted_procedure, description=True) if s.submitted_procedure else "",
             _opt_amount(s.submitted_units),
         ),
         ("procedure", "charge", "paid", "revenue_code", "units", "submitted_procedure",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import codecs
 import functools
+import io
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -219,7 +220,9 @@ def parse_isa(text: str, *, segment_number: int = 1, offset: int = 0) -> tuple[D
 
     Reads them the way receivers do: the element separator is the character after "ISA", the
     component separator follows the 16th element separator and the segment terminator follows
-    that. Fixed width is not required here (validation reports a wrong width).
+    that: positions 3, 104 and 105 of a fixed-width ISA, counted from its "I" (callers skip a
+    byte-order mark and blanks before it). Fixed width is not required here (validation
+    reports a wrong width).
     """
 
     def fail(message: str) -> X12SyntaxError:
@@ -269,9 +272,10 @@ def isa_elements(text: str) -> list[str] | None:
 
 def head_segments(text: str, count: int) -> list[list[str]]:
     """The first `count` segments of the interchange that begins `text` (its start, say the
-    first 4 kB of a file), each as its elements: the ISA first, blanks trimmed, then GS, ST,
-    BHT ... as far as `text` holds them whole. [] when no readable ISA begins it. For a look at
-    a file's header without reading the file."""
+    first 4 kB of a file, after any byte-order mark and blanks), each as its elements: the ISA
+    first, blanks trimmed, then GS, ST, BHT ... as far as `text` holds them whole. [] when no
+    readable ISA begins it. For a look at a file's header without reading the file."""
+    text = text[_BLANK(text).end() :]
     try:
         delims, end = parse_isa(text)
     except X12SyntaxError:
@@ -279,9 +283,31 @@ def head_segments(text: str, count: int) -> list[list[str]]:
     found = [[element.strip() for element in text[: end - 1].split(delims.element)]]
     # Every piece but the last ended with a terminator: those are whole segments.
     whole = text[end:].split(delims.segment)[:-1]
-    found += [piece.lstrip("\r\n").split(delims.element) for piece in whole[: count - 1]]
+    blanks = skippable(delims)
+    found += [piece.lstrip(blanks).split(delims.element) for piece in whole[: count - 1]]
     return found
 
+
+@functools.cache
+def skippable(delims: Delimiters) -> str:
+    """The blanks skipped between a segment terminator and the next segment id: space, tab, CR
+    and LF, but for any of them that is a delimiter of the interchange (a newline terminator
+    ends a segment, it is not a blank)."""
+    used = (delims.element, delims.component, delims.repetition, delims.segment)
+    return "".join(ch for ch in " \t\r\n" if ch not in used)
+
+
+def stray_id(seg_id: str, wanted: str) -> bool:
+    """Whether a segment id that is not `wanted` ("CLM") is still meant as it: in other case,
+    or with characters no segment id holds around it (a control character, a byte-order mark
+    in mid-file). A reader that would pass over such a segment as one it has no use for
+    reports it instead, so a claim is never lost without a word. Cheap for the usual id."""
+    if seg_id.isalnum() and seg_id.isupper() and seg_id.isascii():
+        return False
+    return _NOT_ID.sub("", seg_id).upper() == wanted
+
+
+_NOT_ID = re.compile("[^A-Za-z0-9]")
 
 _CHUNK = 1 << 20
 
@@ -289,13 +315,16 @@ _CHUNK = 1 << 20
 class _Layout:
     """Where the segments of one batch sit in the stream, worked out when first asked."""
 
-    __slots__ = ("base", "number", "origin", "parts", "starts")
+    __slots__ = ("base", "blanks", "number", "origin", "parts", "starts")
 
-    def __init__(self, parts: list[str], origin: list[int] | None, base: int, number: int) -> None:
+    def __init__(
+        self, parts: list[str], origin: list[int] | None, base: int, number: int, blanks: str = ""
+    ) -> None:
         self.parts = parts  # the segment texts as split from the stream
         self.origin = origin  # batch index -> parts index, when empty segments were dropped
         self.base = base  # stream offset of parts[0]
         self.number = number  # segments in the stream before the batch
+        self.blanks = blanks  # what was skipped at the start of each text ("": nothing)
         self.starts: list[int] | None = None
 
     def offset(self, index: int) -> int:
@@ -304,8 +333,8 @@ class _Layout:
         if self.starts is None:
             self.starts = list(accumulate(map(len, self.parts), initial=self.base))
         raw = self.parts[j]
-        # Each part ended with a one-character terminator; skip the line breaks it starts with.
-        return self.starts[j] + j + len(raw) - len(raw.lstrip("\r\n"))
+        # Each part ended with a one-character terminator; skip the blanks it starts with.
+        return self.starts[j] + j + len(raw) - len(raw.lstrip(self.blanks))
 
 
 Mark = tuple[int, _Layout]  # a segment's place, from SegmentReader.mark
@@ -315,14 +344,20 @@ class SegmentReader:
     """Yields the segments of a stream of X12 interchanges as lists of elements ([0] is the id).
 
     Reads `chunk_size` characters at a time, so memory stays flat however large the file.
-    Delimiters are taken from each ISA; line breaks between segments are ignored. After each
-    yielded segment, `segment_number` (1-based, whole stream) and `offset` (characters from the
-    start of the stream; bytes for ASCII files) locate it for error messages.
+    Delimiters are taken from each ISA. Files as other systems write them are read as they mean:
+    a byte-order mark and blanks before an ISA, and blanks (space, tab, CR, LF; not one that is a
+    delimiter, such as a newline terminator) between a segment terminator and the next segment
+    id are skipped; an IEA that ends the stream without its terminator is taken whole, and
+    `unterminated` says so (a warning for whoever reports on the file). After each yielded
+    segment, `segment_number` (1-based, whole stream) and `offset` (characters from the start
+    of the stream; bytes for ASCII files) locate it for error messages.
 
     Each chunk is split on the segment terminator once into a batch of segment texts; the
     location of a segment is worked out only when asked for (errors, and the CLM and service
     lines the 837 reader remembers), not for every segment. `batches` hands the batches out
-    for a caller that splits elements itself; it sets `index` to the segment it is at.
+    for a caller that splits elements itself; it sets `index` to the segment it is at. Whether
+    blanks follow terminators is found once per batch by a few substring searches, so a file
+    without them pays nothing per segment.
     """
 
     def __init__(
@@ -331,8 +366,9 @@ class SegmentReader:
         self._source = source
         self._chunk_size = chunk_size
         self.delimiters: Delimiters | None = None
+        self.unterminated = False  # the stream ended in an IEA without its terminator
         self.index = -1  # position in the current batch of the segment last yielded
-        self._batch: list[str] = []  # segment texts, line breaks stripped, none empty
+        self._batch: list[str] = []  # segment texts, blanks around them skipped, none empty
         self._layout = _Layout([], None, 0, 0)
         self._number = 0  # segments before the batch
         self._sep = "*"
@@ -435,8 +471,15 @@ class SegmentReader:
 
     @property
     def batch(self) -> list[str]:
-        """The current batch of segment texts (line breaks stripped, elements not split)."""
+        """The current batch of segment texts (blanks skipped, elements not split)."""
         return self._batch
+
+    def tidied(self) -> Iterator[str]:
+        """The stream as X12 in its plainest form, a piece per batch: each segment as read (no
+        byte-order mark, no blanks between segments) and its terminator, the last one too."""
+        for batch in self.batches():
+            term = self.delimiters.segment  # type: ignore[union-attr]
+            yield term.join(batch) + term
 
     def next_batch(self) -> bool:
         """Make the next batch current, `index` -1; False at the end of the stream."""
@@ -444,16 +487,19 @@ class SegmentReader:
             self._stream = self.batches()
         return next(self._stream, None) is not None
 
-    def _install(self, parts: list[str], base: int, has_breaks: bool) -> list[str]:
-        """Make `parts` (terminated segment texts from stream offset `base`) the batch."""
-        batch = list(map(str.strip, parts, repeat("\r\n"))) if has_breaks else parts
+    def _install(self, parts: list[str], base: int, blanks: str, trailing: str) -> list[str]:
+        """Make `parts` (segment texts from stream offset `base`, each of which ended with a
+        terminator) the batch, `blanks` skipped at their starts and `trailing` at their ends."""
+        batch = list(map(str.lstrip, parts, repeat(blanks))) if blanks else parts
+        if trailing:
+            batch = list(map(str.rstrip, batch, repeat(trailing)))
         origin = None
         if "" in batch:
             origin = [j for j, text in enumerate(batch) if text]
             batch = [batch[j] for j in origin]
         if batch:
             self._number += len(self._batch)
-            self._batch, self._layout = batch, _Layout(parts, origin, base, self._number)
+            self._batch, self._layout = batch, _Layout(parts, origin, base, self._number, blanks)
             self._where = None
             self.index = -1
         return batch
@@ -474,10 +520,11 @@ class SegmentReader:
         base = 0  # stream offset of buf[0]
         eof = False
         delims: Delimiters | None = None
-        term = ""
+        term = sep = blanks = ""
+        breaks = ""  # CR and LF, unless one is the terminator
         while True:
             if delims is None:
-                # Between interchanges: skip line breaks (and a BOM), then read the next ISA.
+                # Between interchanges: skip blanks (and a BOM), then read the next ISA.
                 while True:
                     pos = _BLANK(buf, pos).end()
                     if len(buf) - pos >= ISA_LENGTH + 64 or eof:
@@ -498,17 +545,20 @@ class SegmentReader:
                     offset=base + pos,
                 )
                 self.delimiters = delims
-                term, self._sep = delims.segment, delims.element
+                term, sep = delims.segment, delims.element
+                self._sep = sep
+                blanks = skippable(delims)
+                breaks = "".join(ch for ch in "\r\n" if ch in blanks)
                 self._number += len(self._batch)
                 self._batch = []
             stop = max(buf.rfind(term, pos) + 1, pos)  # after the last complete segment
-            iea = _find_iea(buf, term, delims.element, pos, stop)
+            iea = _find_iea(buf, term, sep, blanks, pos, stop)
             # The next interchange may use other delimiters: it is re-read from its ISA.
             end = buf.find(term, iea) + 1 if iea >= 0 else stop
             parts = buf[pos:end].split(term)
             parts.pop()  # the empty text after the last terminator
-            breaks = buf.find("\n", pos, end) >= 0 or buf.find("\r", pos, end) >= 0
-            batch = self._install(parts, base + pos, breaks)
+            lead, trailing = _blanks_in(buf, pos, end, term, blanks, breaks)
+            batch = self._install(parts, base + pos, lead, trailing)
             if batch:
                 yield batch
             pos = end
@@ -517,10 +567,19 @@ class SegmentReader:
                 continue
             if eof:
                 tail = buf[pos:]
-                if tail.strip("\r\n\t "):
-                    self._where = (tail.strip("\r\n")[:3], self.segment_number + 1, base + pos)
-                    raise self.error("the last segment has no segment terminator")
-                return
+                text = tail.lstrip(blanks)
+                if not text.strip(blanks):
+                    return
+                if text.startswith("IEA" + sep):
+                    # The end of the stream ends the last segment: an IEA without its
+                    # terminator is read as written, and the reader notes it.
+                    self.unterminated = True
+                    if self._install([tail.rstrip(blanks)], base + pos, blanks, ""):
+                        yield self._batch
+                    return
+                at = base + pos + len(tail) - len(text)
+                self._where = (text.split(sep, 1)[0][:3], self.segment_number + 1, at)
+                raise self.error("the last segment has no segment terminator")
             more = next(chunks, None)
             if more is None:
                 eof = True
@@ -530,24 +589,76 @@ class SegmentReader:
                 pos = 0
 
 
+class TextStream(io.TextIOBase):
+    """Texts from an iterator read as one text stream: each is taken only as the reader asks
+    for more, so a stream of any size is never held whole (a re-enveloped transaction set, a
+    file handed to pyx12 tidied)."""
+
+    def __init__(self, parts: Iterator[str]) -> None:
+        super().__init__()
+        self._parts = parts
+        self._rest = ""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> str:
+        want = (1 << 62) if size is None or size < 0 else size
+        taken = [self._rest]
+        have = len(self._rest)
+        while have < want:
+            part = next(self._parts, None)
+            if part is None:
+                break
+            taken.append(part)
+            have += len(part)
+        text = "".join(taken)
+        self._rest = text[want:]
+        return text[:want]
+
+
 _BLANK = re.compile("[\ufeff\r\n\t ]*").match  # what may stand between interchanges
 _ISA_MAX = ISA_LENGTH + 66  # parse_isa looks no further than this
 
 
-def _find_iea(text: str, term: str, sep: str, start: int = 0, stop: int | None = None) -> int:
-    """Where the first IEA segment of `text[start:stop]` starts (after any line breaks), or -1.
+def _blanks_in(
+    buf: str, pos: int, end: int, term: str, blanks: str, breaks: str
+) -> tuple[str, str]:
+    """What to strip from the segment texts of `buf[pos:end]`: `blanks` from their starts when
+    some text starts with one, and `breaks` from their ends when a line break stands before a
+    terminator (else ""). Searches of the whole range, not a look at each segment: CR, LF and
+    tab are single characters (fast to search for and rare unless they are there to skip); a
+    space only counts right after a terminator."""
+    has_breaks = any(buf.find(ch, pos, end) >= 0 for ch in breaks)
+    lead = ""
+    if blanks and (
+        has_breaks
+        or ("\t" in blanks and buf.find("\t", pos, end) >= 0)
+        or (" " in blanks and buf.find(term + " ", pos, end) >= 0)
+        or (pos < end and buf[pos] in blanks)
+    ):
+        lead = blanks
+    trailing = ""
+    if has_breaks and any(buf.find(ch + term, pos, end) >= 0 for ch in breaks):
+        trailing = breaks
+    return lead, trailing
+
+
+def _find_iea(
+    text: str, term: str, sep: str, blanks: str, start: int = 0, stop: int | None = None
+) -> int:
+    """Where the first IEA segment of `text[start:stop]` starts (after any blanks), or -1.
 
     `start` is at the beginning of a segment."""
-    breaks = "\r\n".replace(term, "")
     if stop is None:
         stop = len(text)
     i = text.find("IEA", start, stop)
     while i >= 0:
         j = i
-        while j > start and text[j - 1] in breaks:
+        while j > start and text[j - 1] in blanks:
             j -= 1
-        k = i + 3  # the id ends at a separator, or at the terminator after any line breaks
-        while k < len(text) and text[k] in breaks:
+        k = i + 3  # the id ends at a separator, or at the terminator after any blanks
+        while k < len(text) and text[k] in blanks:
             k += 1
         after = text[k : k + 1]
         if (j == start or text[j - 1] == term) and (after == term or (after == sep and k == i + 3)):

@@ -52,6 +52,9 @@ class Outcome:
     events_only: int = 0
     unmatched: list[str] = field(default_factory=list)  # what could not be correlated
     forward: Forward = field(default_factory=Forward)  # whose claims each answer concerns
+    # What the readers found wrong but read past (an 835 that does not balance, a date that
+    # does not read): by rule and segment position, without the claim's CLM01.
+    findings: list[dict[str, Any]] = field(default_factory=list)
 
     def detail(self) -> dict[str, Any]:
         return {
@@ -59,11 +62,12 @@ class Outcome:
             "claims_updated": self.claims_updated,
             "events_only": self.events_only,
             "unmatched": self.unmatched[:200],
+            **({"findings": self.findings[:200]} if self.findings else {}),
         }
 
     def logged(self) -> dict[str, Any]:
         """What the log says of it: counts, never a patient account number (CLM01)."""
-        return {**self.detail(), "unmatched": len(self.unmatched)}
+        return {**self.detail(), "unmatched": len(self.unmatched), "findings": len(self.findings)}
 
 
 _ANSWER_KINDS = {"999": "999", "277": "277CA", "835": "835"}  # ST01 -> kind
@@ -88,7 +92,7 @@ def first_kind(body: bytes) -> str:
     """What an answer file holds, from its first TA1 or ST01, read off its first segments
     without parsing the file; "unknown" when they do not say. Stored with the file, it lets an
     835 wait for the 277CA collected before it; applying the file records every kind."""
-    for segment in head_segments(body[:4096].decode("ascii", "replace"), 6)[1:]:
+    for segment in head_segments(body[:4096].decode("utf-8", "replace"), 6)[1:]:
         if segment[0] == "TA1":
             return "TA1"
         if segment[0] == "ST":
@@ -127,6 +131,11 @@ def apply_handler(x12: X12Settings | None = None) -> Handler:
             return
         kinds = parsed.kinds
         outcome = Outcome(kinds)
+        outcome.findings = [
+            {"rule": f.rule, "segment_number": f.segment_number, "line_number": f.line_number}
+            for found in (*parsed.claim_acks, *parsed.remittances)
+            for f in found.findings
+        ]
         async with step.finishing() as conn:
             work = await _load(conn, step.sealer, inbound, parsed, outcome)
             for ta1 in parsed.acks.interchange_acks:

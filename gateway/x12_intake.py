@@ -277,7 +277,7 @@ async def receive_x12(
             await _within_quota(conn, sealer, received, refused_quota)
         return UnreadableFile(error[:500], file_id=received.id)
 
-    if not head.strip() and len(head) < _HEAD_CHARS:
+    if not head.lstrip("\ufeff").strip() and len(head) < _HEAD_CHARS:
         # pyx12 finds nothing wrong in nothing; the sender must still hear that nothing came.
         raise await refuse("the file is empty")
     try:
@@ -314,6 +314,9 @@ async def receive_x12(
             "ack_999": _999_json(acks) if acks else None,
             "x12": {kind: content for kind, content in outbox},
             "pyx12_issues": len(report.issues),
+            # Accepted but not as the guide has it (a last IEA without its terminator, an
+            # earlier guide's GS08): worth the sender's fixing, not a reason to refuse.
+            **({"warnings": list(report.warnings)} if report.warnings else {}),
         }
     )
     if turned_away:

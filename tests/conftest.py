@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import os
 import uuid
@@ -183,3 +184,32 @@ async def api_key(client: Any) -> str:
 
 def auth(api_key: str, **headers: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}", **headers}
+
+
+@pytest.fixture(autouse=True)
+def _every_written_claim_reads_back() -> Iterator[None]:
+    """A guard over the whole suite: every 837 and 835 a test writes (by edi's writers, in the
+    test or in the gateway and simulator it runs) reads back to as many claims (or claim
+    payments), readable or not, as it has CLM (or CLP) segments; checked when the test ends."""
+    import edi.write_835
+    import edi.write_837
+    from tests.claim_counts import assert_claims_accounted_for
+
+    written: list[str] = []
+    modules = (edi.write_837, edi.write_835)
+    originals = [module.wrap for module in modules]
+
+    def recording(*args: Any, _wrap: Any, **kwargs: Any) -> str:
+        text: str = _wrap(*args, **kwargs)
+        written.append(text)
+        return text
+
+    for module, original in zip(modules, originals, strict=True):
+        module.wrap = functools.partial(recording, _wrap=original)  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for module, original in zip(modules, originals, strict=True):
+            module.wrap = original  # type: ignore[attr-defined]
+    for body in written:
+        assert_claims_accounted_for(body)

@@ -449,3 +449,43 @@ async def test_drop_folders_without_sftp(
     assert names == ["277CA", "835", "999"]
     assert not list(inbound.iterdir())
     assert await count(client, claims) == 1
+
+
+async def test_files_as_other_systems_write_them_are_taken(gateway: Any, tmp_path: Path) -> None:
+    """A BOM and indented segments, a last IEA without its terminator, an earlier guide's GS08:
+    each file's claim is admitted and its 999 accepts it, as for the plain file."""
+    from tests.unit.loose import loosened
+
+    who = await login(gateway, tmp_path, "loose-billing")
+    uploads = {
+        "indented.x12": loosened(
+            x12_file("professional-office-visit.json", 41, "LOOSE-0001"), ("\r\n    ",)
+        ),
+        "no-end.x12": loosened(
+            x12_file("institutional-outpatient.json", 42, "LOOSE-0002"), ("\n",), last=False
+        ),
+        "x222.x12": x12_file("professional-office-visit.json", 43, "LOOSE-0003").replace(
+            "005010X222A1", "005010X222"
+        ),
+    }
+    commands = ""
+    for name, text in uploads.items():
+        (tmp_path / name).write_text(text, newline="")
+        commands += f"put {tmp_path / name} inbound/{name}\n"
+    status, output = await sftp(gateway, who, commands)
+    assert status == 0, output
+    await settled(gateway)
+    statuses = await claim_statuses(gateway, who)
+    assert sorted(statuses) == ["LOOSE-0001", "LOOSE-0002", "LOOSE-0003"]
+    listing = await (await gateway.get("/v1/files", headers=auth(who.api_key))).json()
+    inbound = {f["name"]: f for f in listing["items"] if f["direction"] == "inbound"}
+    assert {n: f["state"] for n, f in inbound.items()} == dict.fromkeys(uploads, "processed")
+    assert all(f["claims"]["accepted"] == 1 for f in inbound.values())
+    await drive(gateway, _true)  # the answers' deliver_file jobs
+    acks = [
+        read_acknowledgments(text).implementation_acks[0]
+        for name, text in (await download(gateway, who, tmp_path / "outbound")).items()
+        if name.startswith("999-")
+    ]
+    assert sorted(a.group_control_number for a in acks) == [41, 42, 43]
+    assert all(a.status == "A" for a in acks)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from edi.claim_json import claim_from_json
@@ -16,6 +23,8 @@ from edi.write_837 import build_837
 from gateway.context import ENGINE
 from gateway.tables import claims, files
 from tests.conftest import auth, example
+from tests.unit.claims import INSTITUTIONAL_SHAPES, PROFESSIONAL_SHAPES
+from tests.unit.loose import layouts
 
 
 def x12_file(name: str, control: int, pcn: str | None = None) -> str:
@@ -351,3 +360,154 @@ async def test_a_file_sent_again_is_answered_as_the_first_time_with_todays_statu
     assert replayed["status"] == "received"  # what the first answer said
     assert replayed["current_status"] == "scrubbed"  # where the claim is now, labelled so
     assert body["current_status_at"] > body["received_at"]
+
+
+# --- Files as other systems write them ------------------------------------------------------
+
+
+def _outcome(body: dict[str, Any]) -> dict[str, Any]:
+    """What an answer says of the claims and sets, without what differs file to file (ids,
+    control numbers of our 999)."""
+    return {
+        "claims": body["claims"],
+        "transaction_sets": body["transaction_sets"],
+        "results": [{k: v for k, v in r.items() if k != "id"} for r in body["claim_results"]],
+        "ack_999": [
+            {k: v for k, v in a.items() if k != "group_control_number"} for a in body["ack_999"]
+        ],
+        "ta1": body["ta1"],
+    }
+
+
+async def test_a_bom_and_indented_segments_are_read_as_the_plain_file(
+    client: Any, api_key: str
+) -> None:
+    from edi.x12 import SegmentReader
+    from tests.unit.loose import loosened
+
+    plain = await (
+        await post_x12(client, api_key, x12_file("professional-office-visit.json", 18, "LOOSE-1"))
+    ).json()
+    loose_text = loosened(x12_file("professional-office-visit.json", 19, "LOOSE-1"), ("\r\n    ",))
+    response = await post_x12(client, api_key, loose_text)
+    assert response.status == 200, await response.text()
+    loose = await response.json()
+    assert _outcome(loose) == _outcome(plain)
+    assert loose["claims"] == {"read": 1, "accepted": 1, "rejected": 0}
+    assert loose["ack_999"][0]["status"] == "A" and loose["pyx12_issues"] == 0
+    assert "warnings" not in loose
+    # The header is read past the BOM: the 999 goes back to the sender, for its group.
+    isa = next(iter(SegmentReader(loose["x12"]["999"])))
+    assert isa[8].strip() == "SUB000101"
+    assert loose["ack_999"][0]["group_control_number"] == 19
+
+
+async def test_a_last_iea_without_its_terminator_is_accepted_with_a_warning(
+    client: Any, api_key: str
+) -> None:
+    text = x12_file("institutional-outpatient.json", 20, "NOEND-1").removesuffix("~")
+    response = await post_x12(client, api_key, text)
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert body["claims"] == {"read": 1, "accepted": 1, "rejected": 0}
+    assert body["ack_999"][0]["status"] == "A"
+    (warning,) = body["warnings"]
+    assert "IEA" in warning and "terminator" in warning
+    # Kept with the file's answer.
+    file = await (await client.get(f"/v1/files/{body['file_id']}", headers=auth(api_key))).json()
+    assert file["state"] == "processed"
+
+
+async def test_earlier_guides_are_accepted_with_a_warning(client: Any, api_key: str) -> None:
+    for name, control, later, earlier in (
+        ("professional-office-visit.json", 21, "005010X222A1", "005010X222"),
+        ("institutional-outpatient.json", 22, "005010X223A2", "005010X223A1"),
+    ):
+        text = x12_file(name, control, f"OLD-{control}").replace(later, earlier)
+        response = await post_x12(client, api_key, text)
+        assert response.status == 200, await response.text()
+        body = await response.json()
+        assert body["claims"] == {"read": 1, "accepted": 1, "rejected": 0}, body
+        (warning,) = body["warnings"]
+        assert earlier in warning and later in warning
+        (implementation,) = read_acknowledgments(body["x12"]["999"]).implementation_acks
+        assert implementation.version == earlier and implementation.status == "A"
+
+
+@pytest.fixture(scope="module")
+def intake_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A migrated SQLite database of its own and a submitter in it, for the property below
+    (hypothesis runs many examples in one test, so function-scoped fixtures will not do)."""
+    from gateway import db, store
+    from gateway.settings import DatabaseSettings
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('loose-intake') / 'clearway.db'}"
+
+    async def setup() -> str:
+        engine = db.create_engine(DatabaseSettings(url=url))
+        try:
+            await db.migrate(engine)
+            async with engine.begin() as conn:
+                submitter, _ = await store.create_submitter(conn, "loose-billing")
+            return submitter.id
+        finally:
+            await engine.dispose()
+
+    return url, asyncio.run(setup())
+
+
+_SHAPES = sorted(
+    [("P", k) for k in PROFESSIONAL_SHAPES if k != "twelve-diagnoses-fifty-lines"]
+    + [("I", k) for k in INSTITUTIONAL_SHAPES if k != "many-lines"]
+)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shape=st.sampled_from(_SHAPES), layout=layouts(), control=st.integers(100, 10**8))
+def test_any_837_we_write_is_taken_in_the_same_loosened(
+    intake_db: tuple[str, str], shape: tuple[str, str], layout: dict[str, Any], control: int
+) -> None:
+    """Through the intake (POST /v1/x12, SFTP and drop folders share it): the same claims read,
+    admitted or refused, the same 999 verdicts; a missing last terminator adds its warning."""
+    from gateway import db
+    from gateway.crypto import Sealer, parse_keys
+    from gateway.settings import DatabaseSettings, X12Settings
+    from gateway.x12_intake import receive_x12
+    from tests.conftest import TEST_KEYS
+    from tests.unit.loose import loosened
+
+    url, submitter_id = intake_db
+    claim = (PROFESSIONAL_SHAPES if shape[0] == "P" else INSTITUTIONAL_SHAPES)[shape[1]]
+    params = EnvelopeParams(
+        sender_id="SUB000101",
+        receiver_id="CLEARWAY",
+        interchange_control_number=control,
+        group_control_number=control,
+        transaction_control_number=1,
+        created=datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
+    )
+    plain = build_837([replace(claim, patient_control_number=f"L{control}")], params)
+    folder = Path(tempfile.mkdtemp(dir=Path(url.removeprefix("sqlite:///")).parent))
+
+    async def run() -> list[dict[str, Any]]:
+        engine = db.create_engine(DatabaseSettings(url=url))
+        sealer = Sealer(parse_keys(TEST_KEYS))
+        x12 = X12Settings(upload_dir=str(folder))
+        answers = []
+        try:
+            for n, text in enumerate((plain, loosened(plain, **layout))):
+                path = folder / f"{n}.x12"
+                path.write_text(text, newline="")
+                received = await receive_x12(
+                    engine, sealer, x12, submitter_id=submitter_id, path=path,
+                    name=path.name, channel="api",
+                )  # fmt: skip
+                answers.append(received.response)
+        finally:
+            await engine.dispose()
+        return answers
+
+    plain_answer, loose_answer = asyncio.run(run())
+    assert _outcome(loose_answer) == _outcome(plain_answer)
+    assert plain_answer["claims"]["read"] == 1
+    assert len(loose_answer.get("warnings", [])) == (0 if layout["last"] else 1)

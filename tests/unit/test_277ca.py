@@ -152,6 +152,37 @@ def test_several_interchanges_and_sets_stream() -> None:
     assert values[2].envelope.interchange_control_number == "000000900"
 
 
+def test_one_bad_date_is_a_located_finding_and_the_rest_is_read() -> None:
+    """As read_835 does: a date the sender wrote wrongly is None and a finding, not a refusal
+    of the whole file."""
+    from edi.x12 import SegmentReader
+
+    text = build_277ca([batch()], PARAMS)
+    day = DAY.strftime("%Y%m%d")
+    # PCN3's claim STC02, and the second line's service date of PCN2.
+    stc = next(s for s in text.split("~") if s.startswith("STC*A2:20:PR*") and s.endswith("*5"))
+    text = text.replace(stc, stc.replace(day, "20261340"))
+    text = text.replace("DTP*472*RD8*20261002-20261003", "DTP*472*RD8*2026102-20261003")
+    (back,) = read_277ca(text)
+    claims = {c.patient_control_number: c for _, c in back.claims()}
+    assert sorted(claims) == ["PCN1", "PCN2", "PCN3"]
+    assert claims["PCN3"].statuses[0].date is None
+    assert claims["PCN3"].statuses[0].status.category == "A2"  # the rest of the STC is read
+    assert claims["PCN2"].lines[1].service_date is None
+    assert claims["PCN2"].lines[1].service_end_date == date(2026, 10, 3)
+    assert claims["PCN1"] == batch().providers[0].claims[0]
+    segments = list(SegmentReader(text))
+    stc_finding, dtp_finding = back.findings
+    assert (stc_finding.rule, stc_finding.patient_control_number) == ("unreadable", "PCN3")
+    assert stc_finding.detail == "STC02='20261340'" and stc_finding.line_number is None
+    assert segments[stc_finding.segment_number - 1][0] == "STC"
+    assert "STC02='20261340' for claim PCN3" in stc_finding.message
+    assert (dtp_finding.patient_control_number, dtp_finding.line_number) == ("PCN2", 2)
+    assert segments[dtp_finding.segment_number - 1][:2] == ["DTP", "472"]
+    # A file read without trouble has none.
+    assert read_277ca(build_277ca([batch()], PARAMS))[0].findings == ()
+
+
 def test_x212_claim_status_response_is_unsupported() -> None:
     text = build_277ca([batch()], PARAMS).replace("005010X214", "005010X212")
     with pytest.raises(UnsupportedVersionError) as exc:

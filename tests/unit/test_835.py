@@ -131,6 +131,25 @@ def test_several_payers_and_interchanges_in_one_file_streamed() -> None:
     )
 
 
+def test_svc01_7_is_never_written() -> None:
+    """The 835 guide marks SVC01-7 (the description) not used and pyx12 refuses it; a claim's
+    procedure description must not reach the payer's answer. SVC06-7 may carry one."""
+    described = Procedure("01999", "HC", ("AA",), description="UNLISTED ANESTHESIA")
+    first = line()
+    lines = (
+        replace(first, procedure=described),
+        replace(first, procedure=replace(described, modifiers=()), submitted_procedure=described),
+    )
+    payment = replace(claim(), lines=lines)
+    text = build_835([remittance((payment,))], PARAMS)
+    assert "SVC*HC:01999:AA*" in text
+    assert text.count("UNLISTED ANESTHESIA") == 1  # SVC06-7 only
+    assert_valid_835(text)
+    ((back,),) = [r.claims for r in read_835(text)]
+    assert [x.procedure.description for x in back.lines] == [None, None]
+    assert back.lines[1].submitted_procedure == described
+
+
 def test_cas_and_plb_segments_split_at_six() -> None:
     many = (*(Adjustment("CO", str(100 + i), D(1)) for i in range(8)), Adjustment("PR", "1", D(2)))
     c = replace(claim("PCN1", lines=0), total_charge=D(20), paid=D(10), adjustments=many)

@@ -325,6 +325,7 @@ def test_claims_found_unreadable_later_are_located_across_chunks(chunk: int) -> 
     [
         ("ISA*1~IEA*1~", 6),
         ("ISA*1~\r\nIEA*1~", 8),
+        ("ISA*1~\r\n  \tIEA*1~", 11),
         ("ISA*1~IEA\r\n~", 6),  # the id ends at the terminator once line breaks are stripped
         ("ISA*1~IEA\r\n*1~", -1),  # the id would be "IEA\r\n", as the iterator splits it
         ("ISA*1~NM1*IEA*1~", -1),
@@ -335,7 +336,7 @@ def test_claims_found_unreadable_later_are_located_across_chunks(chunk: int) -> 
 def test_the_end_of_an_interchange_is_found_as_the_segment_id_iea(text: str, found: int) -> None:
     from edi.x12 import _find_iea
 
-    assert _find_iea(text, "~", "*") == found
+    assert _find_iea(text, "~", "*", " \t\r\n") == found
 
 
 @pytest.mark.parametrize("chunk", [7, 300, 1 << 20])
@@ -359,9 +360,9 @@ def test_find_iea_from_a_position() -> None:
     from edi.x12 import _find_iea
 
     text = "ISA*1~IEA*1~ISA*2~IEA*2~"
-    assert _find_iea(text, "~", "*", 12) == 18
-    assert _find_iea(text, "~", "*", 12, 18) == -1  # "IEA" must start before the stop
-    assert _find_iea("IEA*1~", "~", "*", 0) == 0
+    assert _find_iea(text, "~", "*", "\r\n", 12) == 18
+    assert _find_iea(text, "~", "*", "\r\n", 12, 18) == -1  # "IEA" must start before the stop
+    assert _find_iea("IEA*1~", "~", "*", "\r\n", 0) == 0
 
 
 def test_the_segment_iterator_resumes_after_segments_a_caller_took() -> None:

@@ -99,7 +99,7 @@ def test_reading_is_lazy() -> None:
     assert next(claims_iter).patient_control_number == "N1"
 
 
-@pytest.mark.parametrize("version", ["004010X098A1", "005010X224A2", "005010X222"])
+@pytest.mark.parametrize("version", ["004010X098A1", "005010X224A2", "005010X221A1"])
 def test_other_versions_are_unsupported_with_gs08_and_position(version: str) -> None:
     text = build_837([professional()], PARAMS).replace("005010X222A1", version)
     with pytest.raises(UnsupportedVersionError) as exc:
@@ -113,6 +113,21 @@ def test_other_versions_are_unsupported_with_gs08_and_position(version: str) -> 
 def test_later_errata_are_read() -> None:
     text = build_837([professional()], PARAMS).replace("005010X222A1", "005010X222A2")
     assert list(read_837(text)) == [canonical(professional())]
+
+
+@pytest.mark.parametrize(
+    ("shapes", "later", "earlier"),
+    [
+        (PROFESSIONAL_SHAPES, "005010X222A1", "005010X222"),
+        (INSTITUTIONAL_SHAPES, "005010X223A2", "005010X223A1"),
+    ],
+)
+def test_earlier_guides_are_read_with_the_later_rules(
+    shapes: dict[str, Claim], later: str, earlier: str
+) -> None:
+    for claim in shapes.values():
+        text = build_837([claim], PARAMS)
+        assert list(read_837(text.replace(later, earlier))) == list(read_837(text))
 
 
 def test_not_x12_and_not_837() -> None:

@@ -66,30 +66,81 @@ def test_only_what_was_paid_counts_when_the_liability_is_not_given() -> None:
     assert payment.paid == allowed - Decimal("80.00")
 
 
+def _matrix_for(payer_id: str, sim: object) -> list[object]:
+    """The full claim matrix (tests/unit/claims.py: every optional field set somewhere, both
+    claim types) sent to this payer, each shape under patient control numbers that give it
+    every outcome the payer's simulation can (the two largest shapes: one, paid)."""
+    from typing import get_args
+
+    from payers.simulator.adjudication import outcome_for
+    from tests.unit.claims import INSTITUTIONAL_SHAPES, PROFESSIONAL_SHAPES
+
+    outcomes = [o for o in get_args(Outcome) if o == "paid" or _share(sim, o)]
+    shapes = [*PROFESSIONAL_SHAPES.values(), *INSTITUTIONAL_SHAPES.values()]
+    claims = []
+    for i, shape in enumerate(shapes):
+        large = len(shape.service_lines) > 12
+        for outcome in ["paid"] if large else outcomes:
+            n = 0
+            while outcome_for(pcn := f"MX{i:02d}{outcome[:2]}{n:04d}", sim) != outcome:  # type: ignore[arg-type]
+                n += 1
+            claims.append(
+                replace(
+                    shape,
+                    patient_control_number=pcn,
+                    payer=replace(shape.payer, payer_id=payer_id),
+                    service_lines=tuple(
+                        replace(line, line_control_number=f"{pcn}-{k}")
+                        for k, line in enumerate(shape.service_lines, 1)
+                    ),
+                )
+            )
+    return claims
+
+
+def _share(sim: object, outcome: str) -> int:
+    name = {"rejected": "reject", "pended": "pend", "denied": "deny", "reversed": "reverse"}
+    return int(getattr(sim, f"{name.get(outcome, outcome)}_percent"))
+
+
 def test_every_file_the_simulator_answers_with_is_clean_under_pyx12() -> None:
+    """Over the full claim matrix, so optional fields (a procedure's description, corrections,
+    COB, institutional lines without HCPCS ...) reach the answers; pyx12 refuses what the
+    guides do not use, such as SVC01-7."""
     from datetime import UTC, datetime
     from itertools import count
 
     from edi.validate import AckControl, validate
     from payers.simulator.responses import plan_responses
     from tests.e2e.support import varied_claims
+    from tests.unit.claims import institutional, professional
 
-    claims = [claim_from_json(c) for c in varied_claims(60, prefix="SIMX")]
+    varied = [claim_from_json(c) for c in varied_claims(60, prefix="SIMX")]
     numbers = count(1)
     checked = 0
     for payer_id, profile in PROFILES.items():
-        mine = [c for c in claims if c.payer.payer_id == payer_id]
+        mine = [c for c in varied if c.payer.payer_id == payer_id]
+        mine += _matrix_for(payer_id, profile.simulator)  # type: ignore[arg-type]
+        originals = {  # what a correction (REF*F8) names: it is taken back, then replaced
+            "PAYERCLM123": professional(),
+            "PAYERCLM124": professional(),
+            "PAYERCLM9": institutional(),
+        }
+        kinds = set()
         for name, content, _ in plan_responses(
             profile,
-            mine,
+            mine,  # type: ignore[arg-type]
             control_number=7,
             receiver_id="CLEARWAY",
             now=datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
             next_control_number=lambda: next(numbers),
+            original=originals.get,
         ):
             report = validate(content.decode(), AckControl(1, 1, 1, datetime.now(UTC)))
             assert report.ok, (payer_id, name, report.issues[:5])
+            kinds.add(name.split("-")[0])
             checked += 1
+        assert kinds == {"277CA", "835"}, (payer_id, kinds)
     assert checked >= 2 * len(PROFILES)
 
 

@@ -12,7 +12,7 @@ from edi.read_837 import UnreadableClaim, read_837
 from edi.validate import AckControl, ValidationIssue, validate
 from edi.write_837 import build_837
 from edi.x12 import SegmentReader
-from tests.unit.claims import PROFESSIONAL_SHAPES
+from tests.unit.claims import INSTITUTIONAL_SHAPES, PROFESSIONAL_SHAPES
 
 PARAMS = EnvelopeParams(
     sender_id="SUB0001",
@@ -137,3 +137,93 @@ def test_version_without_map_is_our_error() -> None:
     with pytest.raises(UnsupportedVersionError) as exc:
         validate(text, ACK)
     assert exc.value.version == "005010X222A2" and exc.value.segment_number == 2
+
+
+_FRESH = """
+import sys
+from datetime import datetime
+from edi.validate import AckControl, validate
+report = validate(sys.stdin.read(), AckControl(1, 1, 1, datetime(2026, 11, 4, 8, 30)))
+print(report.ok, len(report.issues))
+"""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # No GS: nothing looks a map up before pyx12 does, under the swapped-in loaders.
+        CLEAN[: CLEAN.index("~") + 1] + "IEA*0*000000007~",
+        # The same clean file as another system may write it.
+        "\ufeff" + CLEAN.replace("~", "~\r\n    "),
+    ],
+    ids=["no-group", "indented"],
+)
+def test_validate_in_a_fresh_process(text: str) -> None:
+    """The map index is built on first use; in a new process that may happen while pyx12 runs
+    with our cached loaders in place, which must not call themselves (a RecursionError)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run(
+        [sys.executable, "-c", _FRESH],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "RecursionError" not in done.stderr
+    assert done.stdout.split() == ["True", "0"]
+
+
+def _loose(text: str, gap: str = "\r\n    ", last: bool = True) -> str:
+    """`text` as some other systems write it: a byte-order mark, `gap` after every terminator,
+    the last terminator left out unless `last`."""
+    loose = "\ufeff" + text.replace("~", "~" + gap)
+    return loose if last else loose.rstrip().removesuffix("~")
+
+
+@pytest.mark.parametrize("gap", ["\r\n    ", " ", "\t", "\n \r\n"])
+@pytest.mark.parametrize("broken", [False, True])
+def test_a_bom_and_blanks_between_segments_validate_as_the_plain_file(
+    gap: str, broken: bool
+) -> None:
+    text = _replace_segment(CLEAN, "SBR*S*", "SBR*S**GRP1******QQ") if broken else CLEAN
+    plain = validate(text, ACK)
+    loose = validate(_loose(text, gap), ACK)
+    assert loose == plain and loose.ok is not broken
+    assert loose.warnings == ()
+
+
+def test_a_missing_last_terminator_is_accepted_with_a_warning() -> None:
+    for text in (CLEAN.removesuffix("~"), _loose(CLEAN, last=False)):
+        report = validate(text, ACK)
+        assert report.ok and report.issues == ()
+        assert report.ack_999 == validate(CLEAN, ACK).ack_999
+        (warning,) = report.warnings
+        assert "IEA" in warning and "terminator" in warning
+
+
+@pytest.mark.parametrize(
+    ("claim", "later", "earlier"),
+    [
+        (PROFESSIONAL_SHAPES["providers-and-references"], "005010X222A1", "005010X222"),
+        (INSTITUTIONAL_SHAPES["providers-and-references"], "005010X223A2", "005010X223A1"),
+    ],
+)
+def test_earlier_guides_are_validated_with_the_later_rules_and_a_warning(
+    claim: object, later: str, earlier: str
+) -> None:
+    text = build_837([claim], PARAMS).replace(later, earlier)  # type: ignore[list-item]
+    report = validate(text, ACK)
+    assert report.ok and report.issues == ()
+    (warning,) = report.warnings
+    assert earlier in warning and later in warning and "GS #2" in warning
+    # The 999 echoes the version the file gave.
+    ack = list(SegmentReader(report.ack_999))
+    assert ["AK1", "HC", "8", earlier] in ack and ["AK2", "837", "0009", earlier] in ack
+    # A broken element is still found, with the later guide's rules.
+    broken = _replace_segment(text, "CLM*", "CLM*" + "X" * 39 + "*150.00***11:B:1*Y*A*Y*Y")
+    assert any(i.segment_id == "CLM" for i in validate(broken, ACK).issues)

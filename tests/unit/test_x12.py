@@ -121,10 +121,13 @@ def test_missing_isa_and_missing_terminator_name_the_segment() -> None:
     with pytest.raises(X12SyntaxError) as exc:
         list(SegmentReader("GS*HC*A~"))
     assert exc.value.segment_id == "GS" and exc.value.offset == 0
-    text = _interchange().rstrip("~")
-    with pytest.raises(X12SyntaxError) as exc:
-        list(SegmentReader(text))
-    assert exc.value.segment_id == "IEA"
+    # Cut short after GE: the end of the stream ends only an IEA.
+    text = _interchange()
+    cut = text[: text.index("~IEA")]
+    with pytest.raises(X12SyntaxError, match="no segment terminator") as exc:
+        list(SegmentReader(cut + "\r\n"))
+    assert exc.value.segment_id == "GE"
+    assert cut[exc.value.offset :].startswith("GE*")
     with pytest.raises(X12SyntaxError, match="16 elements"):
         list(SegmentReader("ISA*00*short~"))
 
@@ -203,3 +206,63 @@ def test_head_segments_gives_whole_segments_only() -> None:
     assert [s[0] for s in head_segments(cut, 5)] == ["ISA", "GS"]
     assert [s[0] for s in head_segments(text.replace("~", "~\r\n"), 2)] == ["ISA", "GS"]
     assert head_segments("not x12", 3) == []
+
+
+# --- Files as other systems write them ----------------------------------------------------------
+
+LOOSE_GAPS = ["\r\n", "\n", "\r\n    ", " ", "\t", "\n\t  \r\n", "  \r\n\r\n "]
+
+
+@pytest.mark.parametrize("gap", LOOSE_GAPS)
+@pytest.mark.parametrize("chunk", [7, 64, 1 << 20])
+def test_a_bom_and_blanks_between_segments_are_skipped(gap: str, chunk: int) -> None:
+    text = _interchange(bodies=2)
+    loose = "\ufeff" + gap + text.replace("~", "~" + gap)
+    reader = SegmentReader(io.BytesIO(loose.encode()), chunk_size=chunk)
+    seen = []
+    for segment in reader:
+        seen.append(segment)
+        # Located at the segment id itself, past the blanks.
+        assert loose[reader.offset :].startswith(segment[0] + "*")
+    assert seen == list(SegmentReader(text))
+    assert not reader.unterminated
+
+
+def test_a_newline_terminator_is_not_a_blank_but_what_follows_it_is() -> None:
+    params = EnvelopeParams(
+        sender_id="S",
+        receiver_id="R",
+        interchange_control_number=1,
+        group_control_number=1,
+        transaction_control_number=1,
+        created=datetime(2026, 1, 1),
+        delimiters=Delimiters("|", "^", "{", "\n"),
+    )
+    text = _interchange(params)
+    indented = text.replace("\n", "\n  \t")
+    assert list(SegmentReader(indented)) == list(SegmentReader(text))
+    # Blank lines are empty segments, dropped as ever.
+    assert list(SegmentReader(text.replace("\n", "\n\n"))) == list(SegmentReader(text))
+
+
+@pytest.mark.parametrize("gap", ["", "\r\n  "])
+def test_an_iea_without_its_terminator_ends_the_stream(gap: str) -> None:
+    text = _interchange().replace("~", "~" + gap)
+    cut = text.rstrip().removesuffix("~")
+    for chunk in (5, 1 << 20):
+        reader = SegmentReader(io.StringIO(cut + "\r\n"), chunk_size=chunk)
+        segments = list(reader)
+        assert segments == list(SegmentReader(text))
+        assert reader.unterminated
+        assert cut[reader.offset :].startswith("IEA*1*")
+
+
+def test_the_header_is_read_after_a_bom_and_blanks() -> None:
+    from edi.x12 import head_segments, isa_elements
+
+    text = "\ufeff \r\n" + _interchange().replace("~", "~\r\n    ")
+    segments = head_segments(text, 4)
+    assert [s[0] for s in segments] == ["ISA", "GS", "ST", "BHT"]
+    assert segments[1] == ["GS", *_interchange().split("~")[1].split("*")[1:]]
+    elements = isa_elements(text)
+    assert elements is not None and elements[13] == "000000905"
