@@ -111,6 +111,7 @@ def test_every_file_the_simulator_answers_with_is_clean_under_pyx12() -> None:
     from itertools import count
 
     from edi.validate import AckControl, validate
+    from payers.simulator.adjudication import adjudicate, outcome_for
     from payers.simulator.responses import plan_responses
     from tests.e2e.support import varied_claims
     from tests.unit.claims import institutional, professional
@@ -121,10 +122,19 @@ def test_every_file_the_simulator_answers_with_is_clean_under_pyx12() -> None:
     for payer_id, profile in PROFILES.items():
         mine = [c for c in varied if c.payer.payer_id == payer_id]
         mine += _matrix_for(payer_id, profile.simulator)  # type: ignore[arg-type]
-        originals = {  # what a correction (REF*F8) names: it is taken back, then replaced
-            "PAYERCLM123": professional(),
-            "PAYERCLM124": professional(),
-            "PAYERCLM9": institutional(),
+        # What a correction (REF*F8) names: the original's payment, taken back, then replaced.
+        originals = {
+            number: adjudicate(
+                claim,
+                profile.simulator,
+                outcome_for(claim.patient_control_number, profile.simulator),
+                payer_claim_control_number=number,
+            )
+            for number, claim in (
+                ("PAYERCLM123", professional()),
+                ("PAYERCLM124", professional()),
+                ("PAYERCLM9", institutional()),
+            )
         }
         kinds = set()
         for name, content, _ in plan_responses(
@@ -134,7 +144,7 @@ def test_every_file_the_simulator_answers_with_is_clean_under_pyx12() -> None:
             receiver_id="CLEARWAY",
             now=datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
             next_control_number=lambda: next(numbers),
-            original=originals.get,
+            original=lambda number, claim: originals.get(number),
         ):
             report = validate(content.decode(), AckControl(1, 1, 1, datetime.now(UTC)))
             assert report.ok, (payer_id, name, report.issues[:5])
