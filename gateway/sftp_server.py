@@ -3,13 +3,17 @@ SFTP user name (made from the submitter name, see gateway.outbox) and see only t
 inbound/ (write) and outbound/ (read) folders.
 
 No shell, exec or forwarding; no directories, links or paths outside the two folders. A file
-written to inbound/ is processed when its handle closes (or when renamed from a dot-name).
+written to inbound/ is processed when the client closes its handle (or renames it from a
+dot-name); an upload whose session ended without that close was cut off, and is removed and
+reported as incomplete, never processed as if it were the whole file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import hashlib
+import json
 import os
 import posixpath
 import stat
@@ -36,6 +40,7 @@ from asyncssh.sftp import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway import file_store as fs
 from gateway import store
 from gateway.context import ENGINE, SEALER, SETTINGS
 from gateway.drop import Intake, run_intake
@@ -132,6 +137,7 @@ class DropServer(SFTPServer):
         self.drop = drop
         user = chan.get_connection().get_extra_info("sftp_user")
         self.home = submitter_folder(drop.root, user).resolve()
+        self._closing: list[_Handle] = []  # uploads closed, not yet known to be finished
         super().__init__(chan, chroot=str(self.home).encode())
 
     # Paths ------------------------------------------------------------------------------
@@ -222,8 +228,26 @@ class DropServer(SFTPServer):
             Path(handle.local).unlink(missing_ok=True)
             log.warning("sftp_upload_too_large", submitter_id=self.submitter.id)
             return
-        if not handle.name.startswith(b"."):
+        if handle.name.startswith(b"."):
+            return
+        # Finished a moment later, not here: asyncssh also calls close() for every handle
+        # still open when the session ends (the connection dropped mid-upload), and then exit()
+        # straight away, before this event loop runs anything else. A close the client asked
+        # for is finished on the loop's next turn; one made by the session's end is found
+        # still waiting by exit(), and is an upload cut off.
+        self._closing.append(handle)
+        if len(self._closing) == 1:
+            asyncio.get_running_loop().call_soon(self._finish_closed)
+
+    def _finish_closed(self) -> None:
+        closed, self._closing = self._closing, []
+        for handle in closed:
             self._finished(handle.local)
+
+    def exit(self) -> None:
+        cut_off, self._closing = self._closing, []
+        for handle in cut_off:
+            self.drop.cut_off(Path(handle.local), self.submitter.id, os.fsdecode(handle.name))
 
     def _finished(self, local: str) -> None:
         try:
@@ -329,6 +353,7 @@ class SftpDrop:
         self.intake = intake
         self.root = Path(settings.root)
         self.server: asyncssh.SSHAcceptor | None = None
+        self._reporting: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         key, created = load_or_create_host_key(Path(self.settings.host_key_file))
@@ -358,6 +383,71 @@ class SftpDrop:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
+        await asyncio.gather(*self._reporting, return_exceptions=True)
+
+    def cut_off(self, upload: Path, submitter_id: str, name: str) -> None:
+        """An upload whose session ended before the client closed it: reported, not taken."""
+        task = asyncio.get_running_loop().create_task(
+            self._report_cut_off(upload, submitter_id, name)
+        )
+        self._reporting.add(task)
+        task.add_done_callback(self._reporting.discard)
+
+    async def _report_cut_off(self, upload: Path, submitter_id: str, name: str) -> None:
+        """Keep what came (as a refused submission, within the quota), remove it from inbound/,
+        and tell the submitter in its outbox (NAME.incomplete.json)."""
+        try:
+            received = await asyncio.to_thread(_read_and_remove, upload)
+        except FileNotFoundError:
+            return
+        intake = self.intake
+        note = {
+            "file": name,
+            "state": "incomplete",
+            "received_bytes": len(received),
+            "error": "the upload ended before the file was closed (the connection was lost or "
+            "the client stopped): nothing of it was processed; send the whole file again",
+        }
+        stem = name.rsplit(".", 1)[0] or "upload"
+        async with self.engine.begin() as conn:
+            rejection_id = await store.record_rejection(
+                conn,
+                intake.sealer,
+                submitter_id=submitter_id,
+                channel="sftp",
+                reason="incomplete-upload",
+                errors=[{"pointer": "", "message": note["error"]}],
+                content_type="application/edi-x12",
+                body=received,
+                body_size=len(received),
+                body_sha256=hashlib.sha256(received).hexdigest(),
+                quota=intake.refused_quota,
+            )
+            await fs.add_file(
+                conn,
+                intake.sealer,
+                submitter_id=submitter_id,
+                direction=fs.OUTBOUND,
+                channel="sftp",
+                kind="note",
+                name=f"{stem}.incomplete.json",
+                body=(json.dumps({**note, "rejection_id": rejection_id}, indent=2) + "\n").encode(),
+                state=fs.PROCESSED,
+                detail={"incomplete_upload": rejection_id},
+            )
+        log.warning(
+            "sftp_upload_incomplete",
+            submitter_id=submitter_id,
+            rejection_id=rejection_id,
+            received_bytes=len(received),
+        )
+
+
+def _read_and_remove(path: Path) -> bytes:
+    with path.open("rb") as f:
+        received = f.read()
+    path.unlink()
+    return received
 
 
 SFTP_DROP = web.AppKey("sftp_drop", SftpDrop)

@@ -7,6 +7,7 @@ security tests try to leave the submitter's folder every way the protocol allows
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -36,7 +37,7 @@ from gateway.settings import (
     SimulatorSettings,
 )
 from gateway.sftp_server import SFTP_DROP, parse_public_key
-from gateway.tables import claims
+from gateway.tables import claims, files, intake_rejections
 from tests.conftest import auth, example
 from tests.e2e.support import FINAL, free_port, write_fast_profiles
 from tests.e2e.test_claim_flow import drive
@@ -489,3 +490,61 @@ async def test_files_as_other_systems_write_them_are_taken(gateway: Any, tmp_pat
     ]
     assert sorted(a.group_control_number for a in acks) == [41, 42, 43]
     assert all(a.status == "A" for a in acks)
+
+
+async def test_an_upload_cut_off_is_reported_incomplete_not_processed(
+    gateway: Any, tmp_path: Path
+) -> None:
+    """The client dies part way through an upload (the connection drops): what came is not
+    processed as if it were the whole file. It is removed from inbound/, kept as a refused
+    submission, and the submitter finds NAME.incomplete.json in outbound/."""
+    who = await login(gateway, tmp_path, "cut-off-billing")
+    text = "".join(
+        x12_file("professional-office-visit.json", 60 + n, f"CUT-{n:04d}") for n in range(60)
+    )
+    body = text.encode()[: LIMIT - 1000]
+    upload = tmp_path / "day.x12"
+    upload.write_bytes(body)
+    port = gateway.app[SFTP_DROP].settings.port
+    client = await asyncio.create_subprocess_exec(
+        # One 4 KB request in flight at 200 kbit/s: the upload takes seconds.
+        "sftp", "-b", "-", "-l", "200", "-R", "1", "-B", "4096",
+        "-i", str(who.key), "-P", str(port),
+        "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+        "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
+        f"{who.user}@127.0.0.1",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert client.stdin is not None
+    client.stdin.write(f"put {upload} inbound/day.x12\n".encode())
+    await client.stdin.drain()
+    partial = folder(gateway, who, "inbound") / "day.x12"
+    for _ in range(600):  # until some, not all, of it has arrived
+        if partial.exists() and 0 < partial.stat().st_size < len(body) // 2:
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the upload never started")
+    client.kill()  # the connection drops mid-file
+    await client.wait()
+    for _ in range(500):
+        if not partial.exists():
+            break
+        await asyncio.sleep(0.02)
+    await settled(gateway)
+    await drive(gateway, _true)  # the note's deliver_file job
+
+    assert not partial.exists()
+    assert await count(gateway, files) == 1  # the note only: no 837 was stored or read
+    assert await count(gateway, claims) == 0
+    async with gateway.app[ENGINE].connect() as conn:
+        (kept,) = (
+            await conn.execute(select(intake_rejections.c.reason, intake_rejections.c.body_size))
+        ).all()
+    assert kept.reason == "incomplete-upload" and 0 < kept.body_size < len(body)
+    answers = await download(gateway, who, tmp_path / "answers")
+    note = json.loads(answers["day.incomplete.json"])
+    assert note["state"] == "incomplete" and note["received_bytes"] == kept.body_size
+    assert "send the whole file again" in note["error"]

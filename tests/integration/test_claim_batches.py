@@ -233,3 +233,22 @@ async def test_too_many_claims_and_too_large_a_body(
     large = json.dumps({"claims": [OFFICE] * 200}).encode()  # past the tests' 256 KiB
     problem = await assert_refused(client, await post_batch(client, api_key, large), 413, None)
     assert "262144-byte limit" in problem["detail"]
+
+
+async def test_the_readme_batch_example_answers_as_the_readme_says(
+    client: Any, api_key: str
+) -> None:
+    from tests.conftest import EXAMPLES
+
+    body = json.loads((EXAMPLES / "batches" / "eod-batch.json").read_text())
+    response = await post_batch(client, api_key, body, **{"Idempotency-Key": "eod-2026-11-23"})
+    assert response.status == 202
+    answer = await response.json()
+    assert answer["claims"] == {"read": 2, "accepted": 1, "rejected": 1}
+    first, second = answer["claim_results"]
+    assert (first["index"], first["status"]) == (0, "received") and first["links"]["self"]
+    assert second == {
+        "index": 1,
+        "status": "invalid",
+        "errors": [{"pointer": "/claims/1/service_lines/0/procedure", "message": "is required"}],
+    }
