@@ -35,11 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.e2e_checks import claim_checks, remitted_by_835s  # noqa: E402
-from gateway import db  # noqa: E402
 from gateway.settings import DatabaseSettings  # noqa: E402
-from gateway.tables import claims as claims_table  # noqa: E402
-from gateway.tables import interchanges as interchanges_table  # noqa: E402
-from gateway.tables import jobs as jobs_table  # noqa: E402
+from gateway.storage import db  # noqa: E402
+from gateway.storage.tables import claims as claims_table  # noqa: E402
+from gateway.storage.tables import interchanges as interchanges_table  # noqa: E402
+from gateway.storage.tables import jobs as jobs_table  # noqa: E402
 from payers.profile import load_profiles  # noqa: E402
 from tests.e2e.support import (  # noqa: E402
     FINAL,

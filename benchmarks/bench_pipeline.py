@@ -30,11 +30,11 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_e2e import NO_POSTGRES, fresh_database, postgres_cpu_seconds  # noqa: E402
 from edi.claim_json import claim_from_json  # noqa: E402
-from gateway import store  # noqa: E402
 from gateway.app import create_app  # noqa: E402
 from gateway.context import DELIVERY, ENGINE, PAYERS, SEALER, SETTINGS  # noqa: E402
-from gateway.pipeline import step_handlers  # noqa: E402
-from gateway.poll_step import ensure_polls  # noqa: E402
+from gateway.pipeline.poll import ensure_polls  # noqa: E402
+from gateway.pipeline.steps import step_handlers  # noqa: E402
+from gateway.pipeline.worker import Grouped, Handler, Step, StepGroup, Worker  # noqa: E402
 from gateway.settings import (  # noqa: E402
     CryptoSettings,
     DatabaseSettings,
@@ -46,8 +46,8 @@ from gateway.settings import (  # noqa: E402
     SimulatorSettings,
     WorkerSettings,
 )
-from gateway.tables import claims as claims_table  # noqa: E402
-from gateway.worker import Grouped, Handler, Step, StepGroup, Worker  # noqa: E402
+from gateway.storage import claims as store  # noqa: E402
+from gateway.storage.tables import claims as claims_table  # noqa: E402
 from payers import icd10  # noqa: E402
 from tests.e2e.support import FINAL, varied_claims, write_fast_profiles  # noqa: E402
 

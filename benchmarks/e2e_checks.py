@@ -13,11 +13,11 @@ import aiohttp
 from sqlalchemy import select
 
 from edi.read_835 import read_835
-from gateway import db
-from gateway import interchange_store as ix
 from gateway.crypto import Sealer, parse_keys
 from gateway.settings import DatabaseSettings
-from gateway.tables import interchanges
+from gateway.storage import db
+from gateway.storage import interchanges as ix
+from gateway.storage.tables import interchanges
 
 
 def history_gaps(events: list[dict[str, Any]], final_status: str) -> list[str]:

@@ -21,13 +21,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway import access_keys, db, store
 from gateway.app import create_app, make_sealer
-from gateway.credentials import CredentialsError
 from gateway.crypto import SealError, new_key_entry
+from gateway.delivery.credentials import CredentialsError
+from gateway.intake.sftp_server import KeyFileError, parse_public_key
 from gateway.logs import configure_logging
-from gateway.outbox import sftp_user_name, sftp_user_names
-from gateway.pipeline import (
+from gateway.pipeline.steps import (
     load_payers,
     make_delivery,
     run_worker,
@@ -35,9 +34,12 @@ from gateway.pipeline import (
     simulator_token,
     step_handlers,
 )
+from gateway.pipeline.worker import Worker
 from gateway.settings import Settings, SettingsError, load_settings
-from gateway.sftp_server import KeyFileError, parse_public_key
-from gateway.worker import Worker
+from gateway.storage import claims as store
+from gateway.storage import db
+from gateway.storage import submitters as access_keys
+from gateway.storage.folders import sftp_user_name, sftp_user_names
 from payers import icd10
 from payers.profile import PayerDirectory, ProfileError
 from payers.simulator.adjudication import outcome_for

@@ -12,14 +12,14 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
-from gateway import db
 from gateway.api import claims, files, health, interchanges, payers
 from gateway.context import DELIVERY, ENGINE, METRICS, PAYERS, READER, SEALER, SETTINGS
 from gateway.crypto import Sealer, SealError, load_or_create_key_file, parse_keys
-from gateway.drop import drop_folders, x12_uploads
+from gateway.intake.drop import drop_folders, x12_uploads
+from gateway.intake.sftp_server import sftp_drop
 from gateway.metrics import Metrics
 from gateway.middleware import request_context
-from gateway.pipeline import (
+from gateway.pipeline.steps import (
     in_process_worker,
     load_payers,
     make_delivery,
@@ -28,7 +28,7 @@ from gateway.pipeline import (
 )
 from gateway.private import tighten
 from gateway.settings import CryptoSettings, DatabaseSettings, Settings
-from gateway.sftp_server import sftp_drop
+from gateway.storage import db
 from payers import icd10
 from payers.simulator.app import create_simulator_app
 

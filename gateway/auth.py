@@ -9,9 +9,9 @@ import structlog
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway import store
 from gateway.context import READER
 from gateway.errors import Unauthorized
+from gateway.storage import claims as store
 
 
 async def authenticate(request: web.Request) -> store.Submitter:

@@ -6,7 +6,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.crypto import Sealer
-from gateway.delivery import Delivery
+from gateway.delivery.connections import Delivery
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from payers.profile import PayerDirectory

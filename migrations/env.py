@@ -7,7 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from gateway.tables import metadata
+from gateway.storage.tables import metadata
 
 config = context.config
 
@@ -25,8 +25,8 @@ def _run(connection: Connection) -> None:
 
 def _run_standalone() -> None:
     # Used by the `alembic` command line: connect with the configured settings.
-    from gateway.db import create_engine
     from gateway.settings import load_settings
+    from gateway.storage.db import create_engine
 
     async def main() -> None:
         engine = create_engine(load_settings().database)

@@ -23,7 +23,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from edi.claim_json import claim_from_json
-from gateway import db, store
 from gateway.app import create_app
 from gateway.context import ENGINE
 from gateway.settings import (
@@ -36,7 +35,9 @@ from gateway.settings import (
     WorkerSettings,
     X12Settings,
 )
-from gateway.tables import metadata
+from gateway.storage import claims as store
+from gateway.storage import db
+from gateway.storage.tables import metadata
 from payers import icd10
 
 ROOT = Path(__file__).resolve().parents[1]

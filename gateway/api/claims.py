@@ -15,16 +15,16 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from edi.claim_json import claim_from_json
-from gateway import store
 from gateway.amounts import money
 from gateway.api import listing
 from gateway.auth import authenticate, reading_as_submitter
 from gateway.context import ENGINE, METRICS, PAYERS, READER, SEALER, SETTINGS
 from gateway.errors import BadRequest, NotFound, PayloadTooLarge, ProblemError
-from gateway.intake import parse_claim_body, receive_batch, receive_claim
-from gateway.lifecycle import ClaimStatus
-from gateway.scrub_step import SCRUB_EVENTS, findings_detail, scrub_claim
-from gateway.translate import envelope, preview_837
+from gateway.intake.claims import parse_claim_body, receive_batch, receive_claim
+from gateway.pipeline.scrub import SCRUB_EVENTS, findings_detail, scrub_claim
+from gateway.pipeline.translate import envelope, preview_837
+from gateway.storage import claims as store
+from gateway.storage.lifecycle import ClaimStatus
 from payers import icd10
 from payers.duplicates import duplicate_fingerprint
 

@@ -13,14 +13,14 @@ from pathlib import Path
 from aiohttp import web
 from multidict import MultiMapping
 
-from gateway import file_store as fs
 from gateway.api import listing
 from gateway.auth import authenticate, reading_as_submitter
 from gateway.context import ENGINE, READER, SEALER, SETTINGS
-from gateway.drop import UPLOAD_INTAKE
 from gateway.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
+from gateway.intake.drop import UPLOAD_INTAKE
+from gateway.intake.x12 import receive_x12, store_x12
 from gateway.private import open_private, private_folder
-from gateway.x12_intake import receive_x12, store_x12
+from gateway.storage import files as fs
 
 routes = web.RouteTableDef()
 _X12_TYPES = {"application/edi-x12", "application/edi", "text/plain", "application/octet-stream"}

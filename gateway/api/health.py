@@ -7,9 +7,10 @@ import asyncio
 from aiohttp import web
 from sqlalchemy import text
 
-from gateway import jobs, store
 from gateway.context import METRICS, READER
 from gateway.errors import ServiceUnavailable
+from gateway.storage import claims as store
+from gateway.storage import jobs
 
 routes = web.RouteTableDef()
 READY_TIMEOUT_SECONDS = 3.0

@@ -13,13 +13,14 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiMapping
 
-from gateway import interchange_store as ix
-from gateway import jobs, store
 from gateway.api import listing
 from gateway.auth import authenticate, reading_as_submitter
 from gateway.context import ENGINE, READER
 from gateway.errors import Conflict, Forbidden, NotFound
-from gateway.lifecycle import ClaimStatus
+from gateway.storage import claims as store
+from gateway.storage import interchanges as ix
+from gateway.storage import jobs
+from gateway.storage.lifecycle import ClaimStatus
 
 routes = web.RouteTableDef()
 _STATES = {

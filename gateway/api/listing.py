@@ -11,8 +11,8 @@ import re
 
 from multidict import MultiMapping
 
-from gateway import store
 from gateway.errors import BadRequest
+from gateway.storage import claims as store
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 200

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway import interchange_store as ix
 from gateway.auth import authenticate
 from gateway.context import DELIVERY, PAYERS, READER
+from gateway.storage import interchanges as ix
 from payers.profile import describe_profiles
 
 routes = web.RouteTableDef()

@@ -19,9 +19,9 @@ from typing import Any
 import aiohttp
 import structlog
 
-from gateway.credentials import Credential, authorization, require, tls_context
-from gateway.sftp import SftpMailbox, SftpTarget, check_credential
-from gateway.transports import DirectoryMailbox, HttpMailbox, Transport
+from gateway.delivery.credentials import Credential, authorization, require, tls_context
+from gateway.delivery.sftp import SftpMailbox, SftpTarget, check_credential
+from gateway.delivery.transports import DirectoryMailbox, HttpMailbox, Transport
 from payers.profile import PayerProfile
 
 log = structlog.get_logger("gateway.delivery")

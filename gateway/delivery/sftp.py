@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 import asyncssh
 
-from gateway.credentials import Credential, CredentialsError
-from gateway.transports import InboundFile, RejectedByPayer, TransportError
+from gateway.delivery.credentials import Credential, CredentialsError
+from gateway.delivery.transports import InboundFile, RejectedByPayer, TransportError
 
 T = TypeVar("T")
 

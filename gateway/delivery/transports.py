@@ -3,7 +3,7 @@
 Each transport sends a file (returning any response the payer gives at once, such as a 999)
 and lists, reads and removes files in the payer's mailbox. `TransportError` is a temporary
 failure worth retrying; `RejectedByPayer` is a refusal that resending will not change.
-The sftp transport lives in gateway/sftp.py; docs/operations.md describes them all.
+The sftp transport lives in gateway/delivery/sftp.py; docs/operations.md describes them all.
 
 Clearway's HTTP mailbox protocol (spoken by the payer simulator and the `http` transport):
     POST   {url}/inbound?name=NAME   body: the X12 file; 200 with a body: an immediate

@@ -13,7 +13,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from gateway.schema_predicate import Predicate, compile_schema
+from gateway.intake.schema_predicate import Predicate, compile_schema
 
 
 @functools.cache

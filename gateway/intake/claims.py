@@ -18,8 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from edi.claim_json import claim_from_json
-from gateway import store
-from gateway.claim_schema import claim_errors, pointer
 from gateway.crypto import Sealer
 from gateway.errors import (
     BadRequest,
@@ -29,6 +27,8 @@ from gateway.errors import (
     ProblemError,
     UnsupportedMediaType,
 )
+from gateway.intake.claim_schema import claim_errors, pointer
+from gateway.storage import claims as store
 from payers.duplicates import duplicate_fingerprint
 
 # A large batch is checked in slices, letting other requests in between.

@@ -20,14 +20,14 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway import file_store as fs
 from gateway.context import ENGINE, SEALER, SETTINGS
 from gateway.crypto import Sealer
-from gateway.outbox import INBOUND_DIR, sftp_user_names, submitter_folder
+from gateway.intake.x12 import UnreadableFile, receive_x12
 from gateway.private import private_folder
 from gateway.settings import X12Settings
-from gateway.tables import submitters
-from gateway.x12_intake import UnreadableFile, receive_x12
+from gateway.storage import files as fs
+from gateway.storage.folders import INBOUND_DIR, sftp_user_names, submitter_folder
+from gateway.storage.tables import submitters
 
 log = structlog.get_logger("gateway.drop")
 

@@ -1,5 +1,5 @@
 """The SFTP drop inside `clearway serve`: submitters log in with a registered public key as their
-SFTP user name (made from the submitter name, see gateway.outbox) and see only their own
+SFTP user name (made from the submitter name, see gateway.storage.folders) and see only their own
 inbound/ (write) and outbound/ (read) folders.
 
 No shell, exec or forwarding; no directories, links or paths outside the two folders. A file
@@ -40,13 +40,13 @@ from asyncssh.sftp import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway import file_store as fs
-from gateway import store
 from gateway.context import ENGINE, SEALER, SETTINGS
-from gateway.drop import Intake, run_intake
-from gateway.outbox import INBOUND_DIR, OUTBOUND_DIR, sftp_user_name_of, submitter_folder
+from gateway.intake.drop import Intake, run_intake
 from gateway.private import open_private, private_folder
 from gateway.settings import SftpSettings
+from gateway.storage import claims as store
+from gateway.storage import files as fs
+from gateway.storage.folders import INBOUND_DIR, OUTBOUND_DIR, sftp_user_name_of, submitter_folder
 
 log = structlog.get_logger("gateway.sftp")
 

@@ -36,16 +36,16 @@ from edi.read_envelope import single_set_interchanges
 from edi.validate import AckControl, ValidationReport, validate
 from edi.write_ack import ack_from_report, build_999, build_ta1, ta1_from_report
 from edi.x12 import SegmentReader, head_segments
-from gateway import file_store as fs
-from gateway import interchange_store as ix
-from gateway import store
-from gateway.apply_step import describe_segment_error
-from gateway.claim_schema import claim_errors
 from gateway.crypto import Sealer
 from gateway.errors import ProblemError
-from gateway.intake import request_digest
-from gateway.outbox_files import file_scrubbed, intake_refusals_277ca
+from gateway.intake.claim_schema import claim_errors
+from gateway.intake.claims import request_digest
+from gateway.pipeline.answer_files import file_scrubbed, intake_refusals_277ca
+from gateway.pipeline.apply import describe_segment_error
 from gateway.settings import X12Settings
+from gateway.storage import claims as store
+from gateway.storage import files as fs
+from gateway.storage import interchanges as ix
 from payers.duplicates import duplicate_fingerprint
 
 log = structlog.get_logger("gateway.x12_intake")

@@ -27,16 +27,17 @@ from edi.remittance import ClaimPayment, Remittance
 from edi.write_277ca import acknowledge_claims, billing_party, build_277ca, claim_status
 from edi.write_835 import build_835
 from edi.x12 import x12_text
-from gateway import db, store
-from gateway import file_store as fs
-from gateway import interchange_store as ix
 from gateway.crypto import Sealer
-from gateway.lifecycle import ClaimStatus as LifecycleStatus
 from gateway.settings import X12Settings
-from gateway.store import ClaimRecord
-from gateway.tables import claim_events, claims, files, submitters
+from gateway.storage import claims as store
+from gateway.storage import db
+from gateway.storage import files as fs
+from gateway.storage import interchanges as ix
+from gateway.storage.claims import ClaimRecord
+from gateway.storage.lifecycle import ClaimStatus as LifecycleStatus
+from gateway.storage.tables import claim_events, claims, files, submitters
 
-X12_KEY_PREFIX = "x12:"  # idempotency keys of claims that came in an 837 file (x12_intake)
+X12_KEY_PREFIX = "x12:"  # idempotency keys of claims that came in an 837 file (intake/x12.py)
 
 
 @dataclasses.dataclass

@@ -26,16 +26,16 @@ from edi.read_835 import read_835
 from edi.read_ack import read_acknowledgments
 from edi.remittance import ClaimPayment, Remittance
 from edi.x12 import SegmentReader, head_segments
-from gateway import interchange_store as ix
-from gateway import store
 from gateway.amounts import money
 from gateway.crypto import Sealer
-from gateway.lifecycle import ClaimStatus, can_transition
-from gateway.matching import Evidence, Sent, group_sent, match
-from gateway.outbox_files import Forward, forward_responses
+from gateway.pipeline.answer_files import Forward, forward_responses
+from gateway.pipeline.matching import Evidence, Sent, group_sent, match
+from gateway.pipeline.worker import Defer, Handler, Step
 from gateway.settings import X12Settings
-from gateway.tables import interchanges
-from gateway.worker import Defer, Handler, Step
+from gateway.storage import claims as store
+from gateway.storage import interchanges as ix
+from gateway.storage.lifecycle import ClaimStatus, can_transition
+from gateway.storage.tables import interchanges
 
 log = structlog.get_logger("gateway.apply")
 

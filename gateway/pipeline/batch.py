@@ -21,14 +21,15 @@ from edi.claim_json import claim_from_json
 from edi.envelope import st_control
 from edi.errors import X12ValueError
 from edi.write_837 import build_837, receiver_of
-from gateway import interchange_store as ix
-from gateway import jobs, store
 from gateway.crypto import Sealer
-from gateway.lifecycle import ClaimStatus
+from gateway.pipeline.translate import envelope
+from gateway.pipeline.worker import Defer, Handler, Step
 from gateway.settings import X12Settings
-from gateway.tables import jobs as jobs_table
-from gateway.translate import envelope
-from gateway.worker import Defer, Handler, Step
+from gateway.storage import claims as store
+from gateway.storage import interchanges as ix
+from gateway.storage import jobs
+from gateway.storage.lifecycle import ClaimStatus
+from gateway.storage.tables import jobs as jobs_table
 from payers.profile import PayerDirectory, PayerProfile
 
 log = structlog.get_logger("gateway.batch")

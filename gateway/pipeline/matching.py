@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from gateway.store import ClaimRecord
+from gateway.storage.claims import ClaimRecord
 
 
 @dataclass(frozen=True)

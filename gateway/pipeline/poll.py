@@ -13,12 +13,12 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway import jobs
-from gateway.delivery import Delivery
-from gateway.submit_step import store_inbound
-from gateway.tables import jobs as jobs_table
-from gateway.transports import RejectedByPayer, TransportError
-from gateway.worker import Handler, Step
+from gateway.delivery.connections import Delivery
+from gateway.delivery.transports import RejectedByPayer, TransportError
+from gateway.pipeline.submit import store_inbound
+from gateway.pipeline.worker import Handler, Step
+from gateway.storage import jobs
+from gateway.storage.tables import jobs as jobs_table
 from payers.profile import PayerDirectory
 
 log = structlog.get_logger("gateway.poll")

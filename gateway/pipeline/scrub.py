@@ -14,12 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edi.claim import Claim
 from edi.claim_json import claim_from_json
-from gateway import store
-from gateway.batch_step import BatchKey, batch_key, queue_batches
-from gateway.lifecycle import ClaimStatus
-from gateway.outbox_files import claims_scrubbed
+from gateway.pipeline.answer_files import claims_scrubbed
+from gateway.pipeline.batch import BatchKey, batch_key, queue_batches
+from gateway.pipeline.worker import Grouped, StepGroup
 from gateway.settings import X12Settings
-from gateway.worker import Grouped, StepGroup
+from gateway.storage import claims as store
+from gateway.storage.lifecycle import ClaimStatus
 from payers.duplicates import DEFAULT_LOOKBACK_DAYS
 from payers.findings import Finding, has_errors
 from payers.prior_claims import PriorClaim

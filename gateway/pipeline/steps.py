@@ -10,19 +10,19 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
-from gateway import file_store as fs
-from gateway.apply_step import apply_handler
-from gateway.batch_step import batch_handler
 from gateway.context import DELIVERY, ENGINE, PAYERS, SEALER, SETTINGS
-from gateway.credentials import load_credentials
 from gateway.crypto import Sealer
-from gateway.delivery import Delivery
-from gateway.outbox import deliver_handler
-from gateway.poll_step import ensure_polls, poll_handler
-from gateway.scrub_step import scrub_handler
+from gateway.delivery.connections import Delivery
+from gateway.delivery.credentials import load_credentials
+from gateway.pipeline.apply import apply_handler
+from gateway.pipeline.batch import batch_handler
+from gateway.pipeline.poll import ensure_polls, poll_handler
+from gateway.pipeline.scrub import scrub_handler
+from gateway.pipeline.submit import submit_handler
+from gateway.pipeline.worker import Handler, Worker
 from gateway.settings import PayersSettings, Settings
-from gateway.submit_step import submit_handler
-from gateway.worker import Handler, Worker
+from gateway.storage import files as fs
+from gateway.storage.folders import deliver_handler
 from payers.profile import PayerDirectory, load_profiles
 from payers.simulator.app import SimulatorConfig
 

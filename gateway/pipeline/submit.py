@@ -21,15 +21,16 @@ from edi.claim_json import claim_from_json
 from edi.errors import X12ValueError
 from edi.validate import AckControl, ValidationIssue, validate
 from edi.x12 import SegmentReader
-from gateway import interchange_store as ix
-from gateway import jobs, store
-from gateway.apply_step import first_kind
-from gateway.batch_step import store_837
-from gateway.delivery import Delivery
-from gateway.lifecycle import ClaimStatus
+from gateway.delivery.connections import Delivery
+from gateway.delivery.transports import RejectedByPayer, TransportError
+from gateway.pipeline.apply import first_kind
+from gateway.pipeline.batch import store_837
+from gateway.pipeline.worker import Defer, Handler, Retry, Step
 from gateway.settings import X12Settings
-from gateway.transports import RejectedByPayer, TransportError
-from gateway.worker import Defer, Handler, Retry, Step
+from gateway.storage import claims as store
+from gateway.storage import interchanges as ix
+from gateway.storage import jobs
+from gateway.storage.lifecycle import ClaimStatus
 from payers.profile import PayerDirectory, PayerProfile
 
 log = structlog.get_logger("gateway.submit")

@@ -23,11 +23,11 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway import jobs
 from gateway.crypto import Sealer
 from gateway.logs import where
 from gateway.settings import WorkerSettings
-from gateway.store import StaleClaim
+from gateway.storage import jobs
+from gateway.storage.claims import StaleClaim
 
 log = structlog.get_logger("gateway.worker")
 PRUNE_EVERY_SECONDS = 600.0

@@ -21,10 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edi.claim import Claim
 from edi.remittance import ClaimPayment
-from gateway import db, jobs
 from gateway.crypto import Sealer, hash_api_key, new_api_key
-from gateway.lifecycle import ClaimStatus, can_transition
-from gateway.tables import (
+from gateway.storage import db, jobs
+from gateway.storage.lifecycle import ClaimStatus, can_transition
+from gateway.storage.tables import (
     api_keys,
     claim_batches,
     claim_events,

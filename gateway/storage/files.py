@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway import jobs
 from gateway.crypto import Sealer, SealError
-from gateway.store import decode_cursor, new_id, page_of, utcnow
-from gateway.tables import file_chunks, files
+from gateway.storage import jobs
+from gateway.storage.claims import decode_cursor, new_id, page_of, utcnow
+from gateway.storage.tables import file_chunks, files
 
 INBOUND, OUTBOUND = "inbound", "outbound"
 RECEIVED, PROCESSING, PROCESSED, REJECTED = "received", "processing", "processed", "rejected"

@@ -21,11 +21,11 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway import file_store as fs
+from gateway.pipeline.worker import Handler, Step
 from gateway.private import open_private, private_folder
 from gateway.settings import Settings
-from gateway.tables import submitters
-from gateway.worker import Handler, Step
+from gateway.storage import files as fs
+from gateway.storage.tables import submitters
 
 log = structlog.get_logger("gateway.outbox")
 

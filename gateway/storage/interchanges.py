@@ -17,8 +17,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.crypto import Sealer
-from gateway.store import decode_cursor, new_id, page_of, utcnow
-from gateway.tables import control_numbers, interchange_claims, interchanges
+from gateway.storage.claims import decode_cursor, new_id, page_of, utcnow
+from gateway.storage.tables import control_numbers, interchange_claims, interchanges
 
 OUTBOUND, INBOUND = "outbound", "inbound"
 # Outbound: ready (stored, not yet accepted by the transport), sent, dead (gave up).

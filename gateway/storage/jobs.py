@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway import db
-from gateway.tables import jobs
+from gateway.storage import db
+from gateway.storage.tables import jobs
 
 READY, RUNNING, DONE, DEAD = "ready", "running", "done", "dead"
 # Taken before other due jobs: writing an answer into a submitter's outbox is quick, and the

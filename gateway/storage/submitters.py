@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.store import api_key_prefix, utcnow
-from gateway.tables import api_keys, sftp_keys
+from gateway.storage.claims import api_key_prefix, utcnow
+from gateway.storage.tables import api_keys, sftp_keys
 
 API, SFTP = "api", "sftp"
 

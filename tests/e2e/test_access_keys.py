@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gateway import access_keys, store
 from gateway.context import ENGINE
-from gateway.sftp_server import parse_public_key
+from gateway.intake.sftp_server import parse_public_key
+from gateway.storage import claims as store
+from gateway.storage import submitters as access_keys
 from tests.conftest import auth
 from tests.e2e.test_sftp import gateway, login, sftp, sftp_settings
 

@@ -22,15 +22,15 @@ from structlog.testing import capture_logs
 
 from edi.read_835 import read_835
 from edi.validate import AckControl, validate
-from gateway import interchange_store as ix
 from gateway.app import create_app
 from gateway.context import DELIVERY, ENGINE, PAYERS, SEALER, SETTINGS
-from gateway.pipeline import step_handlers
-from gateway.poll_step import ensure_polls
+from gateway.pipeline.poll import ensure_polls
+from gateway.pipeline.steps import step_handlers
+from gateway.pipeline.worker import Worker
 from gateway.settings import PayersSettings, Settings, SimulatorSettings
-from gateway.tables import interchanges, submitters
-from gateway.tables import jobs as jobs_table
-from gateway.worker import Worker
+from gateway.storage import interchanges as ix
+from gateway.storage.tables import interchanges, submitters
+from gateway.storage.tables import jobs as jobs_table
 from tests.conftest import auth, example, new_submitter
 from tests.e2e.support import FINAL, predicted, varied_claims, write_fast_profiles
 

@@ -207,8 +207,8 @@ class JobsTable:
     def __init__(self, url: str) -> None:
         import asyncio
 
-        from gateway import db
         from gateway.settings import DatabaseSettings
+        from gateway.storage import db
 
         self.loop = asyncio.new_event_loop()
         self.engine = db.reader(db.create_engine(DatabaseSettings(url=url)))
@@ -217,7 +217,7 @@ class JobsTable:
         """Running jobs of `kind` (leased by the worker process `pid`, if given)."""
         from sqlalchemy import func, select
 
-        from gateway.tables import jobs
+        from gateway.storage.tables import jobs
 
         query = select(func.count()).where(jobs.c.kind == kind, jobs.c.state == "running")
         if pid is not None:

@@ -24,11 +24,10 @@ from edi.read_835 import read_835
 from edi.read_ack import read_acknowledgments
 from edi.validate import AckControl, validate
 from edi.write_837 import build_837
-from gateway import store
 from gateway.app import create_app
 from gateway.context import DELIVERY, ENGINE
-from gateway.drop import DROP_INTAKE, DropFolders
-from gateway.outbox import sftp_user_name, submitter_folder
+from gateway.intake.drop import DROP_INTAKE, DropFolders
+from gateway.intake.sftp_server import SFTP_DROP, parse_public_key
 from gateway.settings import (
     DropSettings,
     PayersSettings,
@@ -36,8 +35,9 @@ from gateway.settings import (
     SftpSettings,
     SimulatorSettings,
 )
-from gateway.sftp_server import SFTP_DROP, parse_public_key
-from gateway.tables import claims, files, intake_rejections
+from gateway.storage import claims as store
+from gateway.storage.folders import sftp_user_name, submitter_folder
+from gateway.storage.tables import claims, files, intake_rejections
 from tests.conftest import auth, example
 from tests.e2e.support import FINAL, free_port, write_fast_profiles
 from tests.e2e.test_claim_flow import drive

@@ -21,8 +21,8 @@ import pytest
 
 from gateway.app import create_app
 from gateway.context import DELIVERY, PAYERS
+from gateway.delivery.transports import HttpMailbox
 from gateway.settings import CredentialsSettings, PayersSettings, Settings, SimulatorSettings
-from gateway.transports import HttpMailbox
 from tests.conftest import new_submitter
 from tests.e2e.support import predicted, varied_claims, write_fast_profiles
 from tests.e2e.test_claim_flow import all_final, drive, get, submit

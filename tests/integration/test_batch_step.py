@@ -8,16 +8,16 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway import interchange_store as ix
-from gateway import store
-from gateway.batch_step import batch_handler
 from gateway.crypto import Sealer, parse_keys
-from gateway.lifecycle import ClaimStatus
-from gateway.scrub_step import scrub_handler
+from gateway.pipeline.batch import batch_handler
+from gateway.pipeline.scrub import scrub_handler
+from gateway.pipeline.worker import Worker
 from gateway.settings import WorkerSettings, X12Settings
-from gateway.tables import interchanges
-from gateway.tables import jobs as jobs_table
-from gateway.worker import Worker
+from gateway.storage import claims as store
+from gateway.storage import interchanges as ix
+from gateway.storage.lifecycle import ClaimStatus
+from gateway.storage.tables import interchanges
+from gateway.storage.tables import jobs as jobs_table
 from payers.profile import PayerDirectory, load_profiles
 from tests.conftest import TEST_KEYS, example, received_claims
 
@@ -76,8 +76,8 @@ async def test_a_claim_pyx12_refuses_fails_alone_and_the_others_go_out_again(
 ) -> None:
     from sqlalchemy import update
 
-    from gateway.delivery import Delivery
-    from gateway.submit_step import submit_handler
+    from gateway.delivery.connections import Delivery
+    from gateway.pipeline.submit import submit_handler
 
     data = example("professional-office-visit.json")
     claims = [{**data, "patient_control_number": f"ISOLATE-{n}"} for n in range(3)]

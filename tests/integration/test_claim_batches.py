@@ -11,12 +11,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from gateway import store
 from gateway.app import create_app
-from gateway.claim_schema import claim_errors
 from gateway.context import ENGINE, SEALER
+from gateway.intake.claim_schema import claim_errors
 from gateway.settings import Settings
-from gateway.tables import claim_batches, claim_events, claims, intake_rejections, jobs
+from gateway.storage import claims as store
+from gateway.storage.tables import claim_batches, claim_events, claims, intake_rejections, jobs
 from tests.conftest import auth, example, new_submitter
 from tests.integration.test_scrub_pipeline import run_worker
 

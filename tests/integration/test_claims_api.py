@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from gateway import store
 from gateway.context import ENGINE, SEALER
-from gateway.tables import claim_events, claims, intake_rejections, jobs
+from gateway.storage import claims as store
+from gateway.storage.tables import claim_events, claims, intake_rejections, jobs
 from tests.conftest import auth, example, new_submitter
 
 OFFICE = example("professional-office-visit.json")

@@ -10,8 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.exc import OperationalError
 
-from gateway import db
 from gateway.settings import DatabaseSettings
+from gateway.storage import db
 
 
 async def _backend_pid(engine: Any) -> int:

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select, update
 
-from gateway import file_store as fs
 from gateway.context import ENGINE, SEALER
 from gateway.crypto import SealError
-from gateway.tables import file_chunks, files
+from gateway.storage import files as fs
+from gateway.storage.tables import file_chunks, files
 from tests.conftest import auth, new_submitter
 
 CONTENT = b"".join(b"SEGMENT*%05d~\n" % i for i in range(100))  # 1,500 bytes

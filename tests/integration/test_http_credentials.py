@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from gateway.credentials import CredentialsError, load_credentials
-from gateway.delivery import Delivery
-from gateway.transports import RejectedByPayer, TransportError
+from gateway.delivery.connections import Delivery
+from gateway.delivery.credentials import CredentialsError, load_credentials
+from gateway.delivery.transports import RejectedByPayer, TransportError
 from payers.profile import parse_profile
 from tests.e2e.support import free_port
 

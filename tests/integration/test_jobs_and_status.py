@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from gateway import interchange_store as ix
-from gateway import jobs, store
-from gateway.batch_step import batch_key, queue_batches
 from gateway.crypto import Sealer, parse_keys
-from gateway.lifecycle import ClaimStatus
-from gateway.tables import control_numbers
+from gateway.pipeline.batch import batch_key, queue_batches
+from gateway.storage import claims as store
+from gateway.storage import interchanges as ix
+from gateway.storage import jobs
+from gateway.storage.lifecycle import ClaimStatus
+from gateway.storage.tables import control_numbers
 from tests.conftest import TEST_KEYS, example, received_claims
 
 SEALER = Sealer(parse_keys(TEST_KEYS))

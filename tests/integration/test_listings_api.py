@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway import file_store as fs
-from gateway import interchange_store as ix
-from gateway import store
 from gateway.api import listing
 from gateway.context import ENGINE, SEALER
+from gateway.storage import claims as store
+from gateway.storage import files as fs
+from gateway.storage import interchanges as ix
 from tests.conftest import auth, new_submitter
 
 

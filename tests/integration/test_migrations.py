@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from gateway import db
-from gateway.tables import metadata
+from gateway.storage import db
+from gateway.storage.tables import metadata
 
 
 def _diff(connection: Any) -> list[Any]:

@@ -7,10 +7,10 @@ from typing import Any, cast
 
 from sqlalchemy import event
 
-from gateway import interchange_store as ix
-from gateway import store
-from gateway.apply_step import Applying, Outcome
 from gateway.crypto import Sealer, parse_keys
+from gateway.pipeline.apply import Applying, Outcome
+from gateway.storage import claims as store
+from gateway.storage import interchanges as ix
 from tests.conftest import TEST_KEYS, example, received_claims
 
 SEALER = Sealer(parse_keys(TEST_KEYS))

@@ -11,13 +11,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway import jobs, pipeline, poll_step
 from gateway.crypto import Sealer, parse_keys
-from gateway.delivery import Delivery
-from gateway.poll_step import ensure_polls, poll_handler
+from gateway.delivery.connections import Delivery
+from gateway.pipeline import poll as poll_step
+from gateway.pipeline import steps as pipeline
+from gateway.pipeline.poll import ensure_polls, poll_handler
+from gateway.pipeline.worker import Step, Worker
 from gateway.settings import WorkerSettings
-from gateway.tables import jobs as jobs_table
-from gateway.worker import Step, Worker
+from gateway.storage import jobs
+from gateway.storage.tables import jobs as jobs_table
 from payers.profile import PayerDirectory, load_profiles
 from tests.conftest import TEST_KEYS
 

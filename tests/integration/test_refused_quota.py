@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway import store
 from gateway.app import create_app
 from gateway.context import ENGINE, SEALER
 from gateway.settings import ServerSettings, Settings
-from gateway.tables import files, intake_rejections
+from gateway.storage import claims as store
+from gateway.storage.tables import files, intake_rejections
 from tests.conftest import auth, new_submitter
 
 QUOTA = 300_000

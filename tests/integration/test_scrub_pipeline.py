@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from gateway.context import ENGINE, PAYERS, SEALER
-from gateway.scrub_step import scrub_handler
+from gateway.pipeline.scrub import scrub_handler
+from gateway.pipeline.worker import Worker
 from gateway.settings import WorkerSettings
-from gateway.tables import claims, intake_rejections, jobs
-from gateway.worker import Worker
+from gateway.storage.tables import claims, intake_rejections, jobs
 from payers.pointer import resolve
 from tests.conftest import EXAMPLES, auth, example
 

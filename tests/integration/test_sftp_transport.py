@@ -10,9 +10,9 @@ from typing import Any
 import asyncssh
 import pytest
 
-from gateway.credentials import CredentialsError, load_credentials
-from gateway.delivery import Delivery
-from gateway.transports import RejectedByPayer, TransportError
+from gateway.delivery.connections import Delivery
+from gateway.delivery.credentials import CredentialsError, load_credentials
+from gateway.delivery.transports import RejectedByPayer, TransportError
 from payers.profile import ProfileError, parse_profile
 from tests.e2e.support import free_port
 from tests.sftp_payer import PASSWORD, SftpPayer, sftp_payer

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from gateway import file_store as fs
-from gateway import jobs, store
 from gateway.crypto import Sealer, parse_keys
-from gateway.outbox import deliver_handler, sftp_user_name, sftp_user_names
+from gateway.pipeline.worker import Step
 from gateway.settings import DropSettings, Settings
-from gateway.worker import Step
+from gateway.storage import claims as store
+from gateway.storage import files as fs
+from gateway.storage import jobs
+from gateway.storage.folders import deliver_handler, sftp_user_name, sftp_user_names
 from tests.conftest import TEST_KEYS
 
 SEALER = Sealer(parse_keys(TEST_KEYS))

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from gateway import jobs
 from gateway.crypto import Sealer, parse_keys
+from gateway.pipeline.worker import Grouped, LeaseLost, Retry, Step, StepGroup, Worker
 from gateway.settings import WorkerSettings
-from gateway.tables import jobs as jobs_table
-from gateway.worker import Grouped, LeaseLost, Retry, Step, StepGroup, Worker
+from gateway.storage import jobs
+from gateway.storage.tables import jobs as jobs_table
 from tests.conftest import TEST_KEYS
 
 SEALER = Sealer(parse_keys(TEST_KEYS))

@@ -21,7 +21,7 @@ from edi.read_ack import read_acknowledgments
 from edi.validate import AckControl, validate
 from edi.write_837 import build_837
 from gateway.context import ENGINE
-from gateway.tables import claims, files
+from gateway.storage.tables import claims, files
 from tests.conftest import auth, example
 from tests.unit.claims import INSTITUTIONAL_SHAPES, PROFESSIONAL_SHAPES
 from tests.unit.loose import layouts
@@ -273,7 +273,7 @@ def _from(text: str, sender: str, application_sender: str | None = None) -> str:
 
 
 async def test_a_file_is_taken_only_from_its_submitters_own_sender_ids(client: Any) -> None:
-    from gateway import store
+    from gateway.storage import claims as store
     from tests.conftest import new_submitter
 
     a, key_a = await new_submitter(client, "Sender A")
@@ -338,8 +338,8 @@ async def test_a_file_sent_again_is_answered_as_the_first_time_with_todays_statu
     client: Any, api_key: str
 ) -> None:
     from gateway.context import DELIVERY, PAYERS, SEALER, SETTINGS
-    from gateway.pipeline import step_handlers
-    from gateway.worker import Worker
+    from gateway.pipeline.steps import step_handlers
+    from gateway.pipeline.worker import Worker
 
     text = x12_file("professional-office-visit.json", 51)
     first = await (await post_x12(client, api_key, text)).json()
@@ -442,8 +442,9 @@ async def test_earlier_guides_are_accepted_with_a_warning(client: Any, api_key: 
 def intake_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """A migrated SQLite database of its own and a submitter in it, for the property below
     (hypothesis runs many examples in one test, so function-scoped fixtures will not do)."""
-    from gateway import db, store
     from gateway.settings import DatabaseSettings
+    from gateway.storage import claims as store
+    from gateway.storage import db
 
     url = f"sqlite:///{tmp_path_factory.mktemp('loose-intake') / 'clearway.db'}"
 
@@ -473,10 +474,10 @@ def test_any_837_we_write_is_taken_in_the_same_loosened(
 ) -> None:
     """Through the intake (POST /v1/x12, SFTP and drop folders share it): the same claims read,
     admitted or refused, the same 999 verdicts; a missing last terminator adds its warning."""
-    from gateway import db
     from gateway.crypto import Sealer, parse_keys
+    from gateway.intake.x12 import receive_x12
     from gateway.settings import DatabaseSettings, X12Settings
-    from gateway.x12_intake import receive_x12
+    from gateway.storage import db
     from tests.conftest import TEST_KEYS
     from tests.unit.loose import loosened
 

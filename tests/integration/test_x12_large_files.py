@@ -18,11 +18,11 @@ from edi.claim_json import claim_from_json
 from edi.envelope import EnvelopeParams
 from edi.validate import AckControl, validate
 from edi.write_837 import build_837
-from gateway import x12_intake
 from gateway.app import create_app
 from gateway.context import ENGINE, SEALER, SETTINGS
+from gateway.intake import x12 as x12_intake
 from gateway.settings import ServerSettings, Settings
-from gateway.tables import claims, files
+from gateway.storage.tables import claims, files
 from tests.conftest import auth, example
 
 CLAIMS = 23  # five chunks of five claims, the last one short
@@ -259,9 +259,9 @@ async def test_claim_results_are_capped_but_counts_cover_every_claim(
 async def test_one_277ca_answers_the_scrub_rejections_of_a_file(client: Any, api_key: str) -> None:
     from edi.read_277ca import read_277ca
     from gateway.context import PAYERS
-    from gateway.scrub_step import scrub_handler
+    from gateway.pipeline.scrub import scrub_handler
+    from gateway.pipeline.worker import Worker
     from gateway.settings import WorkerSettings
-    from gateway.worker import Worker
     from tests.integration.test_x12_intake import post_x12
 
     text = many_claims_file(4, control=44)

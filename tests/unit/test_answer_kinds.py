@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.submit_step import first_kind
+from gateway.pipeline.submit import first_kind
 
 ISA = "ISA*00*          *00*          *ZZ*SIMCOM01       *ZZ*CLEARWAY       *261120*0930*^*00501*000000002*0*T*:~"
 

@@ -11,7 +11,7 @@ import pytest
 
 from edi import claim as model
 from edi.claim_json import claim_from_json, claim_to_json
-from gateway.claim_schema import claim_errors, claim_schema
+from gateway.intake.claim_schema import claim_errors, claim_schema
 from tests.conftest import EXAMPLES, example
 
 EXAMPLE_NAMES = sorted(p.name for p in EXAMPLES.glob("*.json"))

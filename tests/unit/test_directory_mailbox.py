@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.transports import DirectoryMailbox, TransportError
+from gateway.delivery.transports import DirectoryMailbox, TransportError
 
 
 async def test_files_go_out_whole_and_answers_come_in_without_unfinished_uploads(

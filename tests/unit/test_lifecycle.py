@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from gateway.lifecycle import TERMINAL, TRANSITIONS, ClaimStatus, can_transition
+from gateway.storage.lifecycle import TERMINAL, TRANSITIONS, ClaimStatus, can_transition
 
 S = ClaimStatus
 

@@ -6,9 +6,9 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from gateway.lifecycle import ClaimStatus
-from gateway.matching import Evidence, Sent, group_sent, match
-from gateway.store import ClaimRecord
+from gateway.pipeline.matching import Evidence, Sent, group_sent, match
+from gateway.storage.claims import ClaimRecord
+from gateway.storage.lifecycle import ClaimStatus
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 

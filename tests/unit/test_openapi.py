@@ -35,7 +35,7 @@ def test_every_route_is_documented_and_nothing_else() -> None:
 
 
 def test_statuses_match_the_state_machine() -> None:
-    from gateway.lifecycle import ClaimStatus
+    from gateway.storage.lifecycle import ClaimStatus
 
     spec, _ = read_from_filename(str(SPEC_PATH))
     assert spec["components"]["schemas"]["ClaimStatus"]["enum"] == [s.value for s in ClaimStatus]

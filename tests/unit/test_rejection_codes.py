@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.outbox_files import rejection_status, what_is_wrong
+from gateway.pipeline.answer_files import rejection_status, what_is_wrong
 
 
 @pytest.mark.parametrize(

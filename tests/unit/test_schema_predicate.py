@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from edi.claim_json import claim_to_json
-from gateway.claim_schema import claim_errors, claim_schema
-from gateway.schema_predicate import UnsupportedSchema, compile_schema
+from gateway.intake.claim_schema import claim_errors, claim_schema
+from gateway.intake.schema_predicate import UnsupportedSchema, compile_schema
 from tests.conftest import EXAMPLES, example
 from tests.e2e.support import varied_claims
 from tests.unit.strategies import claims
